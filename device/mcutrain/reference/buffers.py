@@ -1,0 +1,58 @@
+"""Views of caller buffers as NumPy arrays, with the natmod's length checks and messages."""
+
+import numpy as np
+
+MESSAGES = {
+    "params": "bad parameters",
+    "input": "input buffer length does not match the shape",
+    "weight": "weight buffer length does not match the shape",
+    "bias": "bias, multiplier or shift length does not match the channels",
+    "output": "output buffer length does not match the shape",
+    "aux": "auxiliary buffer length does not match the shape",
+}
+
+
+def fail(op, kind):
+    raise ValueError(f"{op}: {MESSAGES[kind]}")
+
+
+def view(buf, dtype, what):
+    """A writable-if-possible NumPy view of a buffer-protocol object; never a copy."""
+    mv = memoryview(buf).cast("B")
+    itemsize = np.dtype(dtype).itemsize
+    if len(mv) % itemsize:
+        bits = "int32" if itemsize == 4 else "int16"
+        raise ValueError(f"{what}: byte length is not a multiple of {itemsize} ({bits} elements)")
+    return np.frombuffer(mv, dtype=dtype)
+
+
+def s8(buf, what):
+    return view(buf, np.int8, what)
+
+
+def s32(buf, what):
+    return view(buf, np.int32, what)
+
+
+def params(op, buf, count):
+    p = s32(buf, "params")
+    if len(p) != count:
+        fail(op, "params")
+    return [int(v) for v in p]
+
+
+def require(op, ok, kind):
+    if not ok:
+        fail(op, kind)
+
+
+def int8_range(*values):
+    return all(-128 <= v <= 127 for v in values)
+
+
+def requant_ok(multiplier, shift):
+    return bool(np.all(multiplier >= 0) and np.all(shift >= -31) and np.all(shift <= 30))
+
+
+def clamp_into(out, y, act_min, act_max):
+    out[...] = np.clip(y, act_min, act_max).astype(np.int8)

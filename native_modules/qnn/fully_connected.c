@@ -1,0 +1,42 @@
+#include "qnn.h"
+
+int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
+                           qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
+    if (params.n != QNN_FC_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    int32_t batch = params.p[0], in_n = params.p[1], out_n = params.p[2];
+    int32_t in_zp = params.p[3], out_zp = params.p[4], act_min = params.p[5], act_max = params.p[6];
+    if (batch < 1 || in_n < 1 || out_n < 1 || in_zp < -128 || in_zp > 127 || out_zp < -128 || out_zp > 127
+        || act_min < -128 || act_max > 127 || act_min > act_max) {
+        return QNN_ERR_PARAMS;
+    }
+    if ((uint64_t)batch * (uint64_t)in_n != x.n) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if ((uint64_t)out_n * (uint64_t)in_n != w.n) {
+        return QNN_ERR_WEIGHT_LEN;
+    }
+    if ((size_t)out_n != bias.n || (size_t)out_n != multiplier.n || (size_t)out_n != shift.n) {
+        return QNN_ERR_BIAS_LEN;
+    }
+    if ((uint64_t)batch * (uint64_t)out_n != out.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    if (!qnn_requant_params_ok(multiplier.p, shift.p, (size_t)out_n)) {
+        return QNN_ERR_PARAMS;
+    }
+    for (int32_t b = 0; b < batch; b++) {
+        const int8_t *xb = x.p + (size_t)b * in_n;
+        for (int32_t o = 0; o < out_n; o++) {
+            const int8_t *wo = w.p + (size_t)o * in_n;
+            // Accumulators wrap modulo 2^32, like the reference's int32 arithmetic.
+            uint32_t acc = (uint32_t)bias.p[o];
+            for (int32_t i = 0; i < in_n; i++) {
+                acc += (uint32_t)(((int32_t)xb[i] - in_zp) * (int32_t)wo[i]);
+            }
+            out.p[(size_t)b * out_n + o] = qnn_output_s8((int32_t)acc, multiplier.p[o], shift.p[o], out_zp, act_min, act_max);
+        }
+    }
+    return QNN_OK;
+}
