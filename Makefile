@@ -6,9 +6,11 @@ PYTHON := $(VENV)/bin/python
 ARCHS := x64 armv6m armv7m armv7emsp armv7emdp
 MPY_ABI := 6.3
 MODULES := $(notdir $(wildcard native_modules/*))
+BUILD_DIR ?= $(CURDIR)/build
 MICROPYTHON := $(MPY_DIR)/ports/unix/build-standard/micropython
 MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 export MPY_DIR
+export MCUTRAIN_BUILD := $(BUILD_DIR)
 
 .PHONY: all venv micropython natmods test demo clean
 
@@ -33,18 +35,18 @@ $(MICROPYTHON): | $(MPY_DIR)/py/dynruntime.mk
 
 micropython: $(MICROPYTHON) $(MPY_CROSS)
 
-# build/natmod/<arch>_6.3/<module>.mpy for every module and arch; objects stay under build/obj.
+# $(BUILD_DIR)/natmod/<arch>_6.3/<module>.mpy for every module and arch, objects under $(BUILD_DIR)/obj.
 natmods: $(MPY_CROSS) $(PYTHON)
-	@set -e; mkdir -p build; for mod in $(MODULES); do for arch in $(ARCHS); do \
+	@set -e; for mod in $(MODULES); do for arch in $(ARCHS); do \
+	    out=$(BUILD_DIR)/natmod/$${arch}_$(MPY_ABI)/$$mod.mpy; log=$(BUILD_DIR)/obj/$$arch-$$mod.log; \
+	    mkdir -p $$(dirname $$out) $(BUILD_DIR)/obj; \
 	    $(MAKE) -s -C native_modules/$$mod ARCH=$$arch MPY_DIR=$(MPY_DIR) PYTHON=$(PYTHON) \
-	        BUILD=$(CURDIR)/build/obj/$$arch/$$mod > build/natmod.log 2>&1 || { cat build/natmod.log; exit 1; }; \
-	    mkdir -p build/natmod/$${arch}_$(MPY_ABI); \
-	    mv native_modules/$$mod/$$mod.mpy build/natmod/$${arch}_$(MPY_ABI)/$$mod.mpy; \
-	    printf '%-28s %6d bytes\n' "$${arch}_$(MPY_ABI)/$$mod.mpy" $$(stat -c %s build/natmod/$${arch}_$(MPY_ABI)/$$mod.mpy); \
+	        BUILD=$(BUILD_DIR)/obj/$$arch/$$mod OUT=$$out $$out > $$log 2>&1 || { cat $$log; exit 1; }; \
+	    printf '%-28s %6d bytes\n' "$${arch}_$(MPY_ABI)/$$mod.mpy" $$(stat -c %s $$out); \
 	done; done
 
 test: natmods $(MICROPYTHON)
 	$(PYTHON) -m pytest -q
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD_DIR)

@@ -21,8 +21,12 @@ def unix_binary():
     return mpy_dir() / "ports" / "unix" / "build-standard" / "micropython"
 
 
+def build_dir():
+    return Path(os.environ.get("MCUTRAIN_BUILD") or REPO / "build")
+
+
 def natmod_dir(arch):
-    return REPO / "build" / "natmod" / f"{arch}_{MPY_ABI}"
+    return build_dir() / "natmod" / f"{arch}_{MPY_ABI}"
 
 
 def device_path():
