@@ -39,9 +39,17 @@ static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shif
     return (int8_t)(y < act_min ? act_min : (y > act_max ? act_max : y));
 }
 
+// ---- Forward ops ----
+
 // Fully connected. params: [batch, in_features, out_features, in_zp, out_zp, act_min, act_max]
 #define QNN_FC_NPARAMS 7
 int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
                            qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+
+// ---- Random numbers and perturbation ----
+
+// ---- Gradients ----
+
+// ---- Updates, selection, loss ----
 
 #endif

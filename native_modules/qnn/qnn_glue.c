@@ -65,6 +65,8 @@ static qnn_cs32_t in_s32(mp_obj_t obj, const char *what) {
     return s;
 }
 
+// ---- Forward ops ----
+
 // fully_connected(out, x, w, bias, multiplier, shift, params)
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
@@ -73,6 +75,12 @@ static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
         in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 7, fully_connected);
+
+// ---- Random numbers and perturbation ----
+
+// ---- Gradients ----
+
+// ---- Updates, selection, loss ----
 
 // The natmod links no libc; GCC may still emit calls to these for struct copies and loops.
 void *memcpy(void *dst, const void *src, size_t n) {
@@ -95,7 +103,11 @@ void *memset(void *dst, int value, size_t n) {
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
 
+    // Forward ops
     mp_store_global(MP_QSTR_fully_connected, MP_OBJ_FROM_PTR(&fully_connected_obj));
+    // Random numbers and perturbation
+    // Gradients
+    // Updates, selection, loss
 
     MP_DYNRUNTIME_INIT_EXIT
 }
