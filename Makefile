@@ -45,8 +45,10 @@ natmods: $(MPY_CROSS) $(PYTHON)
 	    printf '%-28s %6d bytes\n' "$${arch}_$(MPY_ABI)/$$mod.mpy" $$(stat -c %s $$out); \
 	done; done
 
+# pytest exits 5 when it collects nothing: a broken test tree, never a pass.
 test: natmods $(MICROPYTHON)
-	$(PYTHON) -m pytest -q
+	@$(PYTHON) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(BUILD_DIR)
