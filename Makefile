@@ -12,7 +12,7 @@ MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 export MPY_DIR
 export MCUTRAIN_BUILD := $(BUILD_DIR)
 
-.PHONY: all venv micropython natmods test demo clean
+.PHONY: all venv micropython natmods test demo fuzz clean
 
 all: natmods
 
@@ -49,6 +49,13 @@ natmods: $(MPY_CROSS) $(PYTHON)
 test: natmods $(MICROPYTHON)
 	@$(PYTHON) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The kernels on the host under ASan/UBSan with random arguments; CI runs 200k calls.
+FUZZ_CALLS ?= 5000000
+FUZZ_SEED ?= 1
+fuzz:
+	$(MAKE) -s -C native_modules/qnn/harness BUILD=$(BUILD_DIR)/harness
+	$(BUILD_DIR)/harness/fuzz $(FUZZ_CALLS) $(FUZZ_SEED)
 
 clean:
 	rm -rf $(BUILD_DIR)
