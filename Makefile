@@ -12,7 +12,7 @@ MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 export MPY_DIR
 export MCUTRAIN_BUILD := $(BUILD_DIR)
 
-.PHONY: all venv micropython natmods test demo fuzz clean
+.PHONY: all venv micropython natmods test demo fuzz bench-kernels clean
 
 all: natmods
 
@@ -56,6 +56,10 @@ FUZZ_SEED ?= 1
 fuzz:
 	$(MAKE) -s -C native_modules/qnn/harness BUILD=$(BUILD_DIR)/harness
 	$(BUILD_DIR)/harness/fuzz $(FUZZ_CALLS) $(FUZZ_SEED)
+
+# Prints MACs/s on the virtual board and NumPy, and callgrind instructions per MAC.
+bench-kernels: natmods $(MICROPYTHON)
+	$(PYTHON) bench/kernels.py
 
 clean:
 	rm -rf $(BUILD_DIR)

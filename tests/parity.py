@@ -10,37 +10,16 @@ import struct
 from array import array
 
 from mcutrain import reference
+from mcutrain_host import kernel_calls
 
-BOARD_RUNNER = r'''
-import sys, struct, qnn
-from array import array
-
-def read_exact(f, n):
-    b = f.read(n)
-    if len(b) != n:
-        raise OSError("truncated case file")
-    return b
+BOARD_RUNNER = kernel_calls.READER + r'''
+import sys, qnn
 
 def main(src, dst):
     with open(src, "rb") as f, open(dst, "wb") as out:
-        (count,) = struct.unpack("<I", read_exact(f, 4))
-        for _ in range(count):
-            (nlen,) = struct.unpack("<B", read_exact(f, 1))
-            op = getattr(qnn, read_exact(f, nlen).decode())
-            (nargs,) = struct.unpack("<B", read_exact(f, 1))
-            args = []
-            for _ in range(nargs):
-                code = read_exact(f, 1).decode()
-                (size,) = struct.unpack("<I", read_exact(f, 4))
-                data = read_exact(f, size)
-                if code == "n":
-                    args.append(struct.unpack("<i", data)[0])
-                elif code == "y":
-                    args.append(bytearray(data))
-                else:
-                    args.append(array(code, data))
+        for op, args in read_calls(f):
             try:
-                result = "r%d" % op(*args)
+                result = "r%d" % getattr(qnn, op)(*args)
             except ValueError as e:
                 result = "e" + str(e)
             r = result.encode()
@@ -54,15 +33,6 @@ def main(src, dst):
 
 main(sys.argv[1], sys.argv[2])
 '''
-
-
-def _encode_arg(arg):
-    if isinstance(arg, int):
-        return b"n" + struct.pack("<Ii", 4, arg)
-    if isinstance(arg, (bytes, bytearray)):
-        return b"y" + struct.pack("<I", len(arg)) + bytes(arg)
-    data = arg.tobytes()
-    return arg.typecode.encode() + struct.pack("<I", len(data)) + data
 
 
 def _copy(arg):
@@ -85,12 +55,7 @@ def run_reference(op, args):
 
 def run_board(board, tmp_path, cases, heap="192K"):
     src, dst, runner = tmp_path / "cases.bin", tmp_path / "results.bin", tmp_path / "parity_runner.py"
-    with open(src, "wb") as f:
-        f.write(struct.pack("<I", len(cases)))
-        for op, args in cases:
-            f.write(struct.pack("<B", len(op)) + op.encode() + struct.pack("<B", len(args)))
-            for a in args:
-                f.write(_encode_arg(a))
+    kernel_calls.write_calls(src, cases)
     runner.write_text(BOARD_RUNNER)
     board.run_file(runner, heap=heap, args=[src, dst])
     results = []
