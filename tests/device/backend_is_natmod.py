@@ -1,4 +1,5 @@
 # heap: 192K
+# board only
 # On a board the device package must reach the kernels through the natmod, never NumPy.
 from mcutrain.backend import kernels, NAME
 import qnn
