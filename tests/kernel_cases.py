@@ -46,6 +46,76 @@ class CaseMaker:
     def params(self, *values):
         return array("i", values)
 
+    def seed(self):
+        """A random-stream seed in [0, 2^30), sometimes at either end."""
+        return self.choice([0, (1 << 30) - 1, self.dim(0, (1 << 30) - 1), self.dim(0, (1 << 30) - 1)])
+
+    def s8_or_s32(self, n):
+        """An int8 (bytearray) or int32 tensor, sometimes at and next to the type's ends."""
+        if self.rng.random() < 0.5:
+            return self.s8(n)
+        if self.rng.random() < 0.3:
+            return array("i", self.rng.choice(np.array([-(1 << 31), (1 << 31) - 1, -(1 << 31) + 1, (1 << 31) - 2]),
+                                              n).tolist())
+        return self.s32(n)
+
+    def window_axis(self, pool=False):
+        """(size, k, stride, pad, out_size) of one sliding-window axis: 1x1 and larger kernels
+        (some larger than the input), strides 1 to 3, padding. A conv's out_size may run past the
+        natural one (implicit bottom/right padding) and its pad may exceed k (windows wholly in
+        padding); a pool keeps at least one input in every window."""
+        size, k, stride = self.dim(1, 9), self.choice([1, 1, 2, 3, 3, 5]), self.choice([1, 1, 2, 2, 3])
+        pad = self.dim(0, k - 1) if pool or self.rng.random() < 0.85 else self.dim(k, k + 2)
+        natural = max(1, (size + 2 * pad - k) // stride + 1)
+        if pool:
+            most = (size - 1 + pad) // stride + 1
+            return size, k, stride, pad, self.choice([min(natural, most), self.dim(1, most)])
+        return size, k, stride, pad, self.choice([natural, natural, self.dim(1, natural + 2)])
+
+    def with_each_param(self, case, values=(-(1 << 31), -129, -1, 0, 128, 1 << 30)):
+        """Copies of a valid case with one params entry replaced, for every entry and value: each
+        parameter check on its own (values that stay valid must then agree too)."""
+        op, args = case
+        variants = []
+        for i in range(len(args[-1])):
+            for v in values:
+                p = list(args[-1])
+                p[i] = v
+                variants.append((op, list(args[:-1]) + [array("i", p)]))
+        return variants
+
+    def grad(self, n, size=None):
+        """A gradient of n elements, int8 (bytearray, 'b' or 'B'), int16 ('h' or 'H') or int32 ('i' or
+        'I'): unsigned typecodes carry the same bits. Often at or near the type's ends, so that int32
+        sums saturate; otherwise small, like real gradients, or anywhere in the type."""
+        size = size or self.choice([1, 2, 4])
+        dtype = {1: np.int8, 2: np.int16, 4: np.int32}[size]
+        lo, hi = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+        kind = self.choice(["ends", "small", "any"])
+        if kind == "ends":
+            values = self.rng.choice(np.array([lo, lo + 1, hi - 1, hi, 0]), n)
+        elif kind == "small":
+            values = self.rng.integers(-100, 101, n)
+        else:
+            values = self.rng.integers(lo, hi, n, endpoint=True)
+        data = values.astype(dtype).tobytes()
+        typecode = self.choice({1: ["y", "b", "B"], 2: ["h", "H"], 4: ["i", "I"]}[size])
+        if typecode == "y":
+            return bytearray(data)
+        g = array(typecode)
+        g.frombytes(data)
+        return g
+
+    def accumulator(self, n):
+        """An int32 gradient accumulator: fresh (zeros), small, anywhere, or at the ends."""
+        kind = self.choice(["zeros", "small", "any", "ends"])
+        if kind == "zeros":
+            return array("i", bytes(4 * n))
+        if kind == "ends":
+            return array("i", self.rng.choice(np.array([-(1 << 31), -(1 << 31) + 1, (1 << 31) - 2, (1 << 31) - 1]),
+                                              n).tolist())
+        return self.s32(n, -5000, 5000) if kind == "small" else self.s32(n)
+
     def break_case(self, case):
         """One valid case with one argument broken: a wrong length, a bad parameter, a misaligned
         int32 buffer, or a params block of the wrong size."""

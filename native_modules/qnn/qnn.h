@@ -46,10 +46,133 @@ static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shif
 int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
                            qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
 
+// The element count of a shape of positive dims, or UINT64_MAX (a length no buffer has) once
+// it passes 2^32: the products never overflow, and no 32-bit board holds a longer buffer.
+uint64_t qnn_elements(int32_t a, int32_t b, int32_t c, int32_t d);
+
+// One axis of a sliding window: output position o reads input o * stride - pad + t for the taps
+// t in [0, k). Sets [*t_lo, *t_hi) to the taps that land in [0, size) (both 0 when none do) and
+// returns the input position of tap *t_lo. Safe for any int32 arguments.
+int32_t qnn_window(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size, int32_t *t_lo, int32_t *t_hi);
+
+// conv2d and depthwise_conv2d. params: [batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w,
+// stride_h, stride_w, pad_top, pad_left, in_zp, out_zp, act_min, act_max]. NHWC activations;
+// conv2d weights OHWI, depthwise weights [k_h, k_w, c] with out_c == in_c.
+#define QNN_CONV_NPARAMS 17
+int qnn_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
+                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+int qnn_depthwise_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
+                            qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+
+// Pooling. params: [batch, in_h, in_w, c, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top,
+// pad_left, act_min, act_max]; every window must hold an input and k_h * k_w <= 2^24.
+#define QNN_POOL_NPARAMS 14
+int qnn_max_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
+int qnn_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
+// params: [batch, h, w, c, act_min, act_max], h * w <= 2^24.
+#define QNN_GLOBAL_POOL_NPARAMS 6
+int qnn_global_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
+
+// Elementwise add of two int8 tensors (TFLite). params: [count, a_zp, a_multiplier, a_shift,
+// b_zp, b_multiplier, b_shift, left_shift, out_zp, out_multiplier, out_shift, act_min, act_max]
+#define QNN_ADD_NPARAMS 13
+int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params);
+
+// int32 accumulators to int8, channel i % channels. params: [count, channels, out_zp, act_min, act_max]
+#define QNN_REQUANTIZE_NPARAMS 5
+int qnn_requantize_s8(qnn_s8_t out, qnn_cs32_t acc, qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+
+// First index of each row's maximum. params: [batch, classes]
+#define QNN_ARGMAX_NPARAMS 2
+int qnn_argmax_s8(qnn_s32_t out, qnn_cs8_t x, qnn_cs32_t params);
+
 // ---- Random numbers and perturbation ----
+
+// A tensor whose element type the caller's buffer tells by its element size in bytes:
+// 1 = int8, 2 = int16, 4 = int32. Each kernel names the sizes it takes; others are QNN_ERR_PARAMS.
+typedef struct { void *p; size_t n; size_t size; } qnn_any_t;
+typedef struct { const void *p; size_t n; size_t size; } qnn_cany_t;
+
+// Rademacher perturbation from a seed (docs/kernels.md, "Random numbers: xorshift32"). t is int8
+// or int32, seed in [0, 2^30), sigma >= 1 (<= 127 for int8), sign +1 or -1; the mask holds a bit
+// per element for the elements perturb left alone. perturb returns how many it left alone.
+int qnn_perturb(qnn_any_t t, qnn_s8_t mask, int32_t seed, int32_t sigma, int32_t sign);
+int qnn_unperturb(qnn_any_t t, qnn_cs8_t mask, int32_t seed, int32_t sigma, int32_t sign);
+// acc[i] = sat32(acc[i] + coeff * u[i])
+int qnn_rademacher_axpy(qnn_s32_t acc, int32_t seed, int32_t coeff);
+
+// The seed stream: out[i] = next output >> 2; state[0] holds (xorshift state) ^ 0x9E3779B9, so a
+// seed in [0, 2^30) starts the same stream as that seed's Rademacher vector.
+int qnn_seeds(qnn_s32_t out, qnn_s32_t state);
+// w -= round(sat32(sum_q coeffs[q] * u_q[i]) * step_multiplier[c] / 2^step_shift[c]), c = (i / inner) % channels,
+// regenerating the n <= QNN_ZO_MAX_QUERIES Rademacher vectors instead of storing a gradient.
+// params: as sgd_update's.
+#define QNN_ZO_MAX_QUERIES 128
+int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t step_multiplier,
+                  qnn_cs32_t step_shift, qnn_cs32_t params);
+
+// Every element of t (int8 or int32) = value, which must fit the type.
+int qnn_fill(qnn_any_t t, int32_t value);
 
 // ---- Gradients ----
 
+// Every g is int8, int16 or int32 (qnn_cany_t, element size 1, 2 or 4); x, w, y are int8;
+// gw, gb, gx are int32. Sums are exact in int64, then saturated into int32.
+// Fully connected. weight: [batch, in_features, out_features, in_zp]; input: [batch, in_features, out_features]
+#define QNN_FC_WEIGHT_GRAD_NPARAMS 4
+#define QNN_FC_INPUT_GRAD_NPARAMS 3
+int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
+int qnn_fc_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params);
+// params: [rows, channels]
+#define QNN_BIAS_GRAD_NPARAMS 2
+int qnn_bias_grad(qnn_s32_t gb, qnn_cany_t g, qnn_cs32_t params);
+// Convolutions: conv2d's params up to in_zp (weight) or pad_left (input).
+#define QNN_CONV_WEIGHT_GRAD_NPARAMS 14
+#define QNN_CONV_INPUT_GRAD_NPARAMS 13
+int qnn_conv2d_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
+int qnn_depthwise_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
+int qnn_conv2d_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params);
+int qnn_depthwise_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params);
+// Pooling: the pools' params up to pad_left; global: [batch, h, w, c].
+#define QNN_POOL_GRAD_NPARAMS 12
+#define QNN_GLOBAL_POOL_GRAD_NPARAMS 4
+int qnn_avg_pool_input_grad(qnn_s32_t gx, qnn_cany_t g, qnn_cs32_t params);
+int qnn_max_pool_input_grad(qnn_s32_t gx, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
+int qnn_global_avg_pool_input_grad(qnn_s32_t gx, qnn_cany_t g, qnn_cs32_t params);
+// In place: g[i] = 0 unless act_min < y[i] < act_max. params: [count, act_min, act_max]
+#define QNN_CLAMP_MASK_NPARAMS 3
+int qnn_clamp_mask(qnn_any_t g, qnn_cs8_t y, qnn_cs32_t params);
+
 // ---- Updates, selection, loss ----
+
+// int32 to int8 at a dynamic power-of-two scale; returns the shift s. params: [count, stochastic, seed]
+#define QNN_QUANTIZE_NPARAMS 3
+int qnn_quantize_s8(qnn_s8_t out, qnn_cs32_t acc, qnn_cs32_t params);
+
+// w (int8 or int32) -= round(g * step_multiplier[c] / 2^step_shift[c]), saturating, c = (i / inner) % channels.
+// params: [count, channels, inner, stochastic, seed] (QNN_UPDATE_NPARAMS, update.h)
+int qnn_sgd_update(qnn_any_t w, qnn_cs32_t g, qnn_cs32_t step_multiplier, qnn_cs32_t step_shift,
+                   qnn_cs32_t params);
+
+// Per-row sum of squares of g (int8/16/32), shifted right. params: [rows, row_length, shift]
+#define QNN_ROW_NORMS_NPARAMS 3
+int qnn_row_norms(qnn_s32_t out, qnn_cany_t g, qnn_cs32_t params);
+
+// Indices of the k largest scores, largest first, ties to the lower index. params: [n, k]
+#define QNN_TOPK_NPARAMS 2
+int qnn_topk(qnn_s32_t out, qnn_cs32_t scores, qnn_cs32_t params);
+
+// Softmax cross-entropy in Q16 and its int8 output error; returns the batch-mean loss.
+// labels are bytes. params: [batch, classes, logit_zp, logit_scale_q16]
+#define QNN_CROSS_ENTROPY_NPARAMS 4
+int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t labels, qnn_cs32_t params);
+
+// ---- Utilities ----
+
+// CRC-32 (zlib's: reflected polynomial 0xEDB88320) of n bytes, continued from and written back
+// to state[0], which holds the CRC as uint32 bits. Start with state[0] = 0; after the last chunk
+// state[0] == zlib.crc32(all chunks). The CRC stays in a buffer because MicroPython's small ints
+// are 31-bit on 32-bit boards: a returned CRC would allocate a big int per chunk.
+int qnn_crc32(qnn_s32_t state, const uint8_t *data, size_t n);
 
 #endif

@@ -76,11 +76,289 @@ static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 7, fully_connected);
 
+// (out, x, w, bias, multiplier, shift, params): the convolutions' shared argument list.
+typedef int (*layer_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs8_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t);
+static mp_obj_t call_layer(const char *op, layer_kernel_t kernel, const mp_obj_t *args) {
+    return check(op, kernel(
+        out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
+        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params")));
+}
+
+// conv2d(out, x, w, bias, multiplier, shift, params)
+static mp_obj_t conv2d(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_layer("conv2d", qnn_conv2d_s8, args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_obj, 7, 7, conv2d);
+
+// depthwise_conv2d(out, x, w, bias, multiplier, shift, params)
+static mp_obj_t depthwise_conv2d(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_layer("depthwise_conv2d", qnn_depthwise_conv2d_s8, args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_conv2d_obj, 7, 7, depthwise_conv2d);
+
+// (out, x, params): the pools' shared argument list.
+typedef int (*pool_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs32_t);
+static mp_obj_t call_pool(const char *op, pool_kernel_t kernel, mp_obj_t out, mp_obj_t x, mp_obj_t params) {
+    return check(op, kernel(out_s8(out, "out"), in_s8(x, "x"), in_s32(params, "params")));
+}
+
+// max_pool(out, x, params)
+static mp_obj_t max_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
+    return call_pool("max_pool", qnn_max_pool_s8, out, x, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(max_pool_obj, max_pool);
+
+// avg_pool(out, x, params)
+static mp_obj_t avg_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
+    return call_pool("avg_pool", qnn_avg_pool_s8, out, x, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_obj, avg_pool);
+
+// global_avg_pool(out, x, params)
+static mp_obj_t global_avg_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
+    return call_pool("global_avg_pool", qnn_global_avg_pool_s8, out, x, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(global_avg_pool_obj, global_avg_pool);
+
+// add(out, a, b, params)
+static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("add", qnn_add_s8(out_s8(args[0], "out"), in_s8(args[1], "a"), in_s8(args[2], "b"),
+        in_s32(args[3], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 4, add);
+
+// requantize(out, acc, multiplier, shift, params)
+static mp_obj_t requantize(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("requantize", qnn_requantize_s8(out_s8(args[0], "out"), in_s32(args[1], "acc"),
+        in_s32(args[2], "multiplier"), in_s32(args[3], "shift"), in_s32(args[4], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(requantize_obj, 5, 5, requantize);
+
+// argmax(out, x, params)
+static mp_obj_t argmax(mp_obj_t out_obj, mp_obj_t x, mp_obj_t params) {
+    qnn_s32_t out;
+    out.p = buffer(out_obj, 4, &out.n, MP_BUFFER_WRITE, "out");
+    return check("argmax", qnn_argmax_s8(out, in_s8(x, "x"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(argmax_obj, argmax);
+
 // ---- Random numbers and perturbation ----
+
+// A writable int32 view: an output, or a tensor updated in place.
+static qnn_s32_t rw_s32(mp_obj_t obj, const char *what) {
+    qnn_s32_t s;
+    s.p = buffer(obj, 4, &s.n, MP_BUFFER_RW, what);
+    return s;
+}
+
+// A tensor typed by its buffer's element size (from the array typecode); each kernel rejects
+// the sizes it does not take.
+static qnn_any_t any_buffer(mp_obj_t obj, mp_uint_t flags) {
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(obj, &info, flags);
+    qnn_any_t s = {info.buf, 0, mp_binary_get_size('@', info.typecode, NULL)};
+    s.n = info.len / s.size;
+    return s;
+}
+
+static qnn_cany_t any_in(mp_obj_t obj) {
+    qnn_any_t s = any_buffer(obj, MP_BUFFER_READ);
+    return (qnn_cany_t){s.p, s.n, s.size};
+}
+
+// A scalar argument. A 64-bit port can pass ints beyond int32: those are bad parameters, not
+// silently truncated ones.
+static int32_t int32_arg(mp_obj_t obj, const char *op) {
+    mp_int_t v = mp_obj_get_int(obj);
+    if (v < INT32_MIN || v > INT32_MAX) {
+        raise_value_error(op, status_message(QNN_ERR_PARAMS));
+    }
+    return (int32_t)v;
+}
+
+// perturb(t, mask, seed, sigma, sign)
+static mp_obj_t perturb(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("perturb", qnn_perturb(any_buffer(args[0], MP_BUFFER_RW), out_s8(args[1], "mask"),
+        int32_arg(args[2], "perturb"), int32_arg(args[3], "perturb"), int32_arg(args[4], "perturb")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(perturb_obj, 5, 5, perturb);
+
+// unperturb(t, mask, seed, sigma, sign)
+static mp_obj_t unperturb(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("unperturb", qnn_unperturb(any_buffer(args[0], MP_BUFFER_RW), in_s8(args[1], "mask"),
+        int32_arg(args[2], "unperturb"), int32_arg(args[3], "unperturb"), int32_arg(args[4], "unperturb")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(unperturb_obj, 5, 5, unperturb);
+
+// rademacher_axpy(acc, seed, coeff)
+static mp_obj_t rademacher_axpy(mp_obj_t acc, mp_obj_t seed, mp_obj_t coeff) {
+    return check("rademacher_axpy", qnn_rademacher_axpy(rw_s32(acc, "acc"),
+        int32_arg(seed, "rademacher_axpy"), int32_arg(coeff, "rademacher_axpy")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(rademacher_axpy_obj, rademacher_axpy);
+
+// seeds(out, state)
+static mp_obj_t seeds(mp_obj_t out, mp_obj_t state) {
+    return check("seeds", qnn_seeds(rw_s32(out, "out"), rw_s32(state, "state")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(seeds_obj, seeds);
+
+// zo_update(w, seeds, coeffs, step_multiplier, step_shift, params)
+static mp_obj_t zo_update(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("zo_update", qnn_zo_update(any_buffer(args[0], MP_BUFFER_RW), in_s32(args[1], "seeds"),
+        in_s32(args[2], "coeffs"), in_s32(args[3], "step_multiplier"), in_s32(args[4], "step_shift"),
+        in_s32(args[5], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zo_update_obj, 6, 6, zo_update);
+
+// fill(t, value)
+static mp_obj_t fill(mp_obj_t t, mp_obj_t value) {
+    return check("fill", qnn_fill(any_buffer(t, MP_BUFFER_WRITE), int32_arg(value, "fill")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(fill_obj, fill);
 
 // ---- Gradients ----
 
+// (gw or gx, x or w, g, params): the weight and input gradients' shared argument list.
+typedef int (*grad_kernel_t)(qnn_s32_t, qnn_cs8_t, qnn_cany_t, qnn_cs32_t);
+static mp_obj_t call_grad(const char *op, grad_kernel_t kernel, const mp_obj_t *args, const char *out, const char *in) {
+    return check(op, kernel(rw_s32(args[0], out), in_s8(args[1], in), any_in(args[2]), in_s32(args[3], "params")));
+}
+
+// fc_weight_grad(gw, x, g, params)
+static mp_obj_t fc_weight_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("fc_weight_grad", qnn_fc_weight_grad, args, "gw", "x");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_weight_grad_obj, 4, 4, fc_weight_grad);
+
+// conv2d_weight_grad(gw, x, g, params)
+static mp_obj_t conv2d_weight_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("conv2d_weight_grad", qnn_conv2d_weight_grad, args, "gw", "x");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_weight_grad_obj, 4, 4, conv2d_weight_grad);
+
+// depthwise_weight_grad(gw, x, g, params)
+static mp_obj_t depthwise_weight_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("depthwise_weight_grad", qnn_depthwise_weight_grad, args, "gw", "x");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_weight_grad_obj, 4, 4, depthwise_weight_grad);
+
+// fc_input_grad(gx, w, g, params)
+static mp_obj_t fc_input_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("fc_input_grad", qnn_fc_input_grad, args, "gx", "w");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_input_grad_obj, 4, 4, fc_input_grad);
+
+// conv2d_input_grad(gx, w, g, params)
+static mp_obj_t conv2d_input_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("conv2d_input_grad", qnn_conv2d_input_grad, args, "gx", "w");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_input_grad_obj, 4, 4, conv2d_input_grad);
+
+// depthwise_input_grad(gx, w, g, params)
+static mp_obj_t depthwise_input_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("depthwise_input_grad", qnn_depthwise_input_grad, args, "gx", "w");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_input_grad_obj, 4, 4, depthwise_input_grad);
+
+// max_pool_input_grad(gx, x, g, params)
+static mp_obj_t max_pool_input_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return call_grad("max_pool_input_grad", qnn_max_pool_input_grad, args, "gx", "x");
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(max_pool_input_grad_obj, 4, 4, max_pool_input_grad);
+
+// (gb or gx, g, params): the gradients computed from g alone.
+typedef int (*grad_of_g_kernel_t)(qnn_s32_t, qnn_cany_t, qnn_cs32_t);
+static mp_obj_t call_grad_of_g(const char *op, grad_of_g_kernel_t kernel, mp_obj_t out, const char *out_name,
+                               mp_obj_t g, mp_obj_t params) {
+    return check(op, kernel(rw_s32(out, out_name), any_in(g), in_s32(params, "params")));
+}
+
+// bias_grad(gb, g, params)
+static mp_obj_t bias_grad(mp_obj_t gb, mp_obj_t g, mp_obj_t params) {
+    return call_grad_of_g("bias_grad", qnn_bias_grad, gb, "gb", g, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(bias_grad_obj, bias_grad);
+
+// avg_pool_input_grad(gx, g, params)
+static mp_obj_t avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
+    return call_grad_of_g("avg_pool_input_grad", qnn_avg_pool_input_grad, gx, "gx", g, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_input_grad_obj, avg_pool_input_grad);
+
+// global_avg_pool_input_grad(gx, g, params)
+static mp_obj_t global_avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
+    return call_grad_of_g("global_avg_pool_input_grad", qnn_global_avg_pool_input_grad, gx, "gx", g, params);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(global_avg_pool_input_grad_obj, global_avg_pool_input_grad);
+
+// clamp_mask(g, y, params)
+static mp_obj_t clamp_mask(mp_obj_t g, mp_obj_t y, mp_obj_t params) {
+    return check("clamp_mask", qnn_clamp_mask(any_buffer(g, MP_BUFFER_RW), in_s8(y, "y"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(clamp_mask_obj, clamp_mask);
+
 // ---- Updates, selection, loss ----
+
+// quantize_s8(out, acc, params)
+static mp_obj_t quantize_s8(mp_obj_t out, mp_obj_t acc, mp_obj_t params) {
+    return check("quantize_s8", qnn_quantize_s8(out_s8(out, "out"), in_s32(acc, "acc"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(quantize_s8_obj, quantize_s8);
+
+// sgd_update(w, g, step_multiplier, step_shift, params)
+static mp_obj_t sgd_update(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("sgd_update", qnn_sgd_update(any_buffer(args[0], MP_BUFFER_RW), in_s32(args[1], "g"),
+        in_s32(args[2], "step_multiplier"), in_s32(args[3], "step_shift"), in_s32(args[4], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(sgd_update_obj, 5, 5, sgd_update);
+
+// row_norms(out, g, params)
+static mp_obj_t row_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
+    return check("row_norms", qnn_row_norms(rw_s32(out, "out"), any_in(g), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(row_norms_obj, row_norms);
+
+// topk(out, scores, params)
+static mp_obj_t topk(mp_obj_t out, mp_obj_t scores, mp_obj_t params) {
+    return check("topk", qnn_topk(rw_s32(out, "out"), in_s32(scores, "scores"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(topk_obj, topk);
+
+// cross_entropy(loss, grad, logits, labels, params)
+static mp_obj_t cross_entropy(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("cross_entropy", qnn_cross_entropy(rw_s32(args[0], "loss"), out_s8(args[1], "grad"),
+        in_s8(args[2], "logits"), in_s8(args[3], "labels"), in_s32(args[4], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(cross_entropy_obj, 5, 5, cross_entropy);
+
+// ---- Utilities ----
+
+// crc32(state, data): state is one int32 element, the running CRC, updated in place.
+static mp_obj_t crc32(mp_obj_t state_obj, mp_obj_t data_obj) {
+    qnn_s32_t state;
+    state.p = buffer(state_obj, 4, &state.n, MP_BUFFER_RW, "state");
+    mp_buffer_info_t data;
+    mp_get_buffer_raise(data_obj, &data, MP_BUFFER_READ);
+    return check("crc32", qnn_crc32(state, data.buf, data.len));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(crc32_obj, crc32);
 
 // The natmod links no libc; GCC may still emit calls to these for struct copies and loops.
 void *memcpy(void *dst, const void *src, size_t n) {
@@ -105,9 +383,41 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 
     // Forward ops
     mp_store_global(MP_QSTR_fully_connected, MP_OBJ_FROM_PTR(&fully_connected_obj));
+    mp_store_global(MP_QSTR_conv2d, MP_OBJ_FROM_PTR(&conv2d_obj));
+    mp_store_global(MP_QSTR_depthwise_conv2d, MP_OBJ_FROM_PTR(&depthwise_conv2d_obj));
+    mp_store_global(MP_QSTR_max_pool, MP_OBJ_FROM_PTR(&max_pool_obj));
+    mp_store_global(MP_QSTR_avg_pool, MP_OBJ_FROM_PTR(&avg_pool_obj));
+    mp_store_global(MP_QSTR_global_avg_pool, MP_OBJ_FROM_PTR(&global_avg_pool_obj));
+    mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
+    mp_store_global(MP_QSTR_requantize, MP_OBJ_FROM_PTR(&requantize_obj));
+    mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&argmax_obj));
     // Random numbers and perturbation
+    mp_store_global(MP_QSTR_perturb, MP_OBJ_FROM_PTR(&perturb_obj));
+    mp_store_global(MP_QSTR_unperturb, MP_OBJ_FROM_PTR(&unperturb_obj));
+    mp_store_global(MP_QSTR_rademacher_axpy, MP_OBJ_FROM_PTR(&rademacher_axpy_obj));
+    mp_store_global(MP_QSTR_seeds, MP_OBJ_FROM_PTR(&seeds_obj));
+    mp_store_global(MP_QSTR_zo_update, MP_OBJ_FROM_PTR(&zo_update_obj));
+    mp_store_global(MP_QSTR_fill, MP_OBJ_FROM_PTR(&fill_obj));
     // Gradients
+    mp_store_global(MP_QSTR_fc_weight_grad, MP_OBJ_FROM_PTR(&fc_weight_grad_obj));
+    mp_store_global(MP_QSTR_conv2d_weight_grad, MP_OBJ_FROM_PTR(&conv2d_weight_grad_obj));
+    mp_store_global(MP_QSTR_depthwise_weight_grad, MP_OBJ_FROM_PTR(&depthwise_weight_grad_obj));
+    mp_store_global(MP_QSTR_bias_grad, MP_OBJ_FROM_PTR(&bias_grad_obj));
+    mp_store_global(MP_QSTR_fc_input_grad, MP_OBJ_FROM_PTR(&fc_input_grad_obj));
+    mp_store_global(MP_QSTR_conv2d_input_grad, MP_OBJ_FROM_PTR(&conv2d_input_grad_obj));
+    mp_store_global(MP_QSTR_depthwise_input_grad, MP_OBJ_FROM_PTR(&depthwise_input_grad_obj));
+    mp_store_global(MP_QSTR_avg_pool_input_grad, MP_OBJ_FROM_PTR(&avg_pool_input_grad_obj));
+    mp_store_global(MP_QSTR_max_pool_input_grad, MP_OBJ_FROM_PTR(&max_pool_input_grad_obj));
+    mp_store_global(MP_QSTR_global_avg_pool_input_grad, MP_OBJ_FROM_PTR(&global_avg_pool_input_grad_obj));
+    mp_store_global(MP_QSTR_clamp_mask, MP_OBJ_FROM_PTR(&clamp_mask_obj));
     // Updates, selection, loss
+    mp_store_global(MP_QSTR_quantize_s8, MP_OBJ_FROM_PTR(&quantize_s8_obj));
+    mp_store_global(MP_QSTR_sgd_update, MP_OBJ_FROM_PTR(&sgd_update_obj));
+    mp_store_global(MP_QSTR_row_norms, MP_OBJ_FROM_PTR(&row_norms_obj));
+    mp_store_global(MP_QSTR_topk, MP_OBJ_FROM_PTR(&topk_obj));
+    mp_store_global(MP_QSTR_cross_entropy, MP_OBJ_FROM_PTR(&cross_entropy_obj));
+    // Utilities
+    mp_store_global(MP_QSTR_crc32, MP_OBJ_FROM_PTR(&crc32_obj));
 
     MP_DYNRUNTIME_INIT_EXIT
 }

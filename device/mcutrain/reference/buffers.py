@@ -50,6 +50,17 @@ def int8_range(*values):
     return all(-128 <= v <= 127 for v in values)
 
 
+def int32_range(*values):
+    return all(-(1 << 31) <= v < (1 << 31) for v in values)
+
+
+def sized(buf, what):
+    """A view of a tensor typed by its element size (1 = int8, 2 = int16, 4 = int32), or None for
+    any other size, which the kernels reject as bad parameters."""
+    dtype = {1: np.int8, 2: np.int16, 4: np.int32}.get(memoryview(buf).itemsize)
+    return None if dtype is None else view(buf, dtype, what)
+
+
 def requant_ok(multiplier, shift):
     return bool(np.all(multiplier >= 0) and np.all(shift >= -31) and np.all(shift <= 30))
 

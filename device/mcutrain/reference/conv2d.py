@@ -1,0 +1,64 @@
+import numpy as np
+
+from mcutrain.reference import buffers as B
+from mcutrain.reference import window
+from mcutrain.reference.requant import requantize
+
+
+def _checked(op, out, x, w, bias, multiplier, shift, params, depthwise):
+    out, x, w = B.s8(out, "out"), B.s8(x, "x"), B.s8(w, "w")
+    bias, multiplier, shift = B.s32(bias, "bias"), B.s32(multiplier, "multiplier"), B.s32(shift, "shift")
+    p = B.params(op, params, 17)
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+    in_zp, out_zp, act_min, act_max = p[13:]
+    B.require(op, all(v >= 1 for v in p[:11]) and p[11] >= 0 and p[12] >= 0
+              and B.int8_range(in_zp, out_zp, act_min, act_max) and act_min <= act_max
+              and (out_c == in_c or not depthwise), "params")
+    B.require(op, len(x) == batch * in_h * in_w * in_c, "input")
+    B.require(op, len(w) == (1 if depthwise else out_c) * k_h * k_w * in_c, "weight")
+    B.require(op, len(bias) == out_c and len(multiplier) == out_c and len(shift) == out_c, "bias")
+    B.require(op, len(out) == batch * out_h * out_w * out_c, "output")
+    B.require(op, B.requant_ok(multiplier, shift), "params")
+    return out, x, w, bias, multiplier, shift, p
+
+
+def _patches(x, p):
+    """[batch, out_h, out_w, k_h, k_w, in_c]: each output's window of x - in_zp, zero where it
+    reads padding (padding equals in_zp)."""
+    batch, in_h, in_w, in_c, out_h, out_w, _, k_h, k_w, stride_h, stride_w, pad_top, pad_left, in_zp = p[:14]
+    xs = x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - in_zp
+    ty = window.taps(out_h, in_h, k_h, stride_h, pad_top).astype(np.int64)
+    tx = window.taps(out_w, in_w, k_w, stride_w, pad_left).astype(np.int64)
+    return np.einsum("ayi,bxj,nijc->nabyxc", ty, tx, xs, optimize=True)
+
+
+def _output(out, acc, bias, multiplier, shift, p):
+    acc = (acc + bias).astype(np.int32)  # wrap modulo 2^32 like the C accumulator
+    out_zp, act_min, act_max = p[14:]
+    B.clamp_into(out.reshape(acc.shape), requantize(acc, multiplier, shift) + out_zp, act_min, act_max)
+    return 0
+
+
+def conv2d(out, x, w, bias, multiplier, shift, params):
+    """out[n, oy, ox, o] = clamp(requant(bias[o] + sum_{ky, kx, c} (x[n, iy, ix, c] - in_zp)
+    * w[o, ky, kx, c]) + out_zp) with iy = oy*stride_h - pad_top + ky, ix likewise; taps outside
+    the image add nothing.
+
+    params: [batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top,
+    pad_left, in_zp, out_zp, act_min, act_max]. NHWC activations, OHWI weights, int32 wrapping.
+    """
+    out, x, w, bias, multiplier, shift, p = _checked("conv2d", out, x, w, bias, multiplier, shift, params, False)
+    out_c, k_h, k_w, in_c = p[6], p[7], p[8], p[3]
+    acc = np.tensordot(_patches(x, p), w.reshape(out_c, k_h, k_w, in_c).astype(np.int64),
+                       axes=([3, 4, 5], [1, 2, 3]))
+    return _output(out, acc, bias, multiplier, shift, p)
+
+
+def depthwise_conv2d(out, x, w, bias, multiplier, shift, params):
+    """conv2d with one [k_h, k_w] filter per channel: out[n, oy, ox, c] sums
+    (x[n, iy, ix, c] - in_zp) * w[ky, kx, c]. Same params with out_c == in_c; weights [k_h, k_w, c]."""
+    out, x, w, bias, multiplier, shift, p = _checked(
+        "depthwise_conv2d", out, x, w, bias, multiplier, shift, params, True)
+    k_h, k_w, c = p[7], p[8], p[3]
+    acc = np.einsum("nabyxc,yxc->nabc", _patches(x, p), w.reshape(k_h, k_w, c).astype(np.int64))
+    return _output(out, acc, bias, multiplier, shift, p)

@@ -1,0 +1,91 @@
+"""conv2d and depthwise_conv2d gradients, through the one-hot tap matrices of window.py: a tap
+that reads padding selects nothing, so padding contributes nothing."""
+
+import numpy as np
+
+from mcutrain.reference import buffers as B
+from mcutrain.reference import window
+from mcutrain.reference.gradient import sat32
+
+
+def _checked(op, params, count, depthwise, g):
+    """conv2d's first `count` params, checked."""
+    p = B.params(op, params, count)
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
+    B.require(op, all(v >= 1 for v in p[:11]) and pad_top >= 0 and pad_left >= 0 and g is not None
+              and (not depthwise or out_c == in_c) and B.int8_range(*p[13:]), "params")
+    return p
+
+
+def _taps(p):
+    """int64 [out, k, in] of both axes: 1 where tap k of output o reads input i."""
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
+    rows = window.taps(out_h, in_h, k_h, stride_h, pad_top).astype(np.int64)
+    cols = window.taps(out_w, in_w, k_w, stride_w, pad_left).astype(np.int64)
+    return rows, cols
+
+
+def _weight_grad(op, gw, x, g, params, depthwise):
+    gw, x, g = B.s32(gw, "gw"), B.s8(x, "x"), B.sized(g, "g")
+    p = _checked(op, params, 14, depthwise, g)
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+    B.require(op, len(x) == batch * in_h * in_w * in_c, "input")
+    B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
+    B.require(op, len(gw) == (1 if depthwise else out_c) * k_h * k_w * in_c, "output")
+    rows, cols = _taps(p)
+    xs = x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13]
+    gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
+    # Tap (ky, kx) of output (oy, ox) reads input (iy, ix) where rows[oy, ky, iy] * cols[ox, kx, ix] is 1.
+    if depthwise:
+        total = np.einsum("oyi,pxj,bijc,bopc->yxc", rows, cols, xs, gg, optimize=True)
+    else:
+        total = np.einsum("oyi,pxj,bijc,bopq->qyxc", rows, cols, xs, gg, optimize=True)
+    gw[...] = sat32(gw + total.ravel())
+    return 0
+
+
+def _input_grad(op, gx, w, g, params, depthwise):
+    gx, w, g = B.s32(gx, "gx"), B.s8(w, "w"), B.sized(g, "g")
+    p = _checked(op, params, 13, depthwise, g)
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+    B.require(op, len(w) == (1 if depthwise else out_c) * k_h * k_w * in_c, "weight")
+    B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
+    B.require(op, len(gx) == batch * in_h * in_w * in_c, "output")
+    rows, cols = _taps(p)
+    gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
+    if depthwise:
+        ww = w.reshape(k_h, k_w, in_c).astype(np.int64)
+        total = np.einsum("oyi,pxj,bopc,yxc->bijc", rows, cols, gg, ww, optimize=True)
+    else:
+        ww = w.reshape(out_c, k_h, k_w, in_c).astype(np.int64)
+        total = np.einsum("oyi,pxj,bopq,qyxc->bijc", rows, cols, gg, ww, optimize=True)
+    gx[...] = sat32(total).ravel()
+    return 0
+
+
+def conv2d_weight_grad(gw, x, g, params):
+    """gw[o, ky, kx, c] = sat32(gw + sum over b, oy, ox of (x[b, iy, ix, c] - in_zp) * g[b, oy, ox, o])
+    with iy = oy * stride_h - pad_top + ky, ix = ox * stride_w - pad_left + kx inside the input.
+
+    params: conv2d's first 14 (batch .. in_zp); gw int32 OHWI, x int8 NHWC, g int8/16/32 NHWC.
+    """
+    return _weight_grad("conv2d_weight_grad", gw, x, g, params, depthwise=False)
+
+
+def depthwise_weight_grad(gw, x, g, params):
+    """conv2d_weight_grad for depthwise_conv2d: gw [k_h, k_w, c], g's channel is x's; out_c == in_c."""
+    return _weight_grad("depthwise_weight_grad", gw, x, g, params, depthwise=True)
+
+
+def conv2d_input_grad(gx, w, g, params):
+    """gx[b, iy, ix, c] = sat32(sum over o, ky, kx, oy, ox of w[o, ky, kx, c] * g[b, oy, ox, o]) over
+    the taps that read (iy, ix) (the transposed convolution), overwriting gx.
+
+    params: conv2d's first 13 (batch .. pad_left); gx int32 NHWC of the input, w int8 OHWI.
+    """
+    return _input_grad("conv2d_input_grad", gx, w, g, params, depthwise=False)
+
+
+def depthwise_input_grad(gx, w, g, params):
+    """conv2d_input_grad for depthwise_conv2d: w [k_h, k_w, c], no sum over channels; out_c == in_c."""
+    return _input_grad("depthwise_input_grad", gx, w, g, params, depthwise=True)

@@ -1,0 +1,71 @@
+"""xorshift32: the one random stream of the training kernels (docs/kernels.md).
+
+A seed is an int in [0, 2^30); the state starts at seed ^ 0x9E3779B9 (bit 31 set, so never 0).
+One step: x ^= x << 13; x ^= x >> 17; x ^= x << 5 (uint32); the step's result is the next output.
+
+Rademacher vector u of length n: output k gives entries 32k .. 32k+31, bit j (LSB first) entry
+32k+j, bit 1 = +1, bit 0 = -1.
+
+Stochastic rounding of v / 2^s (s in [0, 62]): floor((v + r) / 2^s), r from the element's own
+output `out`: out >> (32 - s) for 1 <= s <= 32, out << (s - 32) for s > 32, 0 for s = 0. Element i
+takes output i, whatever the shifts (s = 0 also draws one). rhaz rounding draws nothing.
+
+The step is linear over GF(2): x' = A x for a 32x32 bit matrix A. The stream is built by doubling:
+outputs L .. 2L-1 are A^L applied to outputs 0 .. L-1, and A^2L = A^L A^L, so a stream of
+n outputs costs about 64 log2(n) vectorised operations instead of n Python steps.
+"""
+
+import numpy as np
+
+SEED_LIMIT = 1 << 30
+GOLDEN = 0x9E3779B9
+
+
+def seed_ok(seed):
+    return 0 <= seed < SEED_LIMIT
+
+
+def _step(x):
+    x = x ^ (x << np.uint32(13))
+    x ^= x >> np.uint32(17)
+    x ^= x << np.uint32(5)
+    return x
+
+
+def _apply(columns, v):
+    """The bit matrix whose column b is columns[b], applied to every element of v."""
+    out = np.zeros_like(v)
+    for b in range(32):
+        out ^= columns[b] * ((v >> np.uint32(b)) & np.uint32(1))
+    return out
+
+
+def outputs(seed, count):
+    """The first `count` outputs of the stream of `seed`, as uint32."""
+    x = _step(np.array([seed ^ GOLDEN], dtype=np.uint32))
+    columns = _step(np.uint32(1) << np.arange(32, dtype=np.uint32))  # A, then A^len(x)
+    while len(x) < count:
+        x = np.concatenate([x, _apply(columns, x)])
+        columns = _apply(columns, columns)
+    return x[:count]
+
+
+def rademacher(seed, n):
+    """u as int64 +1/-1 entries."""
+    words = outputs(seed, (n + 31) // 32).astype("<u4")
+    bits = np.unpackbits(words.view(np.uint8), bitorder="little")[:n]
+    return bits.astype(np.int64) * 2 - 1
+
+
+def round_shift(v, s, stochastic, seed):
+    """v / 2^s elementwise (int64 arrays, |v| < 2^62, s in [0, 62]): rhaz, or stochastic
+    rounding with the stream of `seed`."""
+    v = np.asarray(v, dtype=np.int64)
+    s = np.broadcast_to(np.asarray(s, dtype=np.int64), v.shape)
+    if stochastic:
+        out = outputs(seed, v.size).astype(np.int64).reshape(v.shape)
+        low = out >> np.clip(32 - s, 0, 32)
+        r = np.where(s == 0, 0, np.where(s <= 32, low, out << np.maximum(s - 32, 0)))
+        return (v + r) >> s
+    half = np.where(s > 0, np.int64(1) << np.maximum(s - 1, 0), 0)
+    return np.where(v >= 0, (v + half) >> s, -((half - v) >> s))

@@ -1,0 +1,106 @@
+#include "qnn.h"
+
+// conv2d's MAC loop: a window row's taps are contiguous in both NHWC input and OHWI weights.
+// uint32 wraps modulo 2^32 like the reference's int32 accumulator.
+static inline uint32_t dot(const int8_t *x, const int8_t *w, size_t n, int32_t zp) {
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc += (uint32_t)(((int32_t)x[i] - zp) * (int32_t)w[i]);
+    }
+    return acc;
+}
+
+// depthwise's: one channel of a window row, whose taps are `step` (the channel count) apart in
+// input and weights alike.
+static inline uint32_t strided_dot(const int8_t *x, const int8_t *w, size_t n, size_t step, int32_t zp) {
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i += step) {
+        acc += (uint32_t)(((int32_t)x[i] - zp) * (int32_t)w[i]);
+    }
+    return acc;
+}
+
+static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs32_t multiplier,
+                qnn_cs32_t shift, qnn_cs32_t params, int depthwise) {
+    if (params.n != QNN_CONV_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    const int32_t *p = params.p;
+    for (int i = 0; i < 11; i++) {  // batch .. stride_w
+        if (p[i] < 1) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    for (int i = 13; i < 17; i++) {  // in_zp .. act_max
+        if (p[i] < -128 || p[i] > 127) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    int32_t batch = p[0], in_h = p[1], in_w = p[2], in_c = p[3], out_h = p[4], out_w = p[5], out_c = p[6];
+    int32_t k_h = p[7], k_w = p[8], stride_h = p[9], stride_w = p[10], pad_top = p[11], pad_left = p[12];
+    int32_t in_zp = p[13], out_zp = p[14], act_min = p[15], act_max = p[16];
+    if (pad_top < 0 || pad_left < 0 || act_min > act_max || (depthwise && out_c != in_c)) {
+        return QNN_ERR_PARAMS;
+    }
+    if (qnn_elements(batch, in_h, in_w, in_c) != x.n) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if (qnn_elements(depthwise ? 1 : out_c, k_h, k_w, in_c) != w.n) {
+        return QNN_ERR_WEIGHT_LEN;
+    }
+    if ((size_t)out_c != bias.n || (size_t)out_c != multiplier.n || (size_t)out_c != shift.n) {
+        return QNN_ERR_BIAS_LEN;
+    }
+    if (qnn_elements(batch, out_h, out_w, out_c) != out.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    if (!qnn_requant_params_ok(multiplier.p, shift.p, (size_t)out_c)) {
+        return QNN_ERR_PARAMS;
+    }
+    uint64_t pixels = qnn_elements(batch, in_h, in_w, 1);
+    if (!depthwise && k_h == 1 && k_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_left == 0
+        && out_h == in_h && out_w == in_w && pixels <= INT32_MAX) {
+        // Pointwise: each output pixel is its input pixel times the weights, a fully connected
+        // layer over the pixels, which skips the window arithmetic.
+        const int32_t fc[QNN_FC_NPARAMS] = {(int32_t)pixels, in_c, out_c, in_zp, out_zp, act_min, act_max};
+        return qnn_fully_connected_s8(out, x, w, bias, multiplier, shift, (qnn_cs32_t){fc, QNN_FC_NPARAMS});
+    }
+    size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c;
+    // conv2d's filters are whole OHWI blocks; depthwise filter c is element c of every tap.
+    size_t filter_step = depthwise ? 1 : (size_t)k_h * k_row;
+    int8_t *o = out.p;
+    for (int32_t b = 0; b < batch; b++) {
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            int32_t ky_lo, ky_hi;
+            int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                int32_t kx_lo, kx_hi;
+                int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
+                // Only the taps inside the image: padding equals in_zp and adds nothing.
+                const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
+                const int8_t *wk = w.p + ((size_t)ky_lo * k_w + kx_lo) * in_c;
+                size_t run = (size_t)(kx_hi - kx_lo) * in_c;
+                int32_t rows = ky_hi - ky_lo;
+                for (int32_t oc = 0; oc < out_c; oc++, wk += filter_step) {
+                    uint32_t acc = (uint32_t)bias.p[oc];
+                    for (int32_t r = 0; r < rows; r++) {
+                        acc += depthwise ? strided_dot(xw + r * in_row + oc, wk + r * k_row, run, (size_t)in_c, in_zp)
+                                         : dot(xw + r * in_row, wk + r * k_row, run, in_zp);
+                    }
+                    *o++ = qnn_output_s8((int32_t)acc, multiplier.p[oc], shift.p[oc], out_zp, act_min, act_max);
+                }
+            }
+        }
+    }
+    return QNN_OK;
+}
+
+int qnn_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
+                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
+    return conv(out, x, w, bias, multiplier, shift, params, 0);
+}
+
+int qnn_depthwise_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
+                            qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
+    return conv(out, x, w, bias, multiplier, shift, params, 1);
+}

@@ -1,0 +1,113 @@
+// conv2d and depthwise_conv2d gradients. Depthwise is conv2d without the sum over channels:
+// weights [k_h, k_w, c] and the gradient's channel equal to the input's.
+#include "gradient.h"
+
+static int conv_params(qnn_grad_geom_t *s, qnn_cs32_t params, size_t count, int depthwise, qnn_cany_t g) {
+    return params.n == count && qnn_grad_geometry(s, params.p, 0) && (!depthwise || s->out_c == s->in_c)
+        && (count < 14 || (params.p[13] >= -128 && params.p[13] <= 127)) && qnn_grad_size_ok(g.size);
+}
+
+// gw[o, ky, kx, c] += (x - in_zp) * g summed over the batch and the outputs whose tap (ky, kx)
+// reads inside the input.
+static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params, int depthwise) {
+    qnn_grad_geom_t s;
+    if (!conv_params(&s, params, QNN_CONV_WEIGHT_GRAD_NPARAMS, depthwise, g)) {
+        return QNN_ERR_PARAMS;
+    }
+    if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != x.n) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if (qnn_elements(s.batch, s.out_h, s.out_w, s.out_c) != g.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    if (qnn_elements(depthwise ? 1 : s.out_c, s.k_h, s.k_w, s.in_c) != gw.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    ptrdiff_t in_row = (ptrdiff_t)s.in_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
+    // One sum per input channel c (contiguous in x and gw): over the batch, the y run, the x run.
+    qnn_grad_sum_t sum = {
+        .a = x.p, .a_zp = params.p[13], .a_col = 1, .a_step = {in_row * s.in_h, 0, 0},
+        .g = g.p, .g_size = g.size, .g_col = depthwise, .g_step = {out_row * s.out_h, out_row, s.out_c},
+        .n = {(size_t)s.batch, 0, 0},
+    };
+    int32_t *out = gw.p;
+    for (int32_t o = 0; o < (depthwise ? 1 : s.out_c); o++) {
+        for (int32_t ky = 0; ky < s.k_h; ky++) {
+            qnn_grad_run_t ry = qnn_grad_tap_run(ky, s.in_h, s.out_h, s.stride_h, s.pad_top);
+            for (int32_t kx = 0; kx < s.k_w; kx++, out += s.in_c) {
+                qnn_grad_run_t rx = qnn_grad_tap_run(kx, s.in_w, s.out_w, s.stride_w, s.pad_left);
+                sum.n[1] = (size_t)ry.count, sum.n[2] = (size_t)rx.count;
+                // A run of two or more fits in the input, so stride * row cannot overflow there.
+                sum.a_step[1] = ry.count > 1 ? s.stride_h * in_row : 0;
+                sum.a_step[2] = rx.count > 1 ? (ptrdiff_t)s.stride_w * s.in_c : 0;
+                sum.a_at = ry.at * in_row + (ptrdiff_t)rx.at * s.in_c;
+                sum.g_at = ry.first * out_row + (ptrdiff_t)rx.first * s.out_c + o;
+                qnn_grad_sum(out, (size_t)s.in_c, 1, &sum);
+            }
+        }
+    }
+    return QNN_OK;
+}
+
+// gx[b, iy, ix, c] = w * g summed over the outputs whose window holds (iy, ix), by the tap that
+// holds it, and over the output channels.
+static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params, int depthwise) {
+    qnn_grad_geom_t s;
+    if (!conv_params(&s, params, QNN_CONV_INPUT_GRAD_NPARAMS, depthwise, g)) {
+        return QNN_ERR_PARAMS;
+    }
+    if (qnn_elements(depthwise ? 1 : s.out_c, s.k_h, s.k_w, s.in_c) != w.n) {
+        return QNN_ERR_WEIGHT_LEN;
+    }
+    if (qnn_elements(s.batch, s.out_h, s.out_w, s.out_c) != g.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != gx.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    ptrdiff_t k_row = (ptrdiff_t)s.k_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
+    // One sum per input channel c (contiguous in w and gx): over the y windows, the x windows
+    // and the output channels; depthwise has no channel level, so the x windows go innermost.
+    int ly = depthwise ? 1 : 0, lx = ly + 1;
+    qnn_grad_sum_t sum = {
+        .a = w.p, .a_col = 1, .g = g.p, .g_size = g.size, .g_col = depthwise, .n = {1, 1, 1},
+    };
+    if (!depthwise) {
+        sum.n[2] = (size_t)s.out_c, sum.a_step[2] = k_row * s.k_h, sum.g_step[2] = 1;
+    }
+    sum.g_step[ly] = out_row, sum.g_step[lx] = s.out_c;
+    int32_t *out = gx.p;
+    for (int32_t b = 0; b < s.batch; b++) {
+        for (int32_t iy = 0; iy < s.in_h; iy++) {
+            qnn_grad_run_t ry = qnn_grad_window_run(iy, s.k_h, s.out_h, s.stride_h, s.pad_top);
+            for (int32_t ix = 0; ix < s.in_w; ix++, out += s.in_c) {
+                qnn_grad_run_t rx = qnn_grad_window_run(ix, s.k_w, s.out_w, s.stride_w, s.pad_left);
+                sum.n[ly] = (size_t)ry.count, sum.n[lx] = (size_t)rx.count;
+                // The next window holds the position by a tap `stride` smaller; a run of two or
+                // more fits in the kernel, so stride * row cannot overflow there.
+                sum.a_step[ly] = ry.count > 1 ? -(s.stride_h * k_row) : 0;
+                sum.a_step[lx] = rx.count > 1 ? -((ptrdiff_t)s.stride_w * s.in_c) : 0;
+                sum.a_at = ry.at * k_row + (ptrdiff_t)rx.at * s.in_c;
+                sum.g_at = ((ptrdiff_t)b * s.out_h + ry.first) * out_row + (ptrdiff_t)rx.first * s.out_c;
+                qnn_grad_sum(out, (size_t)s.in_c, 0, &sum);
+            }
+        }
+    }
+    return QNN_OK;
+}
+
+int qnn_conv2d_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
+    return weight_grad(gw, x, g, params, 0);
+}
+
+int qnn_depthwise_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
+    return weight_grad(gw, x, g, params, 1);
+}
+
+int qnn_conv2d_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params) {
+    return input_grad(gx, w, g, params, 0);
+}
+
+int qnn_depthwise_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params) {
+    return input_grad(gx, w, g, params, 1);
+}

@@ -1,0 +1,63 @@
+// Fully connected gradients: one row of the result per qnn_grad_sum call, the batch (weight
+// gradient) or the output features (input gradient) as the reduction.
+#include "gradient.h"
+
+int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
+    if (params.n != QNN_FC_WEIGHT_GRAD_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    int32_t batch = params.p[0], in_n = params.p[1], out_n = params.p[2], in_zp = params.p[3];
+    if (batch < 1 || in_n < 1 || out_n < 1 || in_zp < -128 || in_zp > 127 || !qnn_grad_size_ok(g.size)) {
+        return QNN_ERR_PARAMS;
+    }
+    if ((uint64_t)batch * (uint64_t)in_n != x.n) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if ((uint64_t)batch * (uint64_t)out_n != g.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    if ((uint64_t)out_n * (uint64_t)in_n != gw.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    // gw[o, i] for i < in_n sums x[b, i] * g[b, o] over b.
+    qnn_grad_sum_t s = {
+        .a = x.p, .a_zp = in_zp, .a_col = 1, .a_step = {0, 0, in_n},
+        .g = g.p, .g_size = g.size, .g_step = {0, 0, out_n},
+        .n = {1, 1, (size_t)batch},
+    };
+    for (int32_t o = 0; o < out_n; o++) {
+        s.g_at = o;
+        qnn_grad_sum(gw.p + (size_t)o * in_n, (size_t)in_n, 1, &s);
+    }
+    return QNN_OK;
+}
+
+int qnn_fc_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params) {
+    if (params.n != QNN_FC_INPUT_GRAD_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    int32_t batch = params.p[0], in_n = params.p[1], out_n = params.p[2];
+    if (batch < 1 || in_n < 1 || out_n < 1 || !qnn_grad_size_ok(g.size)) {
+        return QNN_ERR_PARAMS;
+    }
+    if ((uint64_t)out_n * (uint64_t)in_n != w.n) {
+        return QNN_ERR_WEIGHT_LEN;
+    }
+    if ((uint64_t)batch * (uint64_t)out_n != g.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    if ((uint64_t)batch * (uint64_t)in_n != gx.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    // gx[b, i] for i < in_n sums w[o, i] * g[b, o] over o.
+    qnn_grad_sum_t s = {
+        .a = w.p, .a_col = 1, .a_step = {0, 0, in_n},
+        .g = g.p, .g_size = g.size, .g_step = {0, 0, 1},
+        .n = {1, 1, (size_t)out_n},
+    };
+    for (int32_t b = 0; b < batch; b++) {
+        s.g_at = (ptrdiff_t)b * out_n;
+        qnn_grad_sum(gx.p + (size_t)b * in_n, (size_t)in_n, 0, &s);
+    }
+    return QNN_OK;
+}

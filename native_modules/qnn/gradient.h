@@ -1,0 +1,58 @@
+// What the gradient kernels share (gradient.c): one strided int64 reduction that every weight,
+// input and bias gradient is an instance of, saturation and rounding division, and runs of
+// outputs along one axis of a convolution or pooling window.
+//
+// Gradients g arrive as qnn_cany_t (qnn_any_t where updated in place): int8, int16 or int32,
+// the element size read from the caller's buffer; any other size is QNN_ERR_PARAMS.
+#ifndef QNN_GRADIENT_H
+#define QNN_GRADIENT_H
+
+#include "qnn.h"
+
+static inline int qnn_grad_size_ok(size_t size) {
+    return size == 1 || size == 2 || size == 4;
+}
+
+static inline int32_t qnn_grad_saturate(int64_t v) {
+    return v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : (int32_t)v);
+}
+
+// rhaz(v / d), d >= 1. The result always fits int32 (|v / d| <= |v|); int64 keeps -INT32_MIN exact.
+int64_t qnn_grad_rhaz_div(int32_t v, size_t d);
+
+// Element i of a gradient buffer, whatever its element size.
+int32_t qnn_grad_at(qnn_cany_t g, size_t i);
+
+// out[j] = sat32((accumulate ? out[j] : 0) + sum (a[ai] - a_zp) * g[gi]) for j < m, where the
+// sum runs over three nested loops (outermost first; an unused level has n = 1) that step the
+// element offsets ai and gi, starting from a_at + j * a_col and g_at + j * g_col.
+// The reduction is innermost so that each sum stays in a register: kernels have no scratch
+// memory for int64 partial sums, and saturating a partial sum would change the result.
+typedef struct {
+    const int8_t *a;
+    int32_t a_zp;
+    ptrdiff_t a_at, a_col, a_step[3];
+    const void *g;
+    size_t g_size;
+    ptrdiff_t g_at, g_col, g_step[3];
+    size_t n[3];
+} qnn_grad_sum_t;
+void qnn_grad_sum(int32_t *out, size_t m, int accumulate, const qnn_grad_sum_t *s);
+
+// Convolution / pooling geometry: conv2d's first 13 params, or pooling's first 12 (which have
+// no out_c; it is c). 0 unless sizes, kernel and strides are >= 1 and paddings >= 0.
+typedef struct {
+    int32_t batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+} qnn_grad_geom_t;
+int qnn_grad_geometry(qnn_grad_geom_t *geo, const int32_t *p, int pooling);
+
+// Consecutive outputs along one axis: the first, how many (0 for none), and `at`.
+// A tap run holds the outputs whose tap `tap` reads inside the input; `at` is the input
+// position the first one reads (the next ones read at + stride, ...).
+// A window run holds the outputs whose window holds input position i; `at` is the tap by which
+// the first one holds it (the next ones by at - stride, ...).
+typedef struct { int32_t first, count, at; } qnn_grad_run_t;
+qnn_grad_run_t qnn_grad_tap_run(int32_t tap, int32_t in_n, int32_t out_n, int32_t stride, int32_t pad);
+qnn_grad_run_t qnn_grad_window_run(int32_t i, int32_t k, int32_t out_n, int32_t stride, int32_t pad);
+
+#endif

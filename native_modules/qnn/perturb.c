@@ -1,0 +1,92 @@
+// Rademacher perturbation of a tensor from a seed, its exact undo, and the accumulation of
+// coeff * u: the steps of a zeroth-order (SPSA) gradient estimate. u is regenerated from the
+// seed each time and never stored.
+#include "qnn.h"
+#include "xorshift.h"
+
+// The checks perturb and unperturb share.
+static int perturbation_status(qnn_any_t t, size_t mask_bytes, int32_t seed, int32_t sigma, int32_t sign) {
+    if ((t.size != 1 && t.size != 4) || !qnn_seed_ok(seed) || sigma < 1 || (t.size == 1 && sigma > 127)
+        || (sign != 1 && sign != -1)) {
+        return QNN_ERR_PARAMS;
+    }
+    // perturb returns a count of elements as an int.
+    if (t.n > (size_t)INT32_MAX) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if (mask_bytes < t.n / 8 + (t.n % 8 != 0)) {
+        return QNN_ERR_AUX_LEN;
+    }
+    return QNN_OK;
+}
+
+static int64_t load(qnn_any_t t, size_t i) {
+    return t.size == 1 ? ((int8_t *)t.p)[i] : ((int32_t *)t.p)[i];
+}
+
+// Stores the low bits of v: unperturb wraps like the type if t changed since perturb.
+static void store(qnn_any_t t, size_t i, int64_t v) {
+    if (t.size == 1) {
+        ((int8_t *)t.p)[i] = (int8_t)(uint8_t)(uint64_t)v;
+    } else {
+        ((int32_t *)t.p)[i] = (int32_t)(uint32_t)(uint64_t)v;
+    }
+}
+
+int qnn_perturb(qnn_any_t t, qnn_s8_t mask, int32_t seed, int32_t sigma, int32_t sign) {
+    int status = perturbation_status(t, mask.n, seed, sigma, sign);
+    if (status != QNN_OK) {
+        return status;
+    }
+    int32_t lo = t.size == 1 ? INT8_MIN : INT32_MIN, hi = t.size == 1 ? INT8_MAX : INT32_MAX;
+    uint8_t *bytes = (uint8_t *)mask.p;
+    int64_t step = (int64_t)sign * sigma;
+    qnn_rademacher_t u = qnn_rademacher_start(seed);
+    int32_t left_alone = 0;
+    uint32_t bits = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        int64_t v = load(t, i) + (qnn_rademacher_next(&u) ? step : -step);
+        if (v < lo || v > hi) {
+            bits |= 1u << (i & 7);
+            left_alone++;
+        } else {
+            store(t, i, v);
+        }
+        if ((i & 7) == 7 || i + 1 == t.n) {
+            // The last byte keeps its bits past n.
+            uint32_t ours = (2u << (i & 7)) - 1;
+            bytes[i >> 3] = (uint8_t)((bytes[i >> 3] & ~ours) | bits);
+            bits = 0;
+        }
+    }
+    return left_alone;
+}
+
+int qnn_unperturb(qnn_any_t t, qnn_cs8_t mask, int32_t seed, int32_t sigma, int32_t sign) {
+    int status = perturbation_status(t, mask.n, seed, sigma, sign);
+    if (status != QNN_OK) {
+        return status;
+    }
+    const uint8_t *bytes = (const uint8_t *)mask.p;
+    int64_t step = (int64_t)sign * sigma;
+    qnn_rademacher_t u = qnn_rademacher_start(seed);
+    for (size_t i = 0; i < t.n; i++) {
+        int64_t d = qnn_rademacher_next(&u) ? step : -step;
+        if (!((bytes[i >> 3] >> (i & 7)) & 1u)) {
+            store(t, i, load(t, i) - d);
+        }
+    }
+    return QNN_OK;
+}
+
+int qnn_rademacher_axpy(qnn_s32_t acc, int32_t seed, int32_t coeff) {
+    if (!qnn_seed_ok(seed)) {
+        return QNN_ERR_PARAMS;
+    }
+    qnn_rademacher_t u = qnn_rademacher_start(seed);
+    for (size_t i = 0; i < acc.n; i++) {
+        int64_t v = (int64_t)acc.p[i] + (qnn_rademacher_next(&u) ? coeff : -(int64_t)coeff);
+        acc.p[i] = (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
+    }
+    return QNN_OK;
+}

@@ -1,0 +1,99 @@
+#include "qnn.h"
+
+// rhaz(sum / count). Windows hold at most 2^24 inputs, so |sum| <= 2^31 and the magnitude
+// plus half the count fits uint32.
+static int32_t rounded_average(int32_t sum, int32_t count) {
+    uint32_t magnitude = sum < 0 ? 0u - (uint32_t)sum : (uint32_t)sum;
+    int32_t q = (int32_t)((magnitude + (uint32_t)count / 2) / (uint32_t)count);
+    return sum < 0 ? -q : q;
+}
+
+// One channel of a window: rows of `cols` elements (a multiple of the channel count c) whose
+// inputs are c apart, rows in_row apart.
+static int32_t window_max(const int8_t *x, int32_t rows, size_t cols, size_t in_row, int32_t c) {
+    int32_t v = INT8_MIN;
+    for (int32_t r = 0; r < rows; r++, x += in_row) {
+        for (size_t t = 0; t < cols; t += (size_t)c) {
+            v = x[t] > v ? x[t] : v;
+        }
+    }
+    return v;
+}
+
+static int32_t window_sum(const int8_t *x, int32_t rows, size_t cols, size_t in_row, int32_t c) {
+    int32_t sum = 0;
+    for (int32_t r = 0; r < rows; r++, x += in_row) {
+        for (size_t t = 0; t < cols; t += (size_t)c) {
+            sum += x[t];
+        }
+    }
+    return sum;
+}
+
+static int pool(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params, int average) {
+    if (params.n != QNN_POOL_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    const int32_t *p = params.p;
+    for (int i = 0; i < 10; i++) {  // batch .. stride_w
+        if (p[i] < 1) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    int32_t batch = p[0], in_h = p[1], in_w = p[2], c = p[3], out_h = p[4], out_w = p[5], k_h = p[6], k_w = p[7];
+    int32_t stride_h = p[8], stride_w = p[9], pad_top = p[10], pad_left = p[11], act_min = p[12], act_max = p[13];
+    // Every window must hold an input: the first starts before the end of its padding, the last
+    // starts inside the image.
+    if (pad_top < 0 || pad_left < 0 || pad_top >= k_h || pad_left >= k_w
+        || (int64_t)(out_h - 1) * stride_h - pad_top >= in_h || (int64_t)(out_w - 1) * stride_w - pad_left >= in_w
+        || (uint64_t)k_h * (uint64_t)k_w > ((uint64_t)1 << 24)
+        || act_min < -128 || act_max > 127 || act_min > act_max) {
+        return QNN_ERR_PARAMS;
+    }
+    if (qnn_elements(batch, in_h, in_w, c) != x.n) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    if (qnn_elements(batch, out_h, out_w, c) != out.n) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    size_t in_row = (size_t)in_w * c;
+    int8_t *o = out.p;
+    for (int32_t b = 0; b < batch; b++) {
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            int32_t ky_lo, ky_hi;
+            int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                int32_t kx_lo, kx_hi;
+                int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
+                const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * c;
+                size_t cols = (size_t)(kx_hi - kx_lo) * c;
+                int32_t rows = ky_hi - ky_lo;
+                for (int32_t ch = 0; ch < c; ch++) {
+                    int32_t v = average ? rounded_average(window_sum(xw + ch, rows, cols, in_row, c),
+                                                          rows * (kx_hi - kx_lo))
+                                        : window_max(xw + ch, rows, cols, in_row, c);
+                    *o++ = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+                }
+            }
+        }
+    }
+    return QNN_OK;
+}
+
+int qnn_max_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params) {
+    return pool(out, x, params, 0);
+}
+
+int qnn_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params) {
+    return pool(out, x, params, 1);
+}
+
+int qnn_global_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params) {
+    if (params.n != QNN_GLOBAL_POOL_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    // One window the size of the image: its checks and errors are exactly global_avg_pool's.
+    const int32_t *p = params.p;
+    const int32_t whole[QNN_POOL_NPARAMS] = {p[0], p[1], p[2], p[3], 1, 1, p[1], p[2], 1, 1, 0, 0, p[4], p[5]};
+    return pool(out, x, (qnn_cs32_t){whole, QNN_POOL_NPARAMS}, 1);
+}

@@ -1,0 +1,27 @@
+// Plain SGD on int8 or int32 weights with a per-channel step size in fixed point. Stochastic
+// rounding keeps steps smaller than one weight LSB from vanishing: their expectation survives.
+#include "update.h"
+
+int qnn_sgd_update(qnn_any_t w, qnn_cs32_t g, qnn_cs32_t step_multiplier, qnn_cs32_t step_shift,
+                   qnn_cs32_t params) {
+    qnn_update_t u;
+    int status = qnn_update_start(&u, w, params);
+    if (status != QNN_OK) {
+        return status;
+    }
+    if (g.n != (size_t)u.count) {
+        return QNN_ERR_AUX_LEN;
+    }
+    if ((status = qnn_update_steps_ok(&u, step_multiplier, step_shift)) != QNN_OK) {
+        return status;
+    }
+    int32_t c = 0, within = 0;  // the element's channel, counted (no divider on a Cortex-M0)
+    for (int32_t i = 0; i < u.count; i++) {
+        qnn_update_element(&u, w, i, g.p[i], step_multiplier.p[c], step_shift.p[c]);
+        if (++within == u.inner) {
+            within = 0;
+            c = c + 1 == u.channels ? 0 : c + 1;
+        }
+    }
+    return QNN_OK;
+}

@@ -1,0 +1,64 @@
+// What sgd_update and zo_update share: a params block [count, channels, inner, stochastic, seed]
+// where element i takes the per-channel step of channel (i / inner) % channels, and the
+// saturating step of one element (int8 weights stay symmetric in [-127, 127]).
+#ifndef QNN_UPDATE_H
+#define QNN_UPDATE_H
+
+#include "qnn.h"
+#include "xorshift.h"
+
+#define QNN_UPDATE_NPARAMS 5
+
+typedef struct {
+    int32_t count, channels, inner;
+    uint32_t rounding;  // the stochastic-rounding stream
+    uint32_t *state;    // &rounding, or NULL for rhaz rounding
+} qnn_update_t;
+
+// Checks the params block and the tensor's type and length.
+static inline int qnn_update_start(qnn_update_t *u, qnn_any_t w, qnn_cs32_t params) {
+    if (params.n != QNN_UPDATE_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    int32_t stochastic = params.p[3];
+    u->count = params.p[0];
+    u->channels = params.p[1];
+    u->inner = params.p[2];
+    if (u->count < 1 || u->channels < 1 || u->inner < 1 || (stochastic != 0 && stochastic != 1)
+        || !qnn_seed_ok(params.p[4]) || (w.size != 1 && w.size != 4)) {
+        return QNN_ERR_PARAMS;
+    }
+    if (w.n != (size_t)u->count) {
+        return QNN_ERR_WEIGHT_LEN;
+    }
+    u->rounding = qnn_xorshift_start(params.p[4]);
+    u->state = stochastic ? &u->rounding : NULL;
+    return QNN_OK;
+}
+
+// Checks the per-channel steps: multiplier >= 0, shift in [0, 62].
+static inline int qnn_update_steps_ok(const qnn_update_t *u, qnn_cs32_t multiplier, qnn_cs32_t shift) {
+    if (multiplier.n != (size_t)u->channels || shift.n != (size_t)u->channels) {
+        return QNN_ERR_BIAS_LEN;
+    }
+    for (int32_t c = 0; c < u->channels; c++) {
+        if (multiplier.p[c] < 0 || shift.p[c] < 0 || shift.p[c] > 62) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    return QNN_OK;
+}
+
+// w[i] -= round(d * multiplier / 2^shift), saturated; |d| < 2^31 keeps the product below 2^62.
+static inline void qnn_update_element(qnn_update_t *u, qnn_any_t w, int32_t i, int64_t d, int32_t multiplier,
+                                      int32_t shift) {
+    int64_t v = (w.size == 1 ? ((int8_t *)w.p)[i] : ((int32_t *)w.p)[i])
+        - qnn_round_shift(d * multiplier, shift, u->state);
+    if (w.size == 1) {
+        ((int8_t *)w.p)[i] = (int8_t)(v < -127 ? -127 : (v > 127 ? 127 : v));
+    } else {
+        ((int32_t *)w.p)[i] = (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
+    }
+}
+
+#endif

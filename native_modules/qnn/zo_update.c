@@ -1,0 +1,64 @@
+// The zeroth-order update: the gradient estimate sum_q coeffs[q] * u_q is never stored; its
+// elements are regenerated from the queries' seeds as the update walks the tensor.
+#include "update.h"
+
+#define QNN_GOLDEN 0x9E3779B9u
+
+int qnn_seeds(qnn_s32_t out, qnn_s32_t state) {
+    if (state.n != 1) {
+        return QNN_ERR_AUX_LEN;
+    }
+    uint32_t x = (uint32_t)state.p[0] ^ QNN_GOLDEN;
+    if (x == 0) {
+        return QNN_ERR_PARAMS;
+    }
+    for (size_t i = 0; i < out.n; i++) {
+        out.p[i] = (int32_t)(qnn_xorshift_next(&x) >> 2);
+    }
+    state.p[0] = (int32_t)(x ^ QNN_GOLDEN);
+    return QNN_OK;
+}
+
+int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t step_multiplier,
+                  qnn_cs32_t step_shift, qnn_cs32_t params) {
+    qnn_update_t u;
+    int status = qnn_update_start(&u, w, params);
+    if (status != QNN_OK) {
+        return status;
+    }
+    if (seeds.n < 1 || seeds.n > QNN_ZO_MAX_QUERIES || coeffs.n != seeds.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    for (size_t q = 0; q < seeds.n; q++) {
+        if (!qnn_seed_ok(seeds.p[q])) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    if ((status = qnn_update_steps_ok(&u, step_multiplier, step_shift)) != QNN_OK) {
+        return status;
+    }
+    // One stream per query, advanced in step with the elements: 32 entries per output.
+    uint32_t states[QNN_ZO_MAX_QUERIES], bits[QNN_ZO_MAX_QUERIES];
+    for (size_t q = 0; q < seeds.n; q++) {
+        states[q] = qnn_xorshift_start(seeds.p[q]);
+    }
+    int32_t c = 0, within = 0;  // the element's channel, counted (no divider on a Cortex-M0)
+    for (int32_t i = 0; i < u.count; i++) {
+        if ((i & 31) == 0) {
+            for (size_t q = 0; q < seeds.n; q++) {
+                bits[q] = qnn_xorshift_next(&states[q]);
+            }
+        }
+        int64_t total = 0;
+        for (size_t q = 0; q < seeds.n; q++) {
+            total += (bits[q] >> (i & 31)) & 1u ? (int64_t)coeffs.p[q] : -(int64_t)coeffs.p[q];
+        }
+        total = total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total);
+        qnn_update_element(&u, w, i, total, step_multiplier.p[c], step_shift.p[c]);
+        if (++within == u.inner) {
+            within = 0;
+            c = c + 1 == u.channels ? 0 : c + 1;
+        }
+    }
+    return QNN_OK;
+}
