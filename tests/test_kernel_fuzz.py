@@ -8,7 +8,7 @@ import subprocess
 from mcutrain_host import micropython
 
 HARNESS = micropython.REPO / "native_modules" / "qnn" / "harness"
-CALLS = 200_000
+CALLS = 600_000
 
 
 def test_fuzz_every_kernel_under_sanitizers(tmp_path):

@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < kernel->n_params; i++) {
             params[i] = (int32_t)strtol(argv[i + 2], NULL, 10);
         }
-        fuzz_t f = {.state = 1};
+        fuzz_t f = {.state = 1, .grad_size = 1};  // int8 gradients, as the board and NumPy columns use
         int status = kernel->call(&f, params);
         fuzz_done(&f, status);
         return status < 0 ? 1 : 0;

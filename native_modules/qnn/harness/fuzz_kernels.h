@@ -1,9 +1,63 @@
 // Per kernel: call_<op> runs it on buffers sized from a params block (used by the fuzzer and
-// the benchmark), fuzz_<op> picks random params and calls it.
+// the benchmark), fuzz_<op> picks random params and calls it. HARNESS_KERNELS lists them once.
 #ifndef QNN_FUZZ_KERNELS_H
 #define QNN_FUZZ_KERNELS_H
 
 #include "fuzz_support.h"
+
+// Harness params of the kernels that take scalar arguments, or buffers their params block does
+// not size (fuzz_training.c and the benchmark share them): the scalars, then the sizes; a typed
+// tensor's element size (1, 2 or 4 bytes, 8 to test rejection) comes last.
+//   perturb, unperturb: seed, sigma, sign, count, element size
+//   rademacher_axpy: seed, coeff, count
+//   seeds: state[0], count
+//   fill: value, count, element size
+//   crc32: state[0], bytes
+//   sgd_update: its params block, then w's element size
+//   zo_update: its params block, then the query count, then w's element size
+//   row_norms: its params block, then g's element size
+#define HARNESS_PERTURB_NPARAMS 5
+#define HARNESS_AXPY_NPARAMS 3
+#define HARNESS_SEEDS_NPARAMS 2
+#define HARNESS_FILL_NPARAMS 3
+#define HARNESS_CRC32_NPARAMS 2
+#define HARNESS_SGD_NPARAMS 6
+#define HARNESS_ZO_NPARAMS 7
+#define HARNESS_ROW_NORMS_NPARAMS 4
+
+#define HARNESS_KERNELS(X)                          \
+    X(fully_connected, QNN_FC_NPARAMS)              \
+    X(conv2d, QNN_CONV_NPARAMS)                     \
+    X(depthwise_conv2d, QNN_CONV_NPARAMS)           \
+    X(max_pool, QNN_POOL_NPARAMS)                   \
+    X(avg_pool, QNN_POOL_NPARAMS)                   \
+    X(global_avg_pool, QNN_GLOBAL_POOL_NPARAMS)     \
+    X(add, QNN_ADD_NPARAMS)                         \
+    X(requantize, QNN_REQUANTIZE_NPARAMS)           \
+    X(argmax, QNN_ARGMAX_NPARAMS)                   \
+    X(fc_weight_grad, QNN_FC_WEIGHT_GRAD_NPARAMS)   \
+    X(fc_input_grad, QNN_FC_INPUT_GRAD_NPARAMS)     \
+    X(bias_grad, QNN_BIAS_GRAD_NPARAMS)             \
+    X(conv2d_weight_grad, QNN_CONV_WEIGHT_GRAD_NPARAMS) \
+    X(depthwise_weight_grad, QNN_CONV_WEIGHT_GRAD_NPARAMS) \
+    X(conv2d_input_grad, QNN_CONV_INPUT_GRAD_NPARAMS) \
+    X(depthwise_input_grad, QNN_CONV_INPUT_GRAD_NPARAMS) \
+    X(avg_pool_input_grad, QNN_POOL_GRAD_NPARAMS)   \
+    X(max_pool_input_grad, QNN_POOL_GRAD_NPARAMS)   \
+    X(global_avg_pool_input_grad, QNN_GLOBAL_POOL_GRAD_NPARAMS) \
+    X(clamp_mask, QNN_CLAMP_MASK_NPARAMS)           \
+    X(perturb, HARNESS_PERTURB_NPARAMS)             \
+    X(unperturb, HARNESS_PERTURB_NPARAMS)           \
+    X(rademacher_axpy, HARNESS_AXPY_NPARAMS)        \
+    X(seeds, HARNESS_SEEDS_NPARAMS)                 \
+    X(zo_update, HARNESS_ZO_NPARAMS)                \
+    X(fill, HARNESS_FILL_NPARAMS)                   \
+    X(quantize_s8, QNN_QUANTIZE_NPARAMS)            \
+    X(sgd_update, HARNESS_SGD_NPARAMS)              \
+    X(row_norms, HARNESS_ROW_NORMS_NPARAMS)         \
+    X(topk, QNN_TOPK_NPARAMS)                       \
+    X(cross_entropy, QNN_CROSS_ENTROPY_NPARAMS)     \
+    X(crc32, HARNESS_CRC32_NPARAMS)
 
 typedef struct {
     const char *name;
@@ -15,7 +69,7 @@ typedef struct {
 extern const harness_kernel_t harness_kernels[];
 extern const int harness_kernel_count;
 
-int call_fully_connected(fuzz_t *f, const int32_t *p);
-void fuzz_fully_connected(fuzz_t *f);
+#define HARNESS_DECLARE(op, n) int call_##op(fuzz_t *f, const int32_t *p); void fuzz_##op(fuzz_t *f);
+HARNESS_KERNELS(HARNESS_DECLARE)
 
 #endif

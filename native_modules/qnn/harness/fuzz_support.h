@@ -11,7 +11,8 @@
 typedef struct {
     uint64_t state;
     uint64_t calls, ok, rejected;
-    int hostile;  // this call may get broken lengths and parameters; the others are valid
+    int hostile;    // this call may get broken lengths and parameters; the others are valid
+    int grad_size;  // element size of gradient tensors, or 0 to pick 1, 2 or 4 at random
     void *owned[16];
     int n_owned;
 } fuzz_t;
@@ -51,13 +52,14 @@ static inline int32_t fuzz_param(fuzz_t *f, int32_t value) {
     if (!f->hostile) {
         return value;
     }
+    // Unsigned arithmetic: a broken value of a broken value must not overflow the harness itself.
     switch (fuzz_u32(f) % 16) {
-        case 0: return -value;
+        case 0: return (int32_t)(0u - (uint32_t)value);
         case 1: return 0;
         case 2: return INT32_MAX;
         case 3: return INT32_MIN;
-        case 4: return value + 1;
-        case 5: return value - 1;
+        case 4: return (int32_t)((uint32_t)value + 1u);
+        case 5: return (int32_t)((uint32_t)value - 1u);
         default: return value;
     }
 }
