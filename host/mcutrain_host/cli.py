@@ -1,0 +1,48 @@
+"""`mcutrain`: the host tool. One module per subcommand in mcutrain_host/commands/."""
+
+import argparse
+import os
+import sys
+
+# Before NumPy loads: one BLAS thread makes float training bit-for-bit reproducible whatever the
+# machine's core count, and on 2 shared cores it is as fast as two contending threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from mcutrain.model_file import ModelError  # noqa: E402
+from mcutrain_host.commands import evaluate, pretrain, quantize  # noqa: E402
+from mcutrain_host.datasets import DatasetError  # noqa: E402
+
+COMMANDS = (pretrain, quantize, evaluate)
+
+EPILOG = """\
+the pipeline, as `make models` runs it:
+  mcutrain pretrain --model tiny -o models/tiny-float.npz
+  mcutrain quantize models/tiny-float.npz -o models/tiny.mcut
+  mcutrain eval models/tiny-float.npz
+  mcutrain eval models/tiny.mcut
+
+exit codes: 0 done, 1 a dataset or model file is missing or damaged, 2 bad usage
+"""
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="mcutrain", description="On-device training of int8 networks on MicroPython boards: the host tool.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (DatasetError, ModelError, OSError) as e:
+        print(f"mcutrain {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
