@@ -76,6 +76,14 @@ def to_step(a):
     return (m, shift)
 
 
+def to_int(a, fraction_bits=0):
+    """round(a * 2**fraction_bits), half up: a Q-format integer."""
+    m, e = a[0], a[1] + fraction_bits
+    if e >= 0:
+        return m << e
+    return (m + (1 << (-e - 1))) >> -e
+
+
 def to_float(a):
     """For reporting only."""
     return a[0] * 2.0 ** a[1]

@@ -1,0 +1,146 @@
+"""The REPL face of on-device training.
+
+    t = Trainer(model, method="zo", layers=[4, 5], mode="mix", lr=0.01, queries=10)
+    t.step(x, y)                  # x: int8 images (batch of them), y: bytes of labels
+    t.set(lr=0.005, queries=20)   # between steps, from the REPL or the link
+    t.stats(); t.memory()
+
+Everything that decides an update is integer or fixed-point (mcutrain.fixed, the Q16 loss,
+Q15 schedules), so a board and the host simulation train byte for byte alike. Buffers are planned
+when the trainer is built or reconfigured; a step allocates nothing.
+"""
+
+from array import array
+
+from mcutrain import schedule, zo
+from mcutrain.loss import Loss
+
+METHODS = ("zo",)
+MODES = (zo.WP, zo.NP, "mix")
+# Settings that only change step sizes, and the ones that need new buffers.
+_STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic")
+_PLAN_SETTINGS = ("queries", "layers", "mode", "batch")
+
+
+class Trainer:
+    def __init__(self, model, method="zo", batch=1, layers=None, mode=zo.WP, lr=0.01, queries=10, sigma=1,
+                 bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
+                 schedule_name="constant", total_steps=1000, seed=1):
+        if method not in METHODS:
+            raise ValueError("method must be one of %s, got %r" % (METHODS, method))
+        self.model, self.method = model, method
+        self.batch, self.layers, self.mode = batch, layers, mode
+        self.lr, self.queries, self.sigma, self.bias_sigma, self.act_sigma = lr, queries, sigma, bias_sigma, act_sigma
+        self.antithetic, self.gns, self.qas, self.stochastic = antithetic, gns, qas, stochastic
+        self.schedule_name, self.total_steps = schedule_name, total_steps
+        if not 0 <= seed < 1 << 30:
+            raise ValueError("seed must be in [0, 2**30)")
+        self.stream = array("i", [seed])
+        self.steps = 0
+        self.samples = 0
+        self.last_loss = 0
+        self._plan()
+
+    def _check(self):
+        if self.mode not in MODES:
+            raise ValueError("mode must be one of %s, got %r" % (MODES, self.mode))
+        if not 1 <= self.queries <= 128:
+            raise ValueError("queries must be in 1..128, got %r" % (self.queries,))
+        if self.schedule_name not in schedule.SCHEDULES:
+            raise ValueError("schedule must be one of %s" % (tuple(schedule.SCHEDULES),))
+        for name in ("sigma", "bias_sigma", "act_sigma", "batch", "total_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError("%s must be a positive int, got %r" % (name, value))
+        if self.lr <= 0:
+            raise ValueError("lr must be positive, got %r" % (self.lr,))
+
+    def _trainable(self):
+        weighted = [layer for layer in self.model.layers if layer.weight is not None]
+        if self.layers is None:
+            return weighted
+        chosen = []
+        for i in self.layers:
+            if not 0 <= i < len(self.model.layers) or self.model.layers[i].weight is None:
+                raise ValueError("layer %r is not a layer with weights (those are %s)"
+                                 % (i, [layer.index for layer in weighted]))
+            chosen.append(self.model.layers[i])
+        return sorted(chosen, key=lambda layer: layer.index)
+
+    def _mode_of(self, layer):
+        """mix: node perturbation where a layer has fewer output nodes than weights, else WP."""
+        if self.mode != "mix":
+            return self.mode
+        nodes = len(self.model.activation(layer.output)) // self.model.batch
+        return zo.NP if nodes < len(layer.weight) else zo.WP
+
+    def _plan(self):
+        self._check()
+        layers = self._trainable()
+        keep = []
+        for layer in layers:
+            keep.extend(layer.inputs)
+            keep.append(layer.output)
+        self.model.plan(batch=self.batch, keep=keep)
+        self.loss = Loss(self.model)
+        # Later layers first: a layer's queries re-run the network above it, which overwrites
+        # the kept tensors of the layers above but never those below.
+        self.zo_layers = [zo.LayerZO(self, layer, self._mode_of(layer)) for layer in reversed(layers)]
+        self.schedule = schedule.SCHEDULES[self.schedule_name]
+
+    def set(self, **settings):
+        """Changes settings between steps; the next step uses them."""
+        unknown = [k for k in settings if k not in _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")]
+        if unknown:
+            raise ValueError("unknown setting(s): %s" % ", ".join(unknown))
+        old = {k: getattr(self, k) for k in settings}
+        for k, v in settings.items():
+            setattr(self, k, v)
+        try:
+            if any(k in _PLAN_SETTINGS for k in settings):
+                self._plan()
+            else:
+                self._check()
+                self.schedule = schedule.SCHEDULES[self.schedule_name]
+                for layer in self.zo_layers:
+                    layer.configure()
+        except Exception:
+            for k, v in old.items():
+                setattr(self, k, v)
+            self._plan()
+            raise
+
+    def step(self, x, labels):
+        """One training step on a batch: x int8 images back to back, labels one byte each.
+        Returns the batch-mean loss before the update, in Q16 nats."""
+        if len(labels) != self.batch:
+            raise ValueError("%d labels for a batch of %d" % (len(labels), self.batch))
+        self.loss.set_labels(labels)
+        base = self.loss(self.model.infer(x))
+        factor = self.schedule(self.steps, self.total_steps)
+        for layer in self.zo_layers:
+            layer.scale_steps(factor)
+            layer.step(base)
+        self.steps += 1
+        self.samples += self.batch
+        self.last_loss = base
+        return base
+
+    def evaluate(self, images, labels):
+        """Correct predictions among the images (int8, back to back) and their labels."""
+        return self.model.evaluate(images, labels)
+
+    def stats(self):
+        """Progress for people: floats are for reporting only."""
+        return {"steps": self.steps, "samples": self.samples, "loss": self.last_loss / 65536,
+                "lr_factor": self.schedule(self.steps, self.total_steps) / 32768,
+                "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
+
+    def memory(self):
+        """Bytes: the model's (weights, params, arena) and the trainer's own buffers."""
+        report = self.model.memory()
+        training = sum(layer.memory() for layer in self.zo_layers)
+        training += 8 * len(self.loss.per_sample) + len(self.loss.labels) + len(self.loss.error) + 16
+        report["training"] = training
+        report["total"] += training
+        return report

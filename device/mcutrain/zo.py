@@ -1,0 +1,237 @@
+"""Quantized zeroth-order training of one layer (shared/papers.md, section 1).
+
+Weight perturbation (WP): perturb the layer's int8 weights and int32 bias by +-sigma*u, re-run
+the network from the layer's kept input, and apply sum_q dL_q * u_q with `zo_update`, which
+regenerates each u_q from its seed: no gradient as large as the layer is ever stored.
+
+Node perturbation (NP): perturb the layer's int8 output by +-sigma*u per sample, re-run the rest
+of the network, accumulate dL_b * u into an int32 node gradient, mask it where the output was
+clamped (straight-through), and turn it into weight and bias gradients with the layer's own
+gradient kernels (a local one-layer backward).
+
+Steps are per-channel fixed-point factors combining the learning rate, gradient norm scaling
+(GNS), quantization-aware scaling (QAS: weights divided by their scale squared) and the Q16 loss
+unit, derived once from float32 settings in mcutrain.fixed; per step they are only multiplied by
+the schedule's Q15 factor, in small ints.
+"""
+
+from array import array
+
+from mcutrain import fixed
+from mcutrain.backend import kernels
+
+WP, NP = "wp", "np"
+LOSS_UNIT = (1, -16)  # one Q16 loss step, in nats
+INT8_SIGMA_MAX = 127
+
+
+class LayerZO:
+    """The ZO state of one trainable layer: its seeds, loss differences, steps and buffers."""
+
+    def __init__(self, trainer, layer, mode):
+        if layer.weight is None:
+            raise ValueError("layer %d (%s) has no weights to train" % (layer.index, layer.op))
+        if mode not in (WP, NP):
+            raise ValueError("mode must be 'wp' or 'np', got %r" % (mode,))
+        self.trainer, self.layer, self.mode = trainer, layer, mode
+        model = trainer.model
+        out_channels = layer.record.shape[2]
+        self.channels = out_channels
+        # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
+        self.inner = 1 if layer.op == "depthwise_conv2d" else len(layer.weight) // out_channels
+        # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
+        self.base = tuple(array("i", bytes(4 * out_channels)) for _ in range(4))
+        self.weight_steps = (array("i", bytes(4 * out_channels)), array("i", bytes(4 * out_channels)))
+        self.bias_steps = (array("i", bytes(4 * out_channels)), array("i", bytes(4 * out_channels)))
+        self.rounding_seed = array("i", [0])
+        if mode == WP:
+            queries = trainer.queries
+            self.weight_seeds = array("i", bytes(4 * queries))
+            self.bias_seeds = array("i", bytes(4 * queries))
+            self.coeffs = array("i", bytes(4 * queries))
+            self.weight_params = array("i", (len(layer.weight), out_channels, self.inner, 1, 0))
+            self.bias_params = array("i", (out_channels, out_channels, 1, 1, 0))
+            self.masks = (bytearray((len(layer.weight) + 7) // 8), bytearray((out_channels + 7) // 8))
+        else:
+            self._plan_node_perturbation(model)
+        self.configure()
+
+    def _plan_node_perturbation(self, model):
+        layer, batch = self.layer, model.batch
+        nodes = len(model.activation(layer.output)) // batch
+        self.nodes = nodes
+        out = model.activation(layer.output)
+        self.node_gradient = array("i", bytes(4 * batch * nodes))
+        grad = memoryview(self.node_gradient)
+        self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(batch)]
+        self.sample_gradients = [grad[b * nodes:(b + 1) * nodes] for b in range(batch)]
+        mask_bytes = (nodes + 7) // 8
+        self.mask = bytearray(batch * mask_bytes)
+        masks = memoryview(self.mask)
+        self.sample_masks = [masks[b * mask_bytes:(b + 1) * mask_bytes] for b in range(batch)]
+        self.sample_seeds = array("i", bytes(4 * batch))
+        self.weight_gradient = array("i", bytes(4 * len(layer.weight)))
+        self.bias_gradient = array("i", bytes(4 * self.channels))
+        record = layer.record
+        self.mask_params = array("i", (batch * nodes, record.act_min, record.act_max))
+        geometry = layer.params
+        if layer.op == "fully_connected":
+            self.grad_kernel = kernels.fc_weight_grad
+            self.grad_params = array("i", (batch, geometry[1], geometry[2], geometry[3]))
+        else:
+            self.grad_kernel = kernels.conv2d_weight_grad if layer.op == "conv2d" else kernels.depthwise_weight_grad
+            self.grad_params = array("i", geometry[:14])
+        self.bias_grad_params = array("i", (batch * nodes // self.channels, self.channels))
+        self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
+        self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
+
+    def configure(self):
+        """Derives the per-channel base steps from the trainer's settings (integers only)."""
+        t, layer = self.trainer, self.layer
+        description = t.model.description
+        s_in = fixed.from_float(description.scale(layer.inputs[0]))
+        s_out = fixed.from_float(layer.record.scale)
+        lr = fixed.from_float(t.lr)
+        weight_dims, bias_dims = len(layer.weight), self.channels
+        if self.mode == WP:
+            if t.sigma > INT8_SIGMA_MAX:
+                raise ValueError("sigma must be at most %d for int8 weights" % INT8_SIGMA_MAX)
+            # GNS: n / (n + d - 1) times the 1/n of the average; antithetic differences count twice.
+            dims = weight_dims + bias_dims if t.gns else 1
+            common = fixed.div(lr, fixed.mul(fixed.from_int(t.queries + dims - 1), fixed.from_int(
+                2 if t.antithetic else 1)))
+            common = fixed.mul(common, LOSS_UNIT)
+            weight_common = fixed.div(common, fixed.from_int(t.sigma))
+            bias_common = fixed.div(common, fixed.from_int(t.bias_sigma))
+        else:
+            if t.act_sigma > INT8_SIGMA_MAX:
+                raise ValueError("act_sigma must be at most %d for int8 activations" % INT8_SIGMA_MAX)
+            dims = self.nodes if t.gns else 1
+            # dL/dy ~ g_y / ((n + N - 1) sigma_a) in Q16 per sample; the batch loss is the mean.
+            common = fixed.div(lr, fixed.from_int((t.queries + dims - 1) * t.act_sigma * t.model.batch))
+            common = fixed.mul(fixed.div(common, s_out), LOSS_UNIT)
+            weight_common = fixed.mul(common, s_in)
+            bias_common = common
+        for c in range(self.channels):
+            # The weight scale from the requantization: s_in * s_w / s_out = M * 2^(shift - 31).
+            s_w = fixed.div(fixed.mul((layer.multiplier[c], layer.shift[c] - 31), s_out), s_in)
+            s_b = fixed.mul(s_in, s_w)
+            if self.mode == WP:
+                weight = _qas(weight_common, s_w, t.qas)
+                bias = _qas(bias_common, s_b, t.qas)
+            else:
+                # Through dy/dW = (x - z_x) s_x s_w / s_y: lr * G / s_w^2 leaves one 1/s_w.
+                weight = fixed.div(weight_common, s_w) if t.qas else fixed.mul(weight_common, s_w)
+                bias = fixed.div(bias_common, s_b) if t.qas else fixed.mul(bias_common, s_b)
+            _set_base(self.base[0], self.base[1], c, weight)
+            _set_base(self.base[2], self.base[3], c, bias)
+        stochastic = 1 if t.stochastic else 0
+        self.weight_params[3] = self.bias_params[3] = stochastic
+
+    def scale_steps(self, schedule_q15):
+        """This step's steps: the base ones times the schedule factor, in small ints."""
+        weight_high, weight_shift, bias_high, bias_shift = self.base
+        wm, ws = self.weight_steps
+        bm, bs = self.bias_steps
+        for c in range(self.channels):
+            wm[c] = weight_high[c] * schedule_q15
+            ws[c] = weight_shift[c] - 2
+            bm[c] = bias_high[c] * schedule_q15
+            bs[c] = bias_shift[c] - 2
+
+    def step(self, base_loss):
+        """One ZO estimate and update of this layer from the current (unperturbed) forward."""
+        kernels.seeds(self.rounding_seed, self.trainer.stream)
+        self.weight_params[4] = self.bias_params[4] = self.rounding_seed[0]
+        if self.mode == WP:
+            self._weight_perturbation(base_loss)
+        else:
+            self._node_perturbation()
+
+    def _weight_perturbation(self, base_loss):
+        # Separate assignments: MicroPython builds a tuple on the heap for four names at once.
+        t, layer = self.trainer, self.layer
+        model, loss = t.model, t.loss
+        weight_mask, bias_mask = self.masks
+        kernels.seeds(self.weight_seeds, t.stream)
+        kernels.seeds(self.bias_seeds, t.stream)
+        start = layer.index
+        for q in range(t.queries):
+            ws, bs = self.weight_seeds[q], self.bias_seeds[q]
+            kernels.perturb(layer.weight, weight_mask, ws, t.sigma, 1)
+            kernels.perturb(layer.bias, bias_mask, bs, t.bias_sigma, 1)
+            plus = loss(model.forward(start))
+            kernels.unperturb(layer.weight, weight_mask, ws, t.sigma, 1)
+            kernels.unperturb(layer.bias, bias_mask, bs, t.bias_sigma, 1)
+            if t.antithetic:
+                kernels.perturb(layer.weight, weight_mask, ws, t.sigma, -1)
+                kernels.perturb(layer.bias, bias_mask, bs, t.bias_sigma, -1)
+                minus = loss(model.forward(start))
+                kernels.unperturb(layer.weight, weight_mask, ws, t.sigma, -1)
+                kernels.unperturb(layer.bias, bias_mask, bs, t.bias_sigma, -1)
+            else:
+                minus = base_loss
+            self.coeffs[q] = plus - minus
+        # A minus sign is in zo_update: w -= step * sum(coeff * u), i.e. against the gradient.
+        kernels.zo_update(layer.weight, self.weight_seeds, self.coeffs, self.weight_steps[0], self.weight_steps[1],
+                          self.weight_params)
+        kernels.zo_update(layer.bias, self.bias_seeds, self.coeffs, self.bias_steps[0], self.bias_steps[1],
+                          self.bias_params)
+
+    def _node_perturbation(self):
+        t, layer = self.trainer, self.layer
+        model, loss = t.model, t.loss
+        batch = model.batch
+        base_losses = loss.keep_per_sample()
+        kernels.fill(self.node_gradient, 0)
+        start = layer.index + 1
+        for q in range(t.queries):
+            kernels.seeds(self.sample_seeds, t.stream)
+            for b in range(batch):
+                kernels.perturb(self.sample_outputs[b], self.sample_masks[b], self.sample_seeds[b], t.act_sigma, 1)
+            # Perturbed logits (the last layer's nodes) go straight into the loss.
+            loss(model.forward(start) if start < len(model.layers) else model.activation(start))
+            for b in range(batch):
+                seed = self.sample_seeds[b]
+                kernels.unperturb(self.sample_outputs[b], self.sample_masks[b], seed, t.act_sigma, 1)
+                kernels.rademacher_axpy(self.sample_gradients[b], seed, loss.per_sample[b] - base_losses[b])
+        loss.keep_per_sample()  # the base losses back in place for the layers below
+        kernels.clamp_mask(self.node_gradient, model.activation(layer.output), self.mask_params)
+        kernels.fill(self.weight_gradient, 0)
+        kernels.fill(self.bias_gradient, 0)
+        self.grad_kernel(self.weight_gradient, model.activation(layer.inputs[0]), self.node_gradient,
+                         self.grad_params)
+        kernels.bias_grad(self.bias_gradient, self.node_gradient, self.bias_grad_params)
+        kernels.sgd_update(layer.weight, self.weight_gradient, self.weight_steps[0], self.weight_steps[1],
+                           self.weight_params)
+        kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_steps[0], self.bias_steps[1], self.bias_params)
+
+    def memory(self):
+        """Bytes of this layer's training state."""
+        total = 0
+        for name in ("weight_seeds", "bias_seeds", "coeffs", "node_gradient", "mask", "sample_seeds",
+                     "weight_gradient", "bias_gradient", "weight_params", "bias_params",
+                     "grad_params", "bias_grad_params", "mask_params", "rounding_seed"):
+            buf = getattr(self, name, None)
+            if buf is not None:
+                total += len(buf) * (1 if isinstance(buf, bytearray) else 4)
+        for pair in (self.weight_steps, self.bias_steps):
+            total += 8 * len(pair[0])
+        if self.mode == WP:
+            total += len(self.masks[0]) + len(self.masks[1])
+        return total + 16 * len(self.base[0])
+
+
+def _qas(common, scale, enabled):
+    """QAS: an integer-domain gradient is divided by the tensor's scale squared."""
+    return fixed.div(common, fixed.mul(scale, scale)) if enabled else common
+
+
+def _set_base(high, shifts, c, factor):
+    """Stores a base step as (multiplier >> 17, shift): the high part times a Q15 schedule factor
+    stays below 2^29, a small int on every board, and the shift drops by 2 (17 - 15)."""
+    multiplier, shift = fixed.to_step(factor)
+    if shift < 2:
+        raise ValueError("learning rate too large: the step exceeds 2^29 per unit gradient")
+    high[c] = multiplier >> 17
+    shifts[c] = shift

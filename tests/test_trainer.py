@@ -1,0 +1,137 @@
+"""The ZO trainer: the same bytes on the board (natmod) and on CPython (NumPy reference), and no
+allocation per step on the board."""
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mcutrain import model as model_module
+from mcutrain_host import datasets, micropython
+from mcutrain_host.quantize import quantize_images
+
+TINY = micropython.REPO / "models" / "tiny.mcut"
+
+# One program, run unchanged by MicroPython (natmod) and CPython (reference).
+TRAIN_STEPS = """
+import sys
+from mcutrain import model
+from mcutrain.trainer import Trainer
+
+path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+kwargs = {}
+for item in settings.split(","):
+    k, v = item.split("=")
+    kwargs[k] = v if k in ("mode", "schedule_name") else (None if v == "all" else
+        [int(i) for i in v.split("/")] if k == "layers" else float(v) if k == "lr" else int(v))
+m = model.load(path)
+t = Trainer(m, batch=batch, **kwargs)
+size = m.input_size
+with open(data_path, "rb") as f:
+    data = f.read()
+count = len(data) // (size + 1)
+images, labels = memoryview(data)[:count * size], memoryview(data)[count * size:]
+batches = [(images[i * size:(i + batch) * size], labels[i:i + batch]) for i in range(0, count - batch + 1, batch)]
+losses = []
+for s in range(steps):
+    x, y = batches[s % len(batches)]
+    losses.append(t.step(x, y))
+out = []
+for layer in m.layers:
+    if layer.weight is not None:
+        out.append(bytes(layer.weight).hex())
+        out.append(bytes(layer.bias).hex())
+print(" ".join(out))
+print(losses)
+"""
+
+
+def corrupted_samples(path, count, seed=0):
+    """count Fashion-MNIST test images with strong gaussian noise, int8 as the model takes them,
+    then their labels: one file a board can read."""
+    description = model_module.load(str(TINY)).description
+    images, labels = datasets.load("fashion-mnist", "test")
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(images), count, replace=False)
+    noisy = np.clip(images[picked] + rng.normal(0, 80, images[picked].shape), 0, 255).astype(np.uint8)
+    x = quantize_images(noisy, description.input_scale, description.input_zero_point)
+    path.write_bytes(x.tobytes() + labels[picked].astype(np.uint8).tobytes())
+
+
+def run_both(board, tmp_path, args, heap="512K"):
+    program = tmp_path / "train_steps.py"
+    program.write_text(TRAIN_STEPS)
+    on_board = board.run_file(program, heap=heap, args=args)
+    env = {"PYTHONPATH": str(micropython.device_path())}
+    proc = subprocess.run([sys.executable, str(program), *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return on_board, proc.stdout
+
+
+METHODS = {
+    "zo-wp": "mode=wp,layers=all,queries=4",
+    "zo-np": "mode=np,layers=4/6,queries=4",
+    "zo-mix": "mode=mix,layers=2/4/6,queries=4,schedule_name=cosine,total_steps=50",
+    "zo-antithetic": "mode=wp,layers=6,queries=3,antithetic=1",
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 64)
+    on_board, on_host = run_both(board, tmp_path, [TINY, data, 50, 4, METHODS[method]])
+    before = model_module.load(str(TINY))
+    initial = " ".join(bytes(t).hex() for layer in before.layers if layer.weight is not None
+                       for t in (layer.weight, layer.bias))
+    weights = on_board.splitlines()[0]
+    assert weights != initial, "training changed nothing: the test would prove nothing"
+    assert hashlib.sha256(on_board.encode()).hexdigest() == hashlib.sha256(on_host.encode()).hexdigest(), \
+        f"board and host differ after 50 steps of {method}"
+
+
+NO_ALLOCATION = """
+import gc, sys
+from mcutrain import model
+from mcutrain.trainer import Trainer
+
+m = model.load(sys.argv[1])
+t = Trainer(m, batch=2, mode=sys.argv[3], layers=[int(i) for i in sys.argv[4].split("/")], queries=3)
+size = m.input_size
+with open(sys.argv[2], "rb") as f:
+    data = f.read()
+count = len(data) // (size + 1)
+images, labels = memoryview(data)[:count * size], memoryview(data)[count * size:]
+batches = [(images[i * size:(i + 2) * size], labels[i:i + 2]) for i in range(0, count - 1, 2)]
+
+def measure():
+    # Locals only: a new module global would grow the globals dict inside the measurement.
+    for x, y in batches[:3]:
+        t.step(x, y)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for s in range(100):
+        x, y = batches[s % len(batches)]
+        t.step(x, y)
+    after = gc.mem_alloc()
+    gc.enable()
+    return after - before
+
+print(measure())
+"""
+
+
+@pytest.mark.parametrize("mode,layers", [("wp", "0/2/4/6"), ("np", "4/6")])
+def test_a_step_allocates_nothing_on_the_board(board, tmp_path, mode, layers):
+    """Stricter than reading mem_alloc after gc.collect(): with the collector off, even memory
+    allocated and dropped within a step would show."""
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 16)
+    program = tmp_path / "no_allocation.py"
+    program.write_text(NO_ALLOCATION)
+    out = board.run_file(program, heap="512K", args=[TINY, data, mode, layers])
+    assert int(out) == 0, f"100 {mode} steps allocated {out} bytes"
