@@ -57,6 +57,10 @@ fuzz:
 	$(MAKE) -s -C native_modules/qnn/harness BUILD=$(BUILD_DIR)/harness
 	$(BUILD_DIR)/harness/fuzz $(FUZZ_CALLS) $(FUZZ_SEED)
 
+# The main job on the virtual board: the committed int8 tiny adapts on the board to noisy images.
+demo: natmods $(MICROPYTHON)
+	$(PYTHON) -m mcutrain_host.cli demo
+
 # Prints MACs/s on the virtual board and NumPy, and callgrind instructions per MAC.
 bench-kernels: natmods $(MICROPYTHON)
 	$(PYTHON) bench/kernels.py

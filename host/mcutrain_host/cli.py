@@ -9,10 +9,10 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mcutrain.model_file import ModelError  # noqa: E402
-from mcutrain_host.commands import evaluate, pretrain, quantize  # noqa: E402
+from mcutrain_host.commands import demo, evaluate, pretrain, quantize  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 
-COMMANDS = (pretrain, quantize, evaluate)
+COMMANDS = (pretrain, quantize, evaluate, demo)
 
 EPILOG = """\
 the pipeline, as `make models` runs it:
@@ -20,6 +20,9 @@ the pipeline, as `make models` runs it:
   mcutrain quantize models/tiny-float.npz -o models/tiny.mcut
   mcutrain eval models/tiny-float.npz
   mcutrain eval models/tiny.mcut
+
+on the virtual board, the committed model adapting to noisy images (`make demo`):
+  mcutrain demo
 
 exit codes: 0 done, 1 a dataset or model file is missing or damaged, 2 bad usage
 """
