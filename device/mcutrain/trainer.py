@@ -10,6 +10,7 @@ Q15 schedules), so a board and the host simulation train byte for byte alike. Bu
 when the trainer is built or reconfigured; a step allocates nothing.
 """
 
+import gc
 from array import array
 
 from mcutrain import schedule, zo
@@ -77,6 +78,9 @@ class Trainer:
     def _plan(self):
         self._check()
         layers = self._trainable()
+        # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
+        self.zo_layers = self.loss = None
+        gc.collect()
         keep = []
         for layer in layers:
             keep.extend(layer.inputs)
