@@ -37,3 +37,8 @@ def test_thumb_boards_pick_the_newest_loadable_build():
     assert natmod.natmod_for("qnn", "armv7emsp").parent.name == "armv7emsp_6.3"
     assert natmod.natmod_for("qnn", "armv6m").parent.name == "armv6m_6.3"
     assert natmod.natmod_for("qnn", "xtensa") is None
+
+
+def test_armv6m_module_fits_its_ram_budget():
+    """Natmod code sits in RAM on the board: the RP2040 build must stay under 32 KB."""
+    assert (micropython.natmod_dir("armv6m") / "qnn.mpy").stat().st_size < 32 * 1024
