@@ -84,6 +84,19 @@ class CaseMaker:
                 variants.append((op, list(args[:-1]) + [array("i", p)]))
         return variants
 
+    def with_huge_windows(self, make_case, ops):
+        """Cases of conv-geometry ops (params 9..12: strides and paddings) with one of them near
+        2^30 or at 2^31 - 1, which puts window origins far outside int32: the windows are empty."""
+        cases = []
+        for op in ops:
+            for i in (9, 10, 11, 12):
+                for big in (1 << 30, (1 << 31) - 1):
+                    op_, args = make_case(self, op)
+                    p = list(args[-1])
+                    p[i] = big
+                    cases.append((op_, args[:-1] + [array("i", p)]))
+        return cases
+
     def grad(self, n, size=None):
         """A gradient of n elements, int8 (bytearray, 'b' or 'B'), int16 ('h' or 'H') or int32 ('i' or
         'I'): unsigned typecodes carry the same bits. Often at or near the type's ends, so that int32

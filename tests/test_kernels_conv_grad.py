@@ -75,14 +75,7 @@ def test_large_strides_and_paddings_are_safe(board, tmp_path):
     """Strides and paddings near 2^31 put window origins far outside int32: such taps read
     nothing, and nothing overflows."""
     m = CaseMaker(seed=405)
-    cases = []
-    for op in WEIGHT_OPS + INPUT_OPS:
-        for i in (9, 10, 11, 12):
-            for big in (1 << 30, (1 << 31) - 1):
-                op_, args = conv_case(m, op)
-                p = list(args[-1])
-                p[i] = big
-                cases.append((op_, args[:-1] + [m.params(*p)]))
+    cases = m.with_huge_windows(conv_case, WEIGHT_OPS + INPUT_OPS)
     assert all(run_reference(*case)[0] == "r0" for case in cases)
     assert_parity(board, tmp_path, cases)
 

@@ -232,54 +232,21 @@ static mp_obj_t call_grad(const char *op, grad_kernel_t kernel, const mp_obj_t *
     return check(op, kernel(rw_s32(args[0], out), in_s8(args[1], in), any_in(args[2]), in_s32(args[3], "params")));
 }
 
-// fc_weight_grad(gw, x, g, params)
-static mp_obj_t fc_weight_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("fc_weight_grad", qnn_fc_weight_grad, args, "gw", "x");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_weight_grad_obj, 4, 4, fc_weight_grad);
+// <op>(out, x or w, g, params): one wrapper and its function object per gradient kernel.
+#define GRAD_WRAPPER(op, out_name, in_name)                                          \
+    static mp_obj_t op(size_t n_args, const mp_obj_t *args) {                        \
+        (void)n_args;                                                                \
+        return call_grad(#op, qnn_##op, args, out_name, in_name);                    \
+    }                                                                                \
+    static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(op##_obj, 4, 4, op);
 
-// conv2d_weight_grad(gw, x, g, params)
-static mp_obj_t conv2d_weight_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("conv2d_weight_grad", qnn_conv2d_weight_grad, args, "gw", "x");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_weight_grad_obj, 4, 4, conv2d_weight_grad);
-
-// depthwise_weight_grad(gw, x, g, params)
-static mp_obj_t depthwise_weight_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("depthwise_weight_grad", qnn_depthwise_weight_grad, args, "gw", "x");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_weight_grad_obj, 4, 4, depthwise_weight_grad);
-
-// fc_input_grad(gx, w, g, params)
-static mp_obj_t fc_input_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("fc_input_grad", qnn_fc_input_grad, args, "gx", "w");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_input_grad_obj, 4, 4, fc_input_grad);
-
-// conv2d_input_grad(gx, w, g, params)
-static mp_obj_t conv2d_input_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("conv2d_input_grad", qnn_conv2d_input_grad, args, "gx", "w");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_input_grad_obj, 4, 4, conv2d_input_grad);
-
-// depthwise_input_grad(gx, w, g, params)
-static mp_obj_t depthwise_input_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("depthwise_input_grad", qnn_depthwise_input_grad, args, "gx", "w");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_input_grad_obj, 4, 4, depthwise_input_grad);
-
-// max_pool_input_grad(gx, x, g, params)
-static mp_obj_t max_pool_input_grad(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_grad("max_pool_input_grad", qnn_max_pool_input_grad, args, "gx", "x");
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(max_pool_input_grad_obj, 4, 4, max_pool_input_grad);
+GRAD_WRAPPER(fc_weight_grad, "gw", "x")
+GRAD_WRAPPER(conv2d_weight_grad, "gw", "x")
+GRAD_WRAPPER(depthwise_weight_grad, "gw", "x")
+GRAD_WRAPPER(fc_input_grad, "gx", "w")
+GRAD_WRAPPER(conv2d_input_grad, "gx", "w")
+GRAD_WRAPPER(depthwise_input_grad, "gx", "w")
+GRAD_WRAPPER(max_pool_input_grad, "gx", "x")
 
 // (gb or gx, g, params): the gradients computed from g alone.
 typedef int (*grad_of_g_kernel_t)(qnn_s32_t, qnn_cany_t, qnn_cs32_t);
@@ -288,23 +255,16 @@ static mp_obj_t call_grad_of_g(const char *op, grad_of_g_kernel_t kernel, mp_obj
     return check(op, kernel(rw_s32(out, out_name), any_in(g), in_s32(params, "params")));
 }
 
-// bias_grad(gb, g, params)
-static mp_obj_t bias_grad(mp_obj_t gb, mp_obj_t g, mp_obj_t params) {
-    return call_grad_of_g("bias_grad", qnn_bias_grad, gb, "gb", g, params);
-}
-static MP_DEFINE_CONST_FUN_OBJ_3(bias_grad_obj, bias_grad);
+// <op>(out, g, params)
+#define GRAD_OF_G_WRAPPER(op, out_name)                                              \
+    static mp_obj_t op(mp_obj_t out, mp_obj_t g, mp_obj_t params) {                  \
+        return call_grad_of_g(#op, qnn_##op, out, out_name, g, params);              \
+    }                                                                                \
+    static MP_DEFINE_CONST_FUN_OBJ_3(op##_obj, op);
 
-// avg_pool_input_grad(gx, g, params)
-static mp_obj_t avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
-    return call_grad_of_g("avg_pool_input_grad", qnn_avg_pool_input_grad, gx, "gx", g, params);
-}
-static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_input_grad_obj, avg_pool_input_grad);
-
-// global_avg_pool_input_grad(gx, g, params)
-static mp_obj_t global_avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
-    return call_grad_of_g("global_avg_pool_input_grad", qnn_global_avg_pool_input_grad, gx, "gx", g, params);
-}
-static MP_DEFINE_CONST_FUN_OBJ_3(global_avg_pool_input_grad_obj, global_avg_pool_input_grad);
+GRAD_OF_G_WRAPPER(bias_grad, "gb")
+GRAD_OF_G_WRAPPER(avg_pool_input_grad, "gx")
+GRAD_OF_G_WRAPPER(global_avg_pool_input_grad, "gx")
 
 // clamp_mask(g, y, params)
 static mp_obj_t clamp_mask(mp_obj_t g, mp_obj_t y, mp_obj_t params) {
