@@ -14,6 +14,7 @@ import gc
 from array import array
 
 from mcutrain import schedule, zo
+from mcutrain.checkpoint import Checkpoints
 from mcutrain.loss import Loss
 
 METHODS = ("zo",)
@@ -129,6 +130,28 @@ class Trainer:
         self.samples += self.batch
         self.last_loss = base
         return base
+
+    def save(self, path):
+        """Checkpoints the trainable tensors, the seed stream and the counters: written to a
+        temporary file, then renamed over the older of two slots (mcutrain.checkpoint)."""
+        Checkpoints(path, self._state()).save(self.steps, (self.samples,))
+
+    def resume(self, path):
+        """Restores the newest undamaged checkpoint of this trainer's layers; False if none."""
+        found = Checkpoints(path, self._state()).load()
+        if found is None:
+            return False
+        self.steps, counters = found
+        self.samples = counters[0]
+        return True
+
+    def _state(self):
+        tensors = []
+        for layer in self._trainable():
+            tensors.append(layer.weight)
+            tensors.append(layer.bias)
+        tensors.append(self.stream)
+        return tensors
 
     def evaluate(self, images, labels):
         """Correct predictions among the images (int8, back to back) and their labels."""
