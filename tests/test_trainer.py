@@ -135,3 +135,34 @@ def test_a_step_allocates_nothing_on_the_board(board, tmp_path, mode, layers):
     program.write_text(NO_ALLOCATION)
     out = board.run_file(program, heap="512K", args=[TINY, data, mode, layers])
     assert int(out) == 0, f"100 {mode} steps allocated {out} bytes"
+
+
+SMALL_HEAP = """
+import sys
+from mcutrain import model
+from mcutrain.trainer import Trainer
+
+m = model.load(sys.argv[1])
+t = Trainer(m, mode="wp", queries=10)
+# Samples stream through one planned buffer, as they arrive on a board.
+x, y = bytearray(784), bytearray(1)
+with open(sys.argv[2], "rb") as f:
+    for i in range(16):
+        f.seek(i * 784)
+        f.readinto(x)
+        f.seek(16 * 784 + i)
+        f.readinto(y)
+        t.step(x, y)
+print(t.memory()["heap"])
+"""
+
+
+def test_tiny_trains_with_zo_under_a_128k_heap(board, tmp_path):
+    """Weight perturbation of every layer of tiny: package, model, arena and training state all
+    in an RP2040-sized heap of 128 KB."""
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 16)
+    program = tmp_path / "small_heap.py"
+    program.write_text(SMALL_HEAP)
+    heap = int(board.run_file(program, heap="128K", args=[TINY, data]))
+    assert heap < 128 * 1024

@@ -80,7 +80,7 @@ class Trainer:
         self._check()
         layers = self._trainable()
         # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
-        self.zo_layers = self.loss = None
+        self.zo_layers = self.loss = self.scratch = None
         gc.collect()
         keep = []
         for layer in layers:
@@ -90,7 +90,9 @@ class Trainer:
         self.loss = Loss(self.model)
         # Later layers first: a layer's queries re-run the network above it, which overwrites
         # the kept tensors of the layers above but never those below.
-        self.zo_layers = [zo.LayerZO(self, layer, self._mode_of(layer)) for layer in reversed(layers)]
+        modes = [self._mode_of(layer) for layer in layers]
+        self.scratch = zo.Scratch(self.model, [layer for layer, mode in zip(layers, modes) if mode == zo.NP])
+        self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
         self.schedule = schedule.SCHEDULES[self.schedule_name]
 
     def set(self, **settings):
@@ -164,10 +166,15 @@ class Trainer:
                 "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
 
     def memory(self):
-        """Bytes: the model's (weights, params, arena) and the trainer's own buffers."""
+        """Bytes: the model's (weights, params, arena), the trainer's buffers, and on a board
+        `heap`, the whole GC heap in use (package code and objects included). Nothing is
+        allocated per step, so this is also the peak while training."""
         report = self.model.memory()
-        training = sum(layer.memory() for layer in self.zo_layers)
+        training = sum(layer.memory() for layer in self.zo_layers) + self.scratch.memory()
         training += 8 * len(self.loss.per_sample) + len(self.loss.labels) + len(self.loss.error) + 16
         report["training"] = training
         report["total"] += training
+        if hasattr(gc, "mem_alloc"):
+            gc.collect()
+            report["heap"] = gc.mem_alloc()
         return report

@@ -57,21 +57,19 @@ class LayerZO:
         self.configure()
 
     def _plan_node_perturbation(self, model):
-        layer, batch = self.layer, model.batch
+        layer, batch, scratch = self.layer, model.batch, self.trainer.scratch
         nodes = len(model.activation(layer.output)) // batch
         self.nodes = nodes
         out = model.activation(layer.output)
-        self.node_gradient = array("i", bytes(4 * batch * nodes))
-        grad = memoryview(self.node_gradient)
+        self.node_gradient = scratch.int32("node_gradient", batch * nodes)
         self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(batch)]
-        self.sample_gradients = [grad[b * nodes:(b + 1) * nodes] for b in range(batch)]
+        self.sample_gradients = [self.node_gradient[b * nodes:(b + 1) * nodes] for b in range(batch)]
         mask_bytes = (nodes + 7) // 8
-        self.mask = bytearray(batch * mask_bytes)
-        masks = memoryview(self.mask)
+        masks = scratch.bytes("mask", batch * mask_bytes)
         self.sample_masks = [masks[b * mask_bytes:(b + 1) * mask_bytes] for b in range(batch)]
         self.sample_seeds = array("i", bytes(4 * batch))
-        self.weight_gradient = array("i", bytes(4 * len(layer.weight)))
-        self.bias_gradient = array("i", bytes(4 * self.channels))
+        self.weight_gradient = scratch.int32("weight_gradient", len(layer.weight))
+        self.bias_gradient = scratch.int32("bias_gradient", self.channels)
         record = layer.record
         self.mask_params = array("i", (batch * nodes, record.act_min, record.act_max))
         geometry = layer.params
@@ -209,8 +207,7 @@ class LayerZO:
     def memory(self):
         """Bytes of this layer's training state."""
         total = 0
-        for name in ("weight_seeds", "bias_seeds", "coeffs", "node_gradient", "mask", "sample_seeds",
-                     "weight_gradient", "bias_gradient", "weight_params", "bias_params",
+        for name in ("weight_seeds", "bias_seeds", "coeffs", "sample_seeds", "weight_params", "bias_params",
                      "grad_params", "bias_grad_params", "mask_params", "rounding_seed"):
             buf = getattr(self, name, None)
             if buf is not None:
@@ -220,6 +217,32 @@ class LayerZO:
         if self.mode == WP:
             total += len(self.masks[0]) + len(self.masks[1])
         return total + 16 * len(self.base[0])
+
+
+class Scratch:
+    """Buffers the node-perturbation layers share: they train one after another, so each named
+    buffer is as large as its largest user, and each layer gets an exact-length view of it."""
+
+    def __init__(self, model, layers):
+        batch = model.batch
+        sizes = {"node_gradient": 0, "mask": 0, "weight_gradient": 0, "bias_gradient": 0}
+        for layer in layers:
+            nodes = len(model.activation(layer.output))
+            sizes["node_gradient"] = max(sizes["node_gradient"], nodes)
+            sizes["mask"] = max(sizes["mask"], batch * ((nodes // batch + 7) // 8))
+            sizes["weight_gradient"] = max(sizes["weight_gradient"], len(layer.weight))
+            sizes["bias_gradient"] = max(sizes["bias_gradient"], layer.record.shape[2])
+        self.buffers = {name: bytearray(n) if name == "mask" else array("i", bytes(4 * n))
+                        for name, n in sizes.items()}
+
+    def int32(self, name, n):
+        return memoryview(self.buffers[name])[:n]
+
+    def bytes(self, name, n):
+        return memoryview(self.buffers[name])[:n]
+
+    def memory(self):
+        return sum(len(b) * (1 if isinstance(b, bytearray) else 4) for b in self.buffers.values())
 
 
 def _qas(common, scale, enabled):
