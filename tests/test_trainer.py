@@ -166,3 +166,32 @@ def test_tiny_trains_with_zo_under_a_128k_heap(board, tmp_path):
     program.write_text(SMALL_HEAP)
     heap = int(board.run_file(program, heap="128K", args=[TINY, data]))
     assert heap < 128 * 1024
+
+
+SELECT = """
+import sys
+from mcutrain import model
+from mcutrain.trainer import Trainer
+
+m = model.load(sys.argv[1])
+t = Trainer(m, mode="wp", queries=4, batch=4)
+with open(sys.argv[2], "rb") as f:
+    data = f.read()
+print(t.select_layers(memoryview(data)[:4 * 784], memoryview(data)[64 * 784:64 * 784 + 4], 2, queries=8))
+print(t.stats()["layers"])
+"""
+
+
+def test_layer_selection_is_the_same_on_board_and_host(board, tmp_path):
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 64)
+    program = tmp_path / "select.py"
+    program.write_text(SELECT)
+    on_board = board.run_file(program, heap="512K", args=[TINY, data])
+    env = {"PYTHONPATH": str(micropython.device_path())}
+    proc = subprocess.run([sys.executable, str(program), str(TINY), str(data)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    chosen = eval(on_board.splitlines()[0])
+    assert len(chosen) == 2 and set(chosen) <= {0, 2, 4, 6}
+    assert on_board == proc.stdout

@@ -13,21 +13,21 @@ when the trainer is built or reconfigured; a step allocates nothing.
 import gc
 from array import array
 
-from mcutrain import schedule, zo
+from mcutrain import fqt, schedule, selection, zo
 from mcutrain.checkpoint import Checkpoints
 from mcutrain.loss import Loss
 
-METHODS = ("zo",)
+METHODS = ("zo", "fqt")
 MODES = (zo.WP, zo.NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
-_STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic")
+_STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
 _PLAN_SETTINGS = ("queries", "layers", "mode", "batch")
 
 
 class Trainer:
     def __init__(self, model, method="zo", batch=1, layers=None, mode=zo.WP, lr=0.01, queries=10, sigma=1,
                  bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
-                 schedule_name="constant", total_steps=1000, seed=1):
+                 schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0):
         if method not in METHODS:
             raise ValueError("method must be one of %s, got %r" % (METHODS, method))
         self.model, self.method = model, method
@@ -35,6 +35,7 @@ class Trainer:
         self.lr, self.queries, self.sigma, self.bias_sigma, self.act_sigma = lr, queries, sigma, bias_sigma, act_sigma
         self.antithetic, self.gns, self.qas, self.stochastic = antithetic, gns, qas, stochastic
         self.schedule_name, self.total_steps = schedule_name, total_steps
+        self.lmin, self.lmax = lmin, lmax  # FQT partial updates: fractions of channels trained per step
         if not 0 <= seed < 1 << 30:
             raise ValueError("seed must be in [0, 2**30)")
         self.stream = array("i", [seed])
@@ -60,7 +61,7 @@ class Trainer:
     def _trainable(self):
         weighted = [layer for layer in self.model.layers if layer.weight is not None]
         if self.layers is None:
-            return weighted
+            return weighted[-2:] if self.method == "fqt" else weighted
         chosen = []
         for i in self.layers:
             if not 0 <= i < len(self.model.layers) or self.model.layers[i].weight is None:
@@ -80,16 +81,19 @@ class Trainer:
         self._check()
         layers = self._trainable()
         # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
-        self.zo_layers = self.loss = self.scratch = None
+        self.zo_layers = self.loss = self.scratch = self.fqt = None
         gc.collect()
         keep = []
-        for layer in layers:
+        for layer in fqt.chain(self.model, layers) if self.method == "fqt" else layers:
             keep.extend(layer.inputs)
             keep.append(layer.output)
         self.model.plan(batch=self.batch, keep=keep)
         self.loss = Loss(self.model)
         # Later layers first: a layer's queries re-run the network above it, which overwrites
         # the kept tensors of the layers above but never those below.
+        if self.method == "fqt":
+            self.fqt = fqt.FQT(self, layers)
+            layers = []  # none trains by ZO
         modes = [self._mode_of(layer) for layer in layers]
         self.scratch = zo.Scratch(self.model, [layer for layer, mode in zip(layers, modes) if mode == zo.NP])
         self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
@@ -111,6 +115,8 @@ class Trainer:
                 self.schedule = schedule.SCHEDULES[self.schedule_name]
                 for layer in self.zo_layers:
                     layer.configure()
+                if self.fqt is not None:
+                    self.fqt.configure()
         except Exception:
             for k, v in old.items():
                 setattr(self, k, v)
@@ -128,10 +134,20 @@ class Trainer:
         for layer in self.zo_layers:
             layer.scale_steps(factor)
             layer.step(base)
+        if self.fqt is not None:
+            self.fqt.step(base, factor)
         self.steps += 1
         self.samples += self.batch
         self.last_loss = base
         return base
+
+    def select_layers(self, x, labels, count, queries=None):
+        """Sparse training: scores every weighted layer by its ZO gradient-norm ratio on one
+        batch (mcutrain.selection) and trains the `count` best from now on; returns them."""
+        weighted = [layer for layer in self.model.layers if layer.weight is not None]
+        scored = selection.gradient_norm_ratios(self, weighted, x, labels, queries or self.queries)
+        self.set(layers=selection.top(scored, count))
+        return self.layers
 
     def save(self, path):
         """Checkpoints the trainable tensors, the seed stream and the counters: written to a
@@ -161,9 +177,13 @@ class Trainer:
 
     def stats(self):
         """Progress for people: floats are for reporting only."""
-        return {"steps": self.steps, "samples": self.samples, "loss": self.last_loss / 65536,
-                "lr_factor": self.schedule(self.steps, self.total_steps) / 32768,
-                "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
+        report = {"steps": self.steps, "samples": self.samples, "loss": self.last_loss / 65536,
+                  "lr_factor": self.schedule(self.steps, self.total_steps) / 32768,
+                  "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
+        if self.fqt is not None:
+            report["layers"] = [(layer.index, "fqt") for layer in self._trainable()]
+            report["error_exponent"] = self.fqt.exponent
+        return report
 
     def memory(self):
         """Bytes: the model's (weights, params, arena), the trainer's buffers, and on a board
@@ -171,6 +191,8 @@ class Trainer:
         allocated per step, so this is also the peak while training."""
         report = self.model.memory()
         training = sum(layer.memory() for layer in self.zo_layers) + self.scratch.memory()
+        if self.fqt is not None:
+            training += self.fqt.memory()
         training += 8 * len(self.loss.per_sample) + len(self.loss.labels) + len(self.loss.error) + 16
         report["training"] = training
         report["total"] += training

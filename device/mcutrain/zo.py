@@ -17,7 +17,7 @@ the schedule's Q15 factor, in small ints.
 
 from array import array
 
-from mcutrain import fixed
+from mcutrain import fixed, scales
 from mcutrain.backend import kernels
 
 WP, NP = "wp", "np"
@@ -87,8 +87,8 @@ class LayerZO:
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
         t, layer = self.trainer, self.layer
         description = t.model.description
-        s_in = fixed.from_float(description.scale(layer.inputs[0]))
-        s_out = fixed.from_float(layer.record.scale)
+        s_in = scales.activation(description, layer.inputs[0])
+        s_out = scales.activation(description, layer.output)
         lr = fixed.from_float(t.lr)
         weight_dims, bias_dims = len(layer.weight), self.channels
         if self.mode == WP:
@@ -111,8 +111,7 @@ class LayerZO:
             weight_common = fixed.mul(common, s_in)
             bias_common = common
         for c in range(self.channels):
-            # The weight scale from the requantization: s_in * s_w / s_out = M * 2^(shift - 31).
-            s_w = fixed.div(fixed.mul((layer.multiplier[c], layer.shift[c] - 31), s_out), s_in)
+            s_w = scales.weight(description, layer, c)
             s_b = fixed.mul(s_in, s_w)
             if self.mode == WP:
                 weight = _qas(weight_common, s_w, t.qas)
