@@ -158,6 +158,16 @@ int qnn_sgd_update(qnn_any_t w, qnn_cs32_t g, qnn_cs32_t step_multiplier, qnn_cs
 #define QNN_ROW_NORMS_NPARAMS 3
 int qnn_row_norms(qnn_s32_t out, qnn_cany_t g, qnn_cs32_t params);
 
+// Per-channel statistics in sgd_update's layout, channel (i / inner) % channels (standardize.c).
+// In place: g = sat32(rhaz((g - mean) * 2^q_bits / std)) per channel, 0 where std is 0.
+// params: [count, channels, inner, q_bits], q_bits in [0, 30]
+#define QNN_STANDARDIZE_NPARAMS 4
+int qnn_standardize(qnn_s32_t g, qnn_cs32_t params);
+// out[c] = min(2^31 - 1, (sum of channel c's g^2, saturating uint64) >> shift); g int8/16/32.
+// params: [count, channels, inner, shift]
+#define QNN_CHANNEL_NORMS_NPARAMS 4
+int qnn_channel_norms(qnn_s32_t out, qnn_cany_t g, qnn_cs32_t params);
+
 // Indices of the k largest scores, largest first, ties to the lower index. params: [n, k]
 #define QNN_TOPK_NPARAMS 2
 int qnn_topk(qnn_s32_t out, qnn_cs32_t scores, qnn_cs32_t params);

@@ -294,6 +294,18 @@ static mp_obj_t row_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(row_norms_obj, row_norms);
 
+// standardize(g, params)
+static mp_obj_t standardize(mp_obj_t g, mp_obj_t params) {
+    return check("standardize", qnn_standardize(rw_s32(g, "g"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(standardize_obj, standardize);
+
+// channel_norms(out, g, params)
+static mp_obj_t channel_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
+    return check("channel_norms", qnn_channel_norms(rw_s32(out, "out"), any_in(g), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(channel_norms_obj, channel_norms);
+
 // topk(out, scores, params)
 static mp_obj_t topk(mp_obj_t out, mp_obj_t scores, mp_obj_t params) {
     return check("topk", qnn_topk(rw_s32(out, "out"), in_s32(scores, "scores"), in_s32(params, "params")));
@@ -375,6 +387,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_sgd_update, MP_OBJ_FROM_PTR(&sgd_update_obj));
     mp_store_global(MP_QSTR_row_norms, MP_OBJ_FROM_PTR(&row_norms_obj));
     mp_store_global(MP_QSTR_topk, MP_OBJ_FROM_PTR(&topk_obj));
+    mp_store_global(MP_QSTR_standardize, MP_OBJ_FROM_PTR(&standardize_obj));
+    mp_store_global(MP_QSTR_channel_norms, MP_OBJ_FROM_PTR(&channel_norms_obj));
     mp_store_global(MP_QSTR_cross_entropy, MP_OBJ_FROM_PTR(&cross_entropy_obj));
     // Utilities
     mp_store_global(MP_QSTR_crc32, MP_OBJ_FROM_PTR(&crc32_obj));

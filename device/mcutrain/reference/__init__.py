@@ -27,6 +27,7 @@ from mcutrain.reference.clamp_mask import clamp_mask
 from mcutrain.reference.quantize import quantize_s8
 from mcutrain.reference.sgd import sgd_update
 from mcutrain.reference.select import row_norms, topk
+from mcutrain.reference.standardize import channel_norms, standardize
 from mcutrain.reference.cross_entropy import cross_entropy
 # Utilities
 from mcutrain.reference.crc32 import crc32

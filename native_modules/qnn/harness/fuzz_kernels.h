@@ -16,6 +16,7 @@
 //   sgd_update: its params block, then w's element size
 //   zo_update: its params block, then the query count, then w's element size
 //   row_norms: its params block, then g's element size
+//   channel_norms: its params block, then g's element size
 #define HARNESS_PERTURB_NPARAMS 5
 #define HARNESS_AXPY_NPARAMS 3
 #define HARNESS_SEEDS_NPARAMS 2
@@ -24,6 +25,7 @@
 #define HARNESS_SGD_NPARAMS 6
 #define HARNESS_ZO_NPARAMS 7
 #define HARNESS_ROW_NORMS_NPARAMS 4
+#define HARNESS_CHANNEL_NORMS_NPARAMS 5
 
 #define HARNESS_KERNELS(X)                          \
     X(fully_connected, QNN_FC_NPARAMS)              \
@@ -56,6 +58,8 @@
     X(sgd_update, HARNESS_SGD_NPARAMS)              \
     X(row_norms, HARNESS_ROW_NORMS_NPARAMS)         \
     X(topk, QNN_TOPK_NPARAMS)                       \
+    X(standardize, QNN_STANDARDIZE_NPARAMS)         \
+    X(channel_norms, HARNESS_CHANNEL_NORMS_NPARAMS) \
     X(cross_entropy, QNN_CROSS_ENTROPY_NPARAMS)     \
     X(crc32, HARNESS_CRC32_NPARAMS)
 
