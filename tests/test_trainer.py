@@ -24,8 +24,8 @@ path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv
 kwargs = {}
 for item in settings.split(","):
     k, v = item.split("=")
-    kwargs[k] = v if k in ("mode", "schedule_name") else (None if v == "all" else
-        [int(i) for i in v.split("/")] if k == "layers" else float(v) if k == "lr" else int(v))
+    kwargs[k] = v if k in ("mode", "schedule_name", "method") else (None if v == "all" else
+        [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "lmin", "lmax") else int(v))
 m = model.load(path)
 t = Trainer(m, batch=batch, **kwargs)
 size = m.input_size

@@ -13,8 +13,7 @@ when the trainer is built or reconfigured; a step allocates nothing.
 import gc
 from array import array
 
-from mcutrain import fqt, schedule, selection, zo
-from mcutrain.checkpoint import Checkpoints
+from mcutrain import schedule, zo
 from mcutrain.loss import Loss
 
 METHODS = ("zo", "fqt")
@@ -83,17 +82,19 @@ class Trainer:
         # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
         self.zo_layers = self.loss = self.scratch = self.fqt = None
         gc.collect()
+        if self.method == "fqt":
+            from mcutrain import fqt  # loaded on use: on a board, code is RAM
         keep = []
         for layer in fqt.chain(self.model, layers) if self.method == "fqt" else layers:
             keep.extend(layer.inputs)
             keep.append(layer.output)
         self.model.plan(batch=self.batch, keep=keep)
         self.loss = Loss(self.model)
-        # Later layers first: a layer's queries re-run the network above it, which overwrites
-        # the kept tensors of the layers above but never those below.
         if self.method == "fqt":
             self.fqt = fqt.FQT(self, layers)
             layers = []  # none trains by ZO
+        # Later layers first: a layer's queries re-run the network above it, which overwrites
+        # the kept tensors of the layers above but never those below.
         modes = [self._mode_of(layer) for layer in layers]
         self.scratch = zo.Scratch(self.model, [layer for layer, mode in zip(layers, modes) if mode == zo.NP])
         self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
@@ -144,6 +145,8 @@ class Trainer:
     def select_layers(self, x, labels, count, queries=None):
         """Sparse training: scores every weighted layer by its ZO gradient-norm ratio on one
         batch (mcutrain.selection) and trains the `count` best from now on; returns them."""
+        from mcutrain import selection  # loaded on use: on a board, code is RAM
+
         weighted = [layer for layer in self.model.layers if layer.weight is not None]
         scored = selection.gradient_norm_ratios(self, weighted, x, labels, queries or self.queries)
         self.set(layers=selection.top(scored, count))
@@ -152,10 +155,14 @@ class Trainer:
     def save(self, path):
         """Checkpoints the trainable tensors, the seed stream and the counters: written to a
         temporary file, then renamed over the older of two slots (mcutrain.checkpoint)."""
+        from mcutrain.checkpoint import Checkpoints  # loaded on use: on a board, code is RAM
+
         Checkpoints(path, self._state()).save(self.steps, (self.samples,))
 
     def resume(self, path):
         """Restores the newest undamaged checkpoint of this trainer's layers; False if none."""
+        from mcutrain.checkpoint import Checkpoints
+
         found = Checkpoints(path, self._state()).load()
         if found is None:
             return False

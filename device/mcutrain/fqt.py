@@ -1,0 +1,317 @@
+"""Fully quantized back-propagation (FQT) of the last layers (shared/papers.md, section 2).
+
+The error starts as the loss's int8 output error (softmax - one_hot at scale 1/127) and walks
+down from the last layer to the lowest trainable one, through every layer between: a weighted
+layer masks it where its output was clamped (straight-through ReLU), turns it into int32
+weight and bias gradients if it trains, and passes W^T E down if layers below need it; a pool
+passes its input gradient down. Each int32 input gradient becomes the next int8 error at a
+dynamic power-of-two scale (quantize_s8, stochastic rounding).
+
+Updates use gradient standardization per output channel, w -= lr * (g - mean) / std in the
+real domain: scale-free, so the error's power-of-two exponent and the constant scales of the
+chain never enter a step. With the channel's weight scale s_w the step in int8 weight units is
+lr / (s_w * 2^Q_BITS) on the standardized Q_BITS gradient. Dynamic partial updates train only
+the top-k output channels by error norm, k from the step's loss relative to the largest seen.
+"""
+
+from array import array
+
+from mcutrain import fixed
+from mcutrain.backend import kernels
+from mcutrain.model import elements
+from mcutrain.zo import _set_base
+
+Q_BITS = 12  # standardized gradients in Q12: |ghat| <= sqrt(n) keeps them far from int32's end
+ONE_Q15 = 1 << 15
+_PREFIX = {"fully_connected": "fc", "conv2d": "conv2d", "depthwise_conv2d": "depthwise"}
+
+
+def chain(model, layers):
+    """The layers the error walks through: from the lowest trainable one to the last."""
+    if not layers:
+        raise ValueError("FQT needs at least one trainable layer")
+    return model.layers[min(layer.index for layer in layers):]
+
+
+class FQT:
+    """The backward chain of a trainer's model: one link per layer from the last down to the
+    lowest trainable one, their buffers planned here, once."""
+
+    def __init__(self, trainer, layers):
+        self.trainer = trainer
+        model = trainer.model
+        self.model = model
+        self.owned = []  # every buffer this plan allocates, for memory()
+        trainable = [layer.index for layer in layers]
+        lowest = min(trainable)
+        links = chain(model, layers)[::-1]
+        for i, layer in enumerate(links):
+            if layer.op == "add":
+                raise ValueError("FQT through residual adds is not supported yet")
+            if i and layer.output != links[i - 1].inputs[0]:
+                raise ValueError("FQT needs a chain: layer %d does not feed layer %d" % (layer.index, links[i - 1].index))
+        # One int32 scratch for the gradients that live within one link's step: weight gradients,
+        # input gradients and the widened error are never needed at the same time.
+        size = self.size
+        scratch = 0
+        for layer in links:
+            below = layer.index > lowest
+            scratch = max(scratch, size(layer.inputs[0]) if below else 0,
+                          size(layer.output) if below and layer.weight is not None else 0,
+                          len(layer.weight) if layer.index in trainable else 0)
+        self.scratch = self.int32(scratch)
+        self.seeds_used = 0
+        error = trainer.loss.error
+        self.links = []
+        for layer in links:
+            below = layer.index > lowest
+            if layer.weight is None:
+                link = PoolLink(self, layer, error)
+            else:
+                link = WeightedLink(self, layer, error, layer.index in trainable, below)
+            self.links.append(link)
+            error = link.error_in
+        self.seeds = self.int32(self.seeds_used)
+        self.exponent = 0  # this step's lowest error is E * 2^exponent times the chain's constant scales
+        self.loss_max = 0
+        self.configure()
+
+    def size(self, t):
+        return self.model.batch * elements(self.model.description.shape(t))
+
+    def int32(self, n):
+        buf = array("i", bytes(4 * n))
+        self.owned.append(buf)
+        return buf
+
+    def int8(self, n):
+        buf = bytearray(n)
+        self.owned.append(buf)
+        return buf
+
+    def view(self, n):
+        return memoryview(self.scratch)[:n]
+
+    def take_seeds(self, n):
+        """Indices of n seeds in each step's draw."""
+        self.seeds_used += n
+        return self.seeds_used - n
+
+    def configure(self):
+        """Fixed-point steps and partial-update fractions from the trainer's float settings."""
+        t = self.trainer
+        if not 0 < t.lmin <= t.lmax <= 1:
+            raise ValueError("need 0 < lmin <= lmax <= 1, got lmin=%r, lmax=%r" % (t.lmin, t.lmax))
+        self.lmin = fixed.to_int(fixed.from_float(t.lmin), 15)
+        self.lmax = fixed.to_int(fixed.from_float(t.lmax), 15)
+        lr = fixed.from_float(t.lr)
+        for link in self.links:
+            link.configure(lr, 1 if t.stochastic else 0)
+
+    def fraction(self, loss):
+        """lmin + |e| / e_max * (lmax - lmin) in Q15, in small ints: e_max is cut to 15 bits
+        (and e with it) so that the products stay below 2^30."""
+        if self.lmin == self.lmax:
+            return self.lmin
+        if loss < 0:
+            loss = -loss
+        if loss > self.loss_max:
+            self.loss_max = loss
+        top, shift = self.loss_max, 0
+        while top >> shift >= ONE_Q15:
+            shift += 1
+        ratio = ((loss >> shift) << 15) // (top >> shift) if top else 0
+        return self.lmin + ((ratio * (self.lmax - self.lmin)) >> 15)
+
+    def step(self, loss, factor):
+        """Back-propagates the error the loss left in Loss.error and updates the trainable
+        layers; loss is the step's Q16 loss, factor the schedule's Q15 factor."""
+        kernels.seeds(self.seeds, self.trainer.stream)
+        fraction = self.fraction(loss)
+        self.exponent = 0
+        for link in self.links:
+            link.run(self, fraction, factor)
+
+    def memory(self):
+        total = 0
+        for buf in self.owned:
+            total += len(buf) * (4 if isinstance(buf, array) else 1)
+        for link in self.links:
+            total += link.memory()
+        return total
+
+
+class PoolLink:
+    """max / avg / global-avg pooling: the input gradient, requantized to the next int8 error."""
+
+    def __init__(self, fqt, layer, error):
+        self.layer, self.error = layer, error
+        self.kernel = getattr(kernels, layer.op + "_input_grad")
+        self.params = array("i", layer.params[:4 if layer.op == "global_avg_pool" else 12])
+        count = fqt.size(layer.inputs[0])
+        self.gx = fqt.view(count)
+        self.error_in = fqt.int8(count)
+        self.quantize_params = array("i", (count, 1, 0))
+        self.seed_at = fqt.take_seeds(1)
+
+    def configure(self, lr, stochastic):
+        self.quantize_params[1] = stochastic
+
+    def run(self, fqt, fraction, factor):
+        if self.layer.op == "max_pool":
+            self.kernel(self.gx, fqt.model.acts[self.layer.inputs[0]], self.error, self.params)
+        else:
+            self.kernel(self.gx, self.error, self.params)
+        self.quantize_params[2] = fqt.seeds[self.seed_at]
+        fqt.exponent += kernels.quantize_s8(self.error_in, self.gx, self.quantize_params)
+
+    def memory(self):
+        return 4 * (len(self.params) + len(self.quantize_params))
+
+
+class WeightedLink:
+    """fully_connected / conv2d / depthwise_conv2d: mask, then the input gradient if layers
+    below need it, then (if trainable) the standardized, partial weight and bias update."""
+
+    def __init__(self, fqt, layer, error, trainable, below):
+        self.layer, self.error, self.trainable, self.below = layer, error, trainable, below
+        self.description = fqt.model.description
+        prefix = _PREFIX[layer.op]
+        channels = layer.record.shape[2]
+        self.channels = channels
+        out_count = fqt.size(layer.output)
+        record = layer.record
+        self.mask_params = array("i", (out_count, record.act_min, record.act_max))
+        self.params = [self.mask_params]
+        self.error_in = None
+        if below:
+            # W^T E needs E times each output channel's weight scale: the int8 error is widened
+            # (bias_grad over one row copies it into int32) and requantized by s_w[c] / max s_w.
+            in_count = fqt.size(layer.inputs[0])
+            self.wide = fqt.view(out_count)
+            self.widen_params = array("i", (1, out_count))
+            self.scaled = fqt.int8(out_count)
+            self.ratio = (fqt.int32(channels), fqt.int32(channels))
+            self.requant_params = array("i", (out_count, channels, 0, -127, 127))
+            self.input_grad = getattr(kernels, prefix + "_input_grad")
+            self.input_params = array("i", layer.params[:3 if prefix == "fc" else 13])
+            self.gx = fqt.view(in_count)
+            self.error_in = fqt.int8(in_count)
+            self.quantize_params = array("i", (in_count, 1, 0))
+            self.seed_at = fqt.take_seeds(1)
+            self.params += [self.widen_params, self.requant_params, self.input_params, self.quantize_params]
+        if trainable:
+            self._plan_update(fqt, prefix, out_count)
+
+    def _plan_update(self, fqt, prefix, out_count):
+        layer, channels = self.layer, self.channels
+        if channels >= 1 << 14:  # k = fraction * channels must stay a small int
+            raise ValueError("partial updates take at most 16383 channels")
+        count = len(layer.weight)
+        # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
+        inner = 1 if prefix == "depthwise" else count // channels
+        self.gw = fqt.view(count)
+        self.gb = fqt.int32(channels)
+        self.weight_grad = getattr(kernels, prefix + "_weight_grad")
+        self.weight_grad_params = array("i", layer.params[:4 if prefix == "fc" else 14])
+        self.bias_grad_params = array("i", (out_count // channels, channels))
+        self.weight_std_params = array("i", (count, channels, inner, Q_BITS))
+        # One group for the bias: one element per channel has no spread of its own.
+        self.bias_std_params = array("i", (channels, 1, channels, Q_BITS))
+        self.weight_params = array("i", (count, channels, inner, 1, 0))
+        self.bias_params = array("i", (channels, channels, 1, 1, 0))
+        # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
+        self.base = tuple(fqt.int32(channels) for _ in range(4))
+        self.weight_steps = (fqt.int32(channels), fqt.int32(channels))
+        self.bias_steps = (fqt.int32(channels), fqt.int32(channels))
+        # Partial updates: channel scores, the top-k ranking and an exact-length view of it per k.
+        self.scores = fqt.int32(channels)
+        ranking = memoryview(fqt.int32(channels))
+        self.rankings = [ranking[:k] for k in range(1, channels + 1)]
+        self.norm_params = array("i", (out_count, channels, 1, 0))
+        self.topk_params = array("i", (channels, channels))
+        self.update_seed_at = fqt.take_seeds(2)
+        self.params += [self.weight_grad_params, self.bias_grad_params, self.weight_std_params,
+                        self.bias_std_params, self.weight_params, self.bias_params, self.norm_params,
+                        self.topk_params]
+
+    def configure(self, lr, stochastic):
+        layer = self.layer
+        s_in = fixed.from_float(self.description.scale(layer.inputs[0]))
+        s_out = fixed.from_float(layer.record.scale)
+        # The weight scale from the requantization: s_in * s_w / s_out = M * 2^(shift - 31).
+        scales = [fixed.div(fixed.mul((layer.multiplier[c], layer.shift[c] - 31), s_out), s_in)
+                  for c in range(self.channels)]
+        if self.below:
+            self.quantize_params[1] = stochastic
+            # s_w[c] / max s_w as a requantization (M, shift) with M * 2^(shift - 31) <= 1.
+            largest = max(range(self.channels), key=lambda c: layer.multiplier[c] << (layer.shift[c] + 31))
+            for c in range(self.channels):
+                m, e = fixed.div(scales[c], scales[largest])
+                if e + 31 < -31:  # below what a requantization holds: the channel passes nothing
+                    m, e = 0, -31
+                self.ratio[0][c], self.ratio[1][c] = m, e + 31
+        if self.trainable:
+            self.weight_params[3] = self.bias_params[3] = stochastic
+            for c in range(self.channels):
+                weight = fixed.div(lr, scales[c])
+                bias = fixed.div(weight, s_in)  # s_b = s_in * s_w
+                _set_base(self.base[0], self.base[1], c, (weight[0], weight[1] - Q_BITS))
+                _set_base(self.base[2], self.base[3], c, (bias[0], bias[1] - Q_BITS))
+                self.weight_steps[1][c] = self.base[1][c] - 2
+                self.bias_steps[1][c] = self.base[3][c] - 2
+
+    def run(self, fqt, fraction, factor):
+        layer, error = self.layer, self.error
+        acts = fqt.model.acts
+        kernels.clamp_mask(error, acts[layer.output], self.mask_params)
+        if self.below:
+            kernels.fill(self.wide, 0)
+            kernels.bias_grad(self.wide, error, self.widen_params)
+            kernels.requantize(self.scaled, self.wide, self.ratio[0], self.ratio[1], self.requant_params)
+            self.input_grad(self.gx, layer.weight, self.scaled, self.input_params)
+            self.quantize_params[2] = fqt.seeds[self.seed_at]
+            fqt.exponent += kernels.quantize_s8(self.error_in, self.gx, self.quantize_params)
+        if not self.trainable:
+            return
+        # After the input gradient: the layers below get the error of the weights the forward used.
+        self._select(fraction, factor)
+        kernels.fill(self.gw, 0)
+        self.weight_grad(self.gw, acts[layer.inputs[0]], error, self.weight_grad_params)
+        kernels.standardize(self.gw, self.weight_std_params)
+        self.weight_params[4] = fqt.seeds[self.update_seed_at]
+        kernels.sgd_update(layer.weight, self.gw, self.weight_steps[0], self.weight_steps[1], self.weight_params)
+        kernels.fill(self.gb, 0)
+        kernels.bias_grad(self.gb, error, self.bias_grad_params)
+        kernels.standardize(self.gb, self.bias_std_params)
+        self.bias_params[4] = fqt.seeds[self.update_seed_at + 1]
+        kernels.sgd_update(layer.bias, self.gb, self.bias_steps[0], self.bias_steps[1], self.bias_params)
+
+    def _select(self, fraction, factor):
+        """This step's multipliers: the base ones times the schedule factor for the top-k channels
+        by error norm, 0 for the others (k = max(1, floor(fraction * N)))."""
+        n = self.channels
+        weight_high, bias_high = self.base[0], self.base[2]
+        wm, bm = self.weight_steps[0], self.bias_steps[0]
+        k = (fraction * n) >> 15
+        if k >= n:
+            for c in range(n):
+                wm[c] = weight_high[c] * factor
+                bm[c] = bias_high[c] * factor
+            return
+        if k < 1:
+            k = 1
+        kernels.channel_norms(self.scores, self.error, self.norm_params)
+        self.topk_params[1] = k
+        ranking = self.rankings[k - 1]
+        kernels.topk(ranking, self.scores, self.topk_params)
+        for c in range(n):
+            wm[c] = 0
+            bm[c] = 0
+        for j in range(k):
+            c = ranking[j]
+            wm[c] = weight_high[c] * factor
+            bm[c] = bias_high[c] * factor
+
+    def memory(self):
+        return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", ()))
