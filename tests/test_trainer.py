@@ -14,20 +14,26 @@ from mcutrain_host.quantize import quantize_images
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
 
+SETTINGS_PARSER = """
+def trainer_settings(text):
+    \"\"\"'mode=wp,layers=4/6,lr=0.01' -> Trainer keyword arguments (layers=all: every layer).\"\"\"
+    kwargs = {}
+    for item in text.split(","):
+        k, v = item.split("=")
+        kwargs[k] = v if k in ("mode", "schedule_name", "method") else (None if v == "all" else
+            [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "lmin", "lmax") else int(v))
+    return kwargs
+"""
+
 # One program, run unchanged by MicroPython (natmod) and CPython (reference).
-TRAIN_STEPS = """
+TRAIN_STEPS = SETTINGS_PARSER + """
 import sys
 from mcutrain import model
 from mcutrain.trainer import Trainer
 
 path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-kwargs = {}
-for item in settings.split(","):
-    k, v = item.split("=")
-    kwargs[k] = v if k in ("mode", "schedule_name", "method") else (None if v == "all" else
-        [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "lmin", "lmax") else int(v))
 m = model.load(path)
-t = Trainer(m, batch=batch, **kwargs)
+t = Trainer(m, batch=batch, **trainer_settings(settings))
 size = m.input_size
 with open(data_path, "rb") as f:
     data = f.read()
@@ -79,27 +85,42 @@ METHODS = {
 }
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
+def assert_trains_alike(board, tmp_path, model_path, settings):
+    """50 steps of batch 4 on 64 noisy samples change the weights, identically on board and host."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 64)
-    on_board, on_host = run_both(board, tmp_path, [TINY, data, 50, 4, METHODS[method]])
-    before = model_module.load(str(TINY))
+    on_board, on_host = run_both(board, tmp_path, [model_path, data, 50, 4, settings])
+    before = model_module.load(str(model_path))
     initial = " ".join(bytes(t).hex() for layer in before.layers if layer.weight is not None
                        for t in (layer.weight, layer.bias))
-    weights = on_board.splitlines()[0]
-    assert weights != initial, "training changed nothing: the test would prove nothing"
+    assert on_board.splitlines()[0] != initial, "training changed nothing: the test would prove nothing"
     assert hashlib.sha256(on_board.encode()).hexdigest() == hashlib.sha256(on_host.encode()).hexdigest(), \
-        f"board and host differ after 50 steps of {method}"
+        f"board and host differ after 50 steps of {settings}"
 
 
-NO_ALLOCATION = """
+def assert_allocates_nothing(board, tmp_path, model_path, settings):
+    """Stricter than reading mem_alloc after gc.collect(): with the collector off, even memory
+    allocated and dropped within a step would show."""
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 16)
+    program = tmp_path / "no_allocation.py"
+    program.write_text(NO_ALLOCATION)
+    out = board.run_file(program, heap="512K", args=[model_path, data, settings])
+    assert int(out) == 0, f"100 steps of {settings} allocated {out} bytes"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
+    assert_trains_alike(board, tmp_path, TINY, METHODS[method])
+
+
+NO_ALLOCATION = SETTINGS_PARSER + """
 import gc, sys
 from mcutrain import model
 from mcutrain.trainer import Trainer
 
 m = model.load(sys.argv[1])
-t = Trainer(m, batch=2, mode=sys.argv[3], layers=[int(i) for i in sys.argv[4].split("/")], queries=3)
+t = Trainer(m, batch=2, **trainer_settings(sys.argv[3]))
 size = m.input_size
 with open(sys.argv[2], "rb") as f:
     data = f.read()
@@ -127,14 +148,7 @@ print(measure())
 
 @pytest.mark.parametrize("mode,layers", [("wp", "0/2/4/6"), ("np", "4/6")])
 def test_a_step_allocates_nothing_on_the_board(board, tmp_path, mode, layers):
-    """Stricter than reading mem_alloc after gc.collect(): with the collector off, even memory
-    allocated and dropped within a step would show."""
-    data = tmp_path / "samples.bin"
-    corrupted_samples(data, 16)
-    program = tmp_path / "no_allocation.py"
-    program.write_text(NO_ALLOCATION)
-    out = board.run_file(program, heap="512K", args=[TINY, data, mode, layers])
-    assert int(out) == 0, f"100 {mode} steps allocated {out} bytes"
+    assert_allocates_nothing(board, tmp_path, TINY, f"mode={mode},layers={layers},queries=3")
 
 
 SMALL_HEAP = """

@@ -1,8 +1,6 @@
 """The FQT trainer (mcutrain.fqt): the same bytes on the board (natmod) and on CPython (NumPy
 reference), no allocation per step on the board, and it learns."""
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -10,7 +8,7 @@ from mcutrain import model as model_module
 from mcutrain.trainer import Trainer
 from mcutrain_host import datasets
 from mcutrain_host.quantize import quantize_images
-from test_trainer import NO_ALLOCATION, TINY, corrupted_samples, run_both
+from test_trainer import TINY, assert_allocates_nothing, assert_trains_alike
 
 SMALL = TINY.parent / "small.mcut"
 SETTINGS = {
@@ -26,33 +24,14 @@ SETTINGS["small-depthwise-global-pool"] = "method=fqt,layers=11/14,lr=0.003,lmin
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_board_and_host_train_to_the_same_bytes(board, tmp_path, name):
-    path = SMALL if name.startswith("small") else TINY
-    data = tmp_path / "samples.bin"
-    corrupted_samples(data, 64)
-    on_board, on_host = run_both(board, tmp_path, [path, data, 50, 4, SETTINGS[name]])
-    before = model_module.load(str(path))
-    initial = " ".join(bytes(t).hex() for layer in before.layers if layer.weight is not None
-                       for t in (layer.weight, layer.bias))
-    assert on_board.splitlines()[0] != initial, "training changed nothing: the test would prove nothing"
-    assert hashlib.sha256(on_board.encode()).hexdigest() == hashlib.sha256(on_host.encode()).hexdigest(), \
-        f"board and host differ after 50 FQT steps ({name})"
-
-
-FQT_TRAINER = 't = Trainer(m, batch=2, method="fqt", lmin=float(sys.argv[3]), lmax=float(sys.argv[3]), ' \
-              'layers=[int(i) for i in sys.argv[4].split("/")])'
+    assert_trains_alike(board, tmp_path, SMALL if name.startswith("small") else TINY, SETTINGS[name])
 
 
 @pytest.mark.parametrize("model,fraction,layers", [("tiny", "1.0", "4/6"), ("tiny", "0.1", "4/6"),
                                                    ("tiny", "0.5", "2/6"), ("small", "0.5", "11/14")])
 def test_a_step_allocates_nothing_on_the_board(board, tmp_path, model, fraction, layers):
-    zo_trainer = 't = Trainer(m, batch=2, mode=sys.argv[3], layers=[int(i) for i in sys.argv[4].split("/")], queries=3)'
-    assert zo_trainer in NO_ALLOCATION
-    data = tmp_path / "samples.bin"
-    corrupted_samples(data, 16)
-    program = tmp_path / "no_allocation.py"
-    program.write_text(NO_ALLOCATION.replace(zo_trainer, FQT_TRAINER))
-    out = board.run_file(program, heap="512K", args=[SMALL if model == "small" else TINY, data, fraction, layers])
-    assert int(out) == 0, f"100 FQT steps (fraction {fraction}, layers {layers}) allocated {out} bytes"
+    settings = f"method=fqt,lmin={fraction},lmax={fraction},layers={layers}"
+    assert_allocates_nothing(board, tmp_path, SMALL if model == "small" else TINY, settings)
 
 
 def noisy_split(count, std=100, seed=0):
