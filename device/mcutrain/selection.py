@@ -40,13 +40,17 @@ def _ratio_squared(description, layer, squares):
     per_channel = len(layer.weight) // channels
     gradient, weights = (0, 0), (0, 0)
     depthwise = layer.op == "depthwise_conv2d"
+    weight = layer.weight
     for c in range(channels):
         s = scales.weight(description, layer, c)
         s2 = fixed.mul(s, s)
         gradient = _add(gradient, fixed.div(fixed.from_int(per_channel * squares), s2))
         # Depthwise weights are [k_h, k_w, c]: channel c is every channels-th element.
-        values = layer.weight[c::channels] if depthwise else layer.weight[c * per_channel:(c + 1) * per_channel]
-        w2 = sum((v - 256 if v > 127 else v) ** 2 for v in values)
+        indices = range(c, len(weight), channels) if depthwise else range(c * per_channel, (c + 1) * per_channel)
+        w2 = 0
+        for i in indices:
+            v = weight[i]
+            w2 += (v - 256 if v > 127 else v) ** 2
         weights = _add(weights, fixed.mul(fixed.from_int(w2), s2))
     if weights[0] == 0:
         return (1 << 30, 0) if gradient[0] else (0, 0)
