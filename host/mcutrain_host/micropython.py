@@ -34,8 +34,11 @@ def device_path():
 
 
 def board_env(arch="x64"):
+    """The virtual board's environment: the device package precompiled to .mpy, as on a board."""
+    from mcutrain_host import package
+
     env = dict(os.environ)
-    env["MICROPYPATH"] = os.pathsep.join([".frozen", str(device_path()), str(natmod_dir(arch))])
+    env["MICROPYPATH"] = os.pathsep.join([".frozen", str(package.compiled()), str(natmod_dir(arch))])
     return env
 
 
