@@ -13,6 +13,7 @@ from mcutrain_host import datasets, micropython
 from mcutrain_host.quantize import quantize_images
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
+SMALL = micropython.REPO / "models" / "small.mcut"
 
 SETTINGS_PARSER = """
 def trainer_settings(text):
@@ -151,35 +152,47 @@ def test_a_step_allocates_nothing_on_the_board(board, tmp_path, mode, layers):
     assert_allocates_nothing(board, tmp_path, TINY, f"mode={mode},layers={layers},queries=3")
 
 
-SMALL_HEAP = """
+SMALL_HEAP = SETTINGS_PARSER + """
 import sys
 from mcutrain import model
 from mcutrain.trainer import Trainer
 
-m = model.load(sys.argv[1])
-t = Trainer(m, mode="wp", queries=10)
+path, data_path, settings, select = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+m = model.load(path)
+t = Trainer(m, **trainer_settings(settings))
 # Samples stream through one planned buffer, as they arrive on a board.
 x, y = bytearray(784), bytearray(1)
-with open(sys.argv[2], "rb") as f:
+with open(data_path, "rb") as f:
     for i in range(16):
         f.seek(i * 784)
         f.readinto(x)
         f.seek(16 * 784 + i)
         f.readinto(y)
+        if select and i == 0:
+            print(t.select_layers(x, y, select))
         t.step(x, y)
-print(t.memory()["heap"])
+print(t.memory())
 """
 
-
-def test_tiny_trains_with_zo_under_a_128k_heap(board, tmp_path):
-    """Weight perturbation of every layer of tiny: package, model, arena and training state all
-    in an RP2040-sized heap of 128 KB."""
+@pytest.mark.parametrize("model,settings,select,heap", [
+    (TINY, "mode=wp,queries=10", 0, 128),  # every layer of tiny
+    (TINY, "method=fqt,lr=0.003", 0, 160),  # the last two layers
+    # Planned for the last layer first, then for the two layers with the best gradient-norm ratio.
+    (SMALL, "mode=wp,queries=10,layers=14", 2, 192),
+], ids=["tiny-zo-128k", "tiny-fqt-160k", "small-sparse-zo-192k"])
+def test_training_fits_a_board_sized_heap(board, tmp_path, model, settings, select, heap):
+    """Package, model, arena and training state all in the heap of a small board; the step
+    count and the memory report come from the run itself."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 16)
     program = tmp_path / "small_heap.py"
     program.write_text(SMALL_HEAP)
-    heap = int(board.run_file(program, heap="128K", args=[TINY, data]))
-    assert heap < 128 * 1024
+    out = board.run_file(program, heap=f"{heap}K", args=[model, data, settings, select]).splitlines()
+    report = eval(out[-1])
+    assert report["heap"] < heap * 1024
+    assert 0 < report["total"] < report["heap"], "the report counts more than the heap holds"
+    if select:
+        assert len(eval(out[0])) == select
 
 
 SELECT = """
@@ -188,7 +201,7 @@ from mcutrain import model
 from mcutrain.trainer import Trainer
 
 m = model.load(sys.argv[1])
-t = Trainer(m, mode="wp", queries=4, batch=4)
+t = Trainer(m, mode="wp", queries=4, batch=4, layers=[len(m.layers) - 1])
 with open(sys.argv[2], "rb") as f:
     data = f.read()
 print(t.select_layers(memoryview(data)[:4 * 784], memoryview(data)[64 * 784:64 * 784 + 4], 2, queries=8))
@@ -196,16 +209,18 @@ print(t.stats()["layers"])
 """
 
 
-def test_layer_selection_is_the_same_on_board_and_host(board, tmp_path):
+@pytest.mark.parametrize("model", [TINY, SMALL], ids=["tiny", "small"])
+def test_layer_selection_is_the_same_on_board_and_host(board, tmp_path, model):
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 64)
     program = tmp_path / "select.py"
     program.write_text(SELECT)
-    on_board = board.run_file(program, heap="512K", args=[TINY, data])
+    on_board = board.run_file(program, heap="512K", args=[model, data])
     env = {"PYTHONPATH": str(micropython.device_path())}
-    proc = subprocess.run([sys.executable, str(program), str(TINY), str(data)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(program), str(model), str(data)], capture_output=True, text=True,
                           env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    weighted = {layer.index for layer in model_module.load(str(model)).layers if layer.weight is not None}
     chosen = eval(on_board.splitlines()[0])
-    assert len(chosen) == 2 and set(chosen) <= {0, 2, 4, 6}
+    assert len(chosen) == 2 and set(chosen) <= weighted
     assert on_board == proc.stdout

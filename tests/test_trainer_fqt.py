@@ -8,9 +8,8 @@ from mcutrain import model as model_module
 from mcutrain.trainer import Trainer
 from mcutrain_host import datasets
 from mcutrain_host.quantize import quantize_images
-from test_trainer import TINY, assert_allocates_nothing, assert_trains_alike
+from test_trainer import SMALL, TINY, assert_allocates_nothing, assert_trains_alike
 
-SMALL = TINY.parent / "small.mcut"
 SETTINGS = {
     "full": "method=fqt,layers=4/6,lr=0.003",
     "partial": "method=fqt,layers=4/6,lr=0.003,lmin=0.1,lmax=0.1",

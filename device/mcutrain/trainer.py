@@ -1,6 +1,6 @@
 """The REPL face of on-device training.
 
-    t = Trainer(model, method="zo", layers=[4, 5], mode="mix", lr=0.01, queries=10)
+    t = Trainer(model, method="zo", layers=[4, 6], mode="mix", lr=0.01, queries=10)
     t.step(x, y)                  # x: int8 images (batch of them), y: bytes of labels
     t.set(lr=0.005, queries=20)   # between steps, from the REPL or the link
     t.stats(); t.memory()
@@ -16,17 +16,17 @@ from array import array
 from mcutrain import schedule, zo
 from mcutrain.loss import Loss
 
-METHODS = ("zo", "fqt")
+METHODS = ("zo", "fqt", "hybrid")
 MODES = (zo.WP, zo.NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
-_PLAN_SETTINGS = ("queries", "layers", "mode", "batch")
+_PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers")
 
 
 class Trainer:
     def __init__(self, model, method="zo", batch=1, layers=None, mode=zo.WP, lr=0.01, queries=10, sigma=1,
                  bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
-                 schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0):
+                 schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2):
         if method not in METHODS:
             raise ValueError("method must be one of %s, got %r" % (METHODS, method))
         self.model, self.method = model, method
@@ -35,6 +35,7 @@ class Trainer:
         self.antithetic, self.gns, self.qas, self.stochastic = antithetic, gns, qas, stochastic
         self.schedule_name, self.total_steps = schedule_name, total_steps
         self.lmin, self.lmax = lmin, lmax  # FQT partial updates: fractions of channels trained per step
+        self.fqt_layers = fqt_layers  # hybrid: the top trainable layers that train by FQT
         if not 0 <= seed < 1 << 30:
             raise ValueError("seed must be in [0, 2**30)")
         self.stream = array("i", [seed])
@@ -56,11 +57,13 @@ class Trainer:
                 raise ValueError("%s must be a positive int, got %r" % (name, value))
         if self.lr <= 0:
             raise ValueError("lr must be positive, got %r" % (self.lr,))
+        if not isinstance(self.fqt_layers, int) or self.fqt_layers < 1:
+            raise ValueError("fqt_layers must be a positive int, got %r" % (self.fqt_layers,))
 
     def _trainable(self):
         weighted = [layer for layer in self.model.layers if layer.weight is not None]
         if self.layers is None:
-            return weighted[-2:] if self.method == "fqt" else weighted
+            return weighted[-self.fqt_layers:] if self.method == "fqt" else weighted
         chosen = []
         for i in self.layers:
             if not 0 <= i < len(self.model.layers) or self.model.layers[i].weight is None:
@@ -76,23 +79,37 @@ class Trainer:
         nodes = len(self.model.activation(layer.output)) // self.model.batch
         return zo.NP if nodes < len(layer.weight) else zo.WP
 
+    def _split(self, layers):
+        """(FQT layers, ZO layers): the hybrid trains its top fqt_layers by FQT, the rest by ZO."""
+        if self.method == "zo":
+            return [], layers
+        if self.method == "fqt":
+            return layers, []
+        if len(layers) <= self.fqt_layers:
+            raise ValueError("the hybrid needs more trainable layers (%d) than fqt_layers (%d)"
+                             % (len(layers), self.fqt_layers))
+        return layers[-self.fqt_layers:], layers[:-self.fqt_layers]
+
     def _plan(self):
         self._check()
-        layers = self._trainable()
+        top, layers = self._split(self._trainable())
         # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
         self.zo_layers = self.loss = self.scratch = self.fqt = None
         gc.collect()
-        if self.method == "fqt":
-            from mcutrain import fqt  # loaded on use: on a board, code is RAM
         keep = []
-        for layer in fqt.chain(self.model, layers) if self.method == "fqt" else layers:
+        if top:
+            from mcutrain import fqt  # loaded on use: on a board, code is RAM
+            for layer in fqt.chain(self.model, top):
+                keep.extend(layer.inputs)
+                keep.append(layer.output)
+        for layer in layers:
             keep.extend(layer.inputs)
             keep.append(layer.output)
         self.model.plan(batch=self.batch, keep=keep)
         self.loss = Loss(self.model)
-        if self.method == "fqt":
-            self.fqt = fqt.FQT(self, layers)
-            layers = []  # none trains by ZO
+        if top:
+            self.fqt = fqt.FQT(self, top)
+            self.fqt_start = top[0].index
         # Later layers first: a layer's queries re-run the network above it, which overwrites
         # the kept tensors of the layers above but never those below.
         modes = [self._mode_of(layer) for layer in layers]
@@ -131,16 +148,20 @@ class Trainer:
             raise ValueError("%d labels for a batch of %d" % (len(labels), self.batch))
         self.loss.set_labels(labels)
         base = self.loss(self.model.infer(x))
+        self.last_loss = base
         factor = self.schedule(self.steps, self.total_steps)
+        # FQT first: it needs the activations of the forward just run, which ZO queries overwrite.
+        if self.fqt is not None:
+            self.fqt.step(base, factor)
+            if self.zo_layers:
+                # The ZO loss differences are taken against the network as FQT left it.
+                base = self.loss(self.model.forward(self.fqt_start))
         for layer in self.zo_layers:
             layer.scale_steps(factor)
             layer.step(base)
-        if self.fqt is not None:
-            self.fqt.step(base, factor)
         self.steps += 1
         self.samples += self.batch
-        self.last_loss = base
-        return base
+        return self.last_loss
 
     def select_layers(self, x, labels, count, queries=None):
         """Sparse training: scores every weighted layer by its ZO gradient-norm ratio on one
@@ -188,14 +209,15 @@ class Trainer:
                   "lr_factor": self.schedule(self.steps, self.total_steps) / 32768,
                   "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
         if self.fqt is not None:
-            report["layers"] = [(layer.index, "fqt") for layer in self._trainable()]
+            report["layers"] += [(layer.index, "fqt") for layer in self._split(self._trainable())[0]]
             report["error_exponent"] = self.fqt.exponent
         return report
 
     def memory(self):
-        """Bytes: the model's (weights, params, arena), the trainer's buffers, and on a board
-        `heap`, the whole GC heap in use (package code and objects included). Nothing is
-        allocated per step, so this is also the peak while training."""
+        """Bytes: the model's (weights, params, arena) and the trainer's buffers, their total; on
+        a board also `heap`, the whole GC heap in use, and `code_and_objects`, the part of it
+        that is neither: package bytecode, natmod code where the port keeps it in the heap, and
+        Python objects. Nothing is allocated per step, so after a step `heap` is the peak."""
         report = self.model.memory()
         training = sum(layer.memory() for layer in self.zo_layers) + self.scratch.memory()
         if self.fqt is not None:
@@ -206,4 +228,5 @@ class Trainer:
         if hasattr(gc, "mem_alloc"):
             gc.collect()
             report["heap"] = gc.mem_alloc()
+            report["code_and_objects"] = report["heap"] - report["total"]
         return report
