@@ -185,4 +185,22 @@ int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t
 // are 31-bit on 32-bit boards: a returned CRC would allocate a big int per chunk.
 int qnn_crc32(qnn_s32_t state, const uint8_t *data, size_t n);
 
+// Link frames (docs/protocol.md, device/mcutrain/reference/frame.py), all buffers in bytes.
+// frame_encode: out[:k] = 0x00, 0x80 | L & 0x7F, 0x80 | L >> 7, then the L-byte COBS encoding of
+// data[:n] followed by its CRC-32 (little endian); returns k = L + 3. params: [n], 1 <= n <=
+// data.n, the longest COBS of n + 4 bytes (n + 4 + (n + 4) / 254 + 1) at most 2^14 - 1 (so
+// n <= 16314); out must hold that longest encoding + 3 bytes whatever the data. out and data
+// must not overlap.
+#define QNN_FRAME_NPARAMS 1
+int qnn_frame_encode(qnn_s8_t out, qnn_cs8_t data, qnn_cs32_t params);
+// frame_decode: the COBS body[:n] decoded into out (the data, then its 4 CRC bytes); returns the
+// data's length, or 0 (not an error) when body[:n] is not a frame: not COBS, shorter than
+// 5 decoded bytes, longer than out, or a CRC that does not match. out is written only for a good
+// frame. params: [n], 0 <= n <= body.n. Safe on any bytes: the body comes off a serial line.
+int qnn_frame_decode(qnn_s8_t out, qnn_cs8_t body, qnn_cs32_t params);
+// dst[d:d + n] = src[s:s + n] as memmove: dst and src may be one buffer or overlapping views.
+// params: [d, s, n], each >= 0; src too short is QNN_ERR_INPUT_LEN, dst QNN_ERR_OUTPUT_LEN.
+#define QNN_COPY_NPARAMS 3
+int qnn_copy(qnn_s8_t dst, qnn_cs8_t src, qnn_cs32_t params);
+
 #endif

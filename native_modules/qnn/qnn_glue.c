@@ -332,6 +332,24 @@ static mp_obj_t crc32(mp_obj_t state_obj, mp_obj_t data_obj) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(crc32_obj, crc32);
 
+// frame_encode(out, data, params): out and data any buffers, taken as bytes.
+static mp_obj_t frame_encode(mp_obj_t out, mp_obj_t data, mp_obj_t params) {
+    return check("frame_encode", qnn_frame_encode(out_s8(out, "out"), in_s8(data, "data"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(frame_encode_obj, frame_encode);
+
+// frame_decode(out, body, params): out and body any buffers, taken as bytes; 0 for a bad frame.
+static mp_obj_t frame_decode(mp_obj_t out, mp_obj_t body, mp_obj_t params) {
+    return check("frame_decode", qnn_frame_decode(out_s8(out, "out"), in_s8(body, "body"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(frame_decode_obj, frame_decode);
+
+// copy(dst, src, params): any buffers, taken as bytes; dst may be src itself.
+static mp_obj_t copy(mp_obj_t dst, mp_obj_t src, mp_obj_t params) {
+    return check("copy", qnn_copy(out_s8(dst, "dst"), in_s8(src, "src"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(copy_obj, copy);
+
 // The natmod links no libc; GCC may still emit calls to these for struct copies and loops.
 void *memcpy(void *dst, const void *src, size_t n) {
     uint8_t *d = dst;
@@ -392,6 +410,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_cross_entropy, MP_OBJ_FROM_PTR(&cross_entropy_obj));
     // Utilities
     mp_store_global(MP_QSTR_crc32, MP_OBJ_FROM_PTR(&crc32_obj));
+    mp_store_global(MP_QSTR_frame_encode, MP_OBJ_FROM_PTR(&frame_encode_obj));
+    mp_store_global(MP_QSTR_frame_decode, MP_OBJ_FROM_PTR(&frame_decode_obj));
+    mp_store_global(MP_QSTR_copy, MP_OBJ_FROM_PTR(&copy_obj));
 
     MP_DYNRUNTIME_INIT_EXIT
 }

@@ -31,3 +31,4 @@ from mcutrain.reference.standardize import channel_norms, standardize
 from mcutrain.reference.cross_entropy import cross_entropy
 # Utilities
 from mcutrain.reference.crc32 import crc32
+from mcutrain.reference.frame import copy, frame_decode, frame_encode

@@ -17,6 +17,11 @@
 //   zo_update: its params block, then the query count, then w's element size
 //   row_norms: its params block, then g's element size
 //   channel_norms: its params block, then g's element size
+//   frame_encode: n, then the data's kind (fuzz_frame.c: 0 random, 1 no 0x00, 2 mostly 0x00,
+//     3 runs of 253 to 256 non-zero bytes)
+//   frame_decode: the data's length, the corruption of its frame (fuzz_frame.c), out's length
+//     minus (data length + 4), the data's kind; n is the corrupted body's length
+//   copy: its params block (d, s, n), then 1 to pass one buffer as both dst and src
 #define HARNESS_PERTURB_NPARAMS 5
 #define HARNESS_AXPY_NPARAMS 3
 #define HARNESS_SEEDS_NPARAMS 2
@@ -26,6 +31,9 @@
 #define HARNESS_ZO_NPARAMS 7
 #define HARNESS_ROW_NORMS_NPARAMS 4
 #define HARNESS_CHANNEL_NORMS_NPARAMS 5
+#define HARNESS_FRAME_ENCODE_NPARAMS 2
+#define HARNESS_FRAME_DECODE_NPARAMS 4
+#define HARNESS_COPY_NPARAMS 4
 
 #define HARNESS_KERNELS(X)                          \
     X(fully_connected, QNN_FC_NPARAMS)              \
@@ -61,7 +69,10 @@
     X(standardize, QNN_STANDARDIZE_NPARAMS)         \
     X(channel_norms, HARNESS_CHANNEL_NORMS_NPARAMS) \
     X(cross_entropy, QNN_CROSS_ENTROPY_NPARAMS)     \
-    X(crc32, HARNESS_CRC32_NPARAMS)
+    X(crc32, HARNESS_CRC32_NPARAMS)                 \
+    X(frame_encode, HARNESS_FRAME_ENCODE_NPARAMS)   \
+    X(frame_decode, HARNESS_FRAME_DECODE_NPARAMS)   \
+    X(copy, HARNESS_COPY_NPARAMS)
 
 typedef struct {
     const char *name;
