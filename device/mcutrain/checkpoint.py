@@ -130,6 +130,15 @@ class Checkpoints:
         return True
 
 
+def remove(path):
+    """Deletes both slots of the checkpoint at path, and a temporary file a reset left behind."""
+    for name in ("%s.0" % path, "%s.1" % path, path + ".tmp"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+
+
 def _nbytes(t):
     # MicroPython's arrays tell neither their typecode nor their item size, so trainer state is
     # int8 in bytearrays and int32 in array("i"), nothing else.

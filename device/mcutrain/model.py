@@ -181,7 +181,8 @@ class Model:
         correct = 0
         for start in range(0, count, self.batch):
             n = min(self.batch, count - start)
-            x = images[start * size:(start + n) * size]
+            # One planned batch needs no slice, so a board evaluating batch by batch allocates nothing.
+            x = images if count == self.batch else images[start * size:(start + n) * size]
             if n < self.batch:
                 # The last, partial batch: pad it to the planned batch and ignore the padding.
                 padded = bytearray(self.batch * size)

@@ -101,7 +101,7 @@ def load(stream):
     tables_end = HEADER_SIZE + layer_count * LAYER_SIZE + tensor_count * TENSOR_SIZE
     if layer_count < 1 or tables_end + CRC_SIZE > size:
         fail("%d layers and %d tensors do not fit in %d bytes", layer_count, tensor_count, size)
-    check_crc(stream, size)
+    crc = check_crc(stream, size)
     if reserved_a or reserved_b:
         fail("reserved header fields are not zero")
     if not valid_scale(in_scale):
@@ -110,6 +110,7 @@ def load(stream):
     if not valid_shape(input_shape):
         fail("input shape %dx%dx%d is empty or too large", in_h, in_w, in_c)
     model = ModelFile(input_shape, in_scale, in_zp, [])
+    model.crc = crc
     stream.seek(HEADER_SIZE)
     table = read_exact(stream, tables_end - HEADER_SIZE)
     layouts, expected = [], []
@@ -150,7 +151,8 @@ def read_exact(stream, n):
 
 
 def check_crc(stream, size):
-    """zlib's CRC-32 of everything before the last 4 bytes must equal them (little-endian)."""
+    """zlib's CRC-32 of everything before the last 4 bytes must equal them (little-endian);
+    returns them: the model's identity on the link."""
     state = bytearray(4)
     chunk = bytearray(256)
     stream.seek(0)
@@ -167,6 +169,7 @@ def check_crc(stream, size):
     kernels.crc32(state, tail)
     if state != read_exact(stream, CRC_SIZE):
         fail("CRC mismatch: the file is damaged")
+    return state
 
 
 def valid_scale(scale):

@@ -21,6 +21,7 @@ MODES = (zo.WP, zo.NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
 _PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers")
+SETTINGS = _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")  # what set() takes
 
 
 class Trainer:
@@ -119,7 +120,7 @@ class Trainer:
 
     def set(self, **settings):
         """Changes settings between steps; the next step uses them."""
-        unknown = [k for k in settings if k not in _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")]
+        unknown = [k for k in settings if k not in SETTINGS]
         if unknown:
             raise ValueError("unknown setting(s): %s" % ", ".join(unknown))
         old = {k: getattr(self, k) for k in settings}
@@ -173,22 +174,27 @@ class Trainer:
         self.set(layers=selection.top(scored, count))
         return self.layers
 
-    def save(self, path):
-        """Checkpoints the trainable tensors, the seed stream and the counters: written to a
-        temporary file, then renamed over the older of two slots (mcutrain.checkpoint)."""
+    def save(self, path, extra=()):
+        """Checkpoints the trainable tensors, the seed stream, the counters and the caller's
+        `extra` buffers (bytearray or array('i')): written to a temporary file, then renamed over
+        the older of two slots (mcutrain.checkpoint)."""
         from mcutrain.checkpoint import Checkpoints  # loaded on use: on a board, code is RAM
 
-        Checkpoints(path, self._state()).save(self.steps, (self.samples,))
+        loss_max = self.fqt.loss_max if self.fqt is not None else 0
+        Checkpoints(path, self._state() + list(extra)).save(self.steps, (self.samples, loss_max))
 
-    def resume(self, path):
-        """Restores the newest undamaged checkpoint of this trainer's layers; False if none."""
+    def resume(self, path, extra=()):
+        """Restores the newest undamaged checkpoint of this trainer's layers (and the caller's
+        `extra` buffers, as saved); False if there is none."""
         from mcutrain.checkpoint import Checkpoints
 
-        found = Checkpoints(path, self._state()).load()
+        found = Checkpoints(path, self._state() + list(extra)).load()
         if found is None:
             return False
         self.steps, counters = found
         self.samples = counters[0]
+        if self.fqt is not None:
+            self.fqt.loss_max = counters[1]
         return True
 
     def _state(self):
