@@ -14,19 +14,30 @@ class Progress:
         self.live = stream.isatty()
 
     def update(self, count, **metrics):
-        self.done += count
+        self.set(self.done + count, **metrics)
+
+    def set(self, done, **metrics):
+        self.done = done
         self.metrics = metrics
         if self.live and time.monotonic() - self.drawn > 0.2:
             self.drawn = time.monotonic()
             self.stream.write("\r" + self.line())
             self.stream.flush()
 
+    def note(self, text):
+        """A line of its own above the bar."""
+        self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
+        self.stream.flush()
+        self.drawn = 0.0
+
     def close(self):
         self.stream.write(("\r" if self.live else "") + self.line() + "\n")
         self.stream.flush()
 
     def line(self):
-        filled = self.WIDTH * self.done // max(self.total, 1)
+        filled = self.WIDTH * min(self.done, self.total) // max(self.total, 1)
+        elapsed = time.monotonic() - self.start
         values = " ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
+        rate = f"{self.done / elapsed:.1f}/s " if elapsed > 0 else ""
         return (f"{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total} "
-                f"{values} {time.monotonic() - self.start:.0f}s")
+                f"{rate}{values} {elapsed:.0f}s")

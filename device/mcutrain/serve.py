@@ -1,0 +1,223 @@
+"""The board's side of a training run over the serial link (docs/protocol.md).
+
+    import mcutrain.serve
+    mcutrain.serve.main("tiny.mcut", "run.ckpt")   # until the host says BYE; then the REPL is back
+
+The host configures a Trainer (CONFIG), streams samples (SAMPLE: training or evaluation, with a
+label and an id), tunes settings between steps (CONFIG again), asks for checkpoints and stats.
+Samples fill a batch buffer planned once; a full training batch is one `Trainer.step`, a full
+evaluation batch one `Trainer.evaluate`. Every applied training sample's id enters a CRC-32, kept
+in checkpoints with the weights, so host and board can prove each sample was applied once.
+"""
+
+import gc
+import sys
+from array import array
+
+import mcutrain
+from mcutrain import checkpoint
+from mcutrain import link as protocol
+from mcutrain import model as model_module
+from mcutrain.backend import kernels
+from mcutrain.trainer import SETTINGS, Trainer
+
+# Sample payload: id u32, flags u8, label u8, then the image.
+SAMPLE_HEADER = 6
+EVAL = 1
+# What a SAMPLE ACK reports happened.
+BUFFERED, STEPPED, EVALUATED = 0, 1, 2
+# Settings of the link itself, not of the trainer.
+RUN_SETTINGS = ("checkpoint_every", "resume")
+KNOWN = SETTINGS + ("method", "seed") + RUN_SETTINGS
+FLOATS = ("lr", "lmin", "lmax")
+WORDS = ("method", "mode", "schedule_name")
+
+
+def parse_settings(text):
+    """'lr=0.01;layers=4/6;mode=np' -> {'lr': 0.01, 'layers': [4, 6], 'mode': 'np'}."""
+    settings = {}
+    for item in text.split(";"):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError("settings are key=value, got %r" % item)
+        if key not in KNOWN:
+            raise ValueError("unknown setting %r; the settings are %s" % (key, ", ".join(KNOWN)))
+        if key in WORDS:
+            settings[key] = value
+        elif key == "layers":
+            settings[key] = None if value == "all" else [int(i) for i in value.split("/")]
+        elif key in FLOATS:
+            settings[key] = float(value)
+        else:
+            settings[key] = int(value)
+    return settings
+
+
+class Server:
+    def __init__(self, model, link, checkpoint):
+        self.model, self.link, self.checkpoint = model, link, checkpoint
+        self.trainer = None
+        self.checkpoint_every = 0
+        self.checksum = array("i", [0])  # CRC-32 of the ids of applied training samples
+        self.filled = 0
+        self.filling = 0  # flags of the samples in the batch buffer
+        self.loss = 0
+        self.copy_params = array("i", [0, 0, 0])
+
+    def plan(self, batch):
+        size = self.model.input_size
+        self.images = bytearray(batch * size)
+        self.labels = bytearray(batch)
+        self.ids = array("i", [0] * batch)
+
+    def hello(self):
+        gc.collect()
+        t = self.trainer
+        implementation = sys.implementation
+        mpy = getattr(implementation, "_mpy", 0)
+        fields = (
+            ("version", protocol.VERSION), ("package", mcutrain.__version__),
+            ("board", getattr(implementation, "_machine", sys.platform)), ("arch", mpy >> 10),
+            ("abi", "%d.%d" % (mpy & 0xFF, (mpy >> 8) & 3)), ("kernels", kernels.__name__),
+            ("heap_free", gc.mem_free() if hasattr(gc, "mem_free") else -1),
+            ("frame_max", len(self.link.body)),
+            ("model", "".join("%02x" % b for b in reversed(self.model.description.crc))),
+            ("input", self.model.input_size),
+            ("steps", t.steps if t else 0), ("samples", t.samples if t else 0),
+            ("checksum", "%08x" % (self.checksum[0] & 0xFFFFFFFF)))
+        return ";".join("%s=%s" % field for field in fields)
+
+    def configure(self, text):
+        settings = parse_settings(text)
+        resume = settings.pop("resume", 0)
+        if "checkpoint_every" in settings:
+            self.checkpoint_every = settings.pop("checkpoint_every")
+        created = self.trainer is None
+        if created:
+            gc.collect()
+            self.trainer = Trainer(self.model, **settings)
+            self.plan(self.trainer.batch)
+        else:
+            # A host reconnecting sends every setting again: only changes count.
+            for key in list(settings):
+                if getattr(self.trainer, key, None) == settings[key]:
+                    del settings[key]
+            if "method" in settings:
+                raise ValueError("the method is set once per run")
+            if settings:
+                self.trainer.set(**settings)
+            if "batch" in settings:
+                self.plan(self.trainer.batch)
+                self.filled = 0
+        if self.checkpoint is not None:
+            if resume:
+                self.trainer.resume(self.checkpoint, (self.checksum,))
+            elif created:
+                checkpoint.remove(self.checkpoint)  # a new run: an older run's steps must not win
+        elif resume:
+            raise ValueError("resume needs a checkpoint path on the board")
+        return self.hello()
+
+    def sample(self):
+        """Puts the sample into the batch buffer; a full buffer is stepped or evaluated."""
+        link, t = self.link, self.trainer
+        if t is None:
+            raise ValueError("CONFIG first: no trainer yet")
+        size = self.model.input_size
+        if link.length != SAMPLE_HEADER + size:
+            raise ValueError("a sample of %d bytes; the model takes %d" % (link.length - SAMPLE_HEADER, size))
+        flags = link.payload_byte(4)
+        if self.filled and flags != self.filling:
+            raise ValueError("training and evaluation samples mixed in one batch")
+        self.filling = flags
+        b = self.filled
+        self.ids[b] = link.payload_u32(0)
+        self.labels[b] = link.payload_byte(5)
+        params = self.copy_params
+        params[0] = b * size
+        params[1] = protocol.HEADER + SAMPLE_HEADER
+        params[2] = size
+        kernels.copy(self.images, link.frame, params)
+        self.filled = b + 1
+        correct = 0
+        event = BUFFERED
+        if self.filled == t.batch:
+            self.filled = 0
+            if flags & EVAL:
+                correct = t.evaluate(self.images, self.labels)
+                event = EVALUATED
+            else:
+                self.loss = t.step(self.images, self.labels)
+                kernels.crc32(self.checksum, self.ids)
+                event = STEPPED
+                if self.checkpoint_every and t.steps % self.checkpoint_every == 0:
+                    t.save(self.checkpoint, (self.checksum,))
+        link.answer_sample(event, t.steps, t.samples, self.checksum, self.loss, correct)
+
+    def stats(self):
+        t = self.trainer
+        if t is None:
+            return self.hello()
+        report = t.stats()
+        report.update(t.memory())
+        report["dropped"] = self.link.dropped
+        return ";".join("%s=%s" % (k, report[k]) for k in sorted(report))
+
+    def run(self):
+        link = self.link
+        while True:
+            kind = link.receive()
+            if kind == protocol.SAMPLE:
+                try:
+                    self.sample()
+                except (ValueError, OSError, MemoryError) as e:
+                    self.filled = 0
+                    link.answer_text("%s: %s" % (type(e).__name__, e), protocol.FAILED)
+                continue
+            try:
+                if kind == protocol.HELLO:
+                    if link.length < 5 or link.payload_byte(0) != protocol.VERSION:
+                        raise ValueError("protocol version %d; this board speaks %d: deploy the host's version"
+                                         % (link.payload_byte(0), protocol.VERSION))
+                    answer = self.hello()
+                elif kind == protocol.CONFIG:
+                    answer = self.configure(bytes(link.frame[protocol.HEADER:protocol.HEADER + link.length]).decode())
+                elif kind == protocol.SAVE:
+                    if self.trainer is None or self.checkpoint is None:
+                        raise ValueError("nothing to save: no trainer or no checkpoint path")
+                    self.trainer.save(self.checkpoint, (self.checksum,))
+                    answer = self.hello()
+                elif kind == protocol.STATS:
+                    answer = self.stats()
+                elif kind == protocol.BYE:
+                    link.answer_text("bye")
+                    return
+                else:
+                    raise ValueError("unknown frame type %d" % kind)
+            except (ValueError, TypeError, OSError, MemoryError) as e:
+                gc.collect()
+                link.answer_text("%s: %s" % (type(e).__name__, e), protocol.FAILED)
+                continue
+            link.answer_text(answer)
+
+
+def main(model_path, checkpoint=None, stream_in=None, stream_out=None):
+    """Serves a training run on stdin/stdout (the USB or UART serial link) until BYE."""
+    try:
+        import micropython
+
+        micropython.kbd_intr(-1)  # a 0x03 byte in a frame must not raise KeyboardInterrupt
+    except (ImportError, AttributeError):
+        micropython = None
+    try:
+        m = model_module.load(model_path)
+        link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
+                             protocol.HEADER + max(SAMPLE_HEADER + m.input_size, protocol.MAX_TEXT))
+        server = Server(m, link, checkpoint)
+        link.answer_text(server.hello(), kind=protocol.BOOT)
+        server.run()
+    finally:
+        if micropython is not None:
+            micropython.kbd_intr(3)

@@ -1,0 +1,229 @@
+"""mcutrain train: adapt a model on a board to a corruption, over the serial link."""
+
+import argparse
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mcutrain import model as device_model
+from mcutrain import serve
+from mcutrain_host import corruptions, datasets, micropython, plot, ports
+from mcutrain_host.commands import add_dataset_arguments, positive_int
+from mcutrain_host.link import BoardError
+from mcutrain_host.metrics import Metrics
+from mcutrain_host.metrics import load as load_metrics
+from mcutrain_host.progress import Progress
+from mcutrain_host.quantize import quantize_images
+from mcutrain_host.session import Session, Stream, expected_checksum
+
+# FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
+LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}
+TINY = micropython.REPO / "models" / "tiny.mcut"
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "train", help="adapt a model on a board to corrupted images, over the serial link",
+        description="Stream a dataset through a corruption to a board running mcutrain, which trains on "
+                    "each sample as it arrives; evaluate on held-out corrupted images along the way. "
+                    "Metrics go to OUT/metrics.jsonl and OUT/metrics.csv. While it runs, type "
+                    "key=value and Enter (for example lr=0.005 or queries=20) to change a setting at "
+                    "the next step; the change is recorded in the metrics.",
+        epilog="examples:\n"
+               "  mcutrain train --corruption gaussian_noise --severity 5 --samples 1000\n"
+               "  mcutrain train --method fqt --lr 0.003 --set lmin=0.1 --set lmax=0.5\n"
+               "  mcutrain train --port /dev/ttyACM0 --config settings.txt",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_training_arguments(p)
+    p.set_defaults(run=run)
+
+
+def add_training_arguments(p):
+    ports.add_port_arguments(p)
+    p.add_argument("--model", default=str(TINY), help="int8 model file (default: the committed tiny)")
+    add_dataset_arguments(p, "test")
+    p.add_argument("--corruption", default="gaussian_noise", choices=("none",) + corruptions.NAMES,
+                   metavar="NAME", help="see `mcutrain corrupt --list`; none for clean images (default: %(default)s)")
+    p.add_argument("--severity", type=int, default=5, choices=range(1, 6), metavar="1-5",
+                   help="corruption severity (default: %(default)s)")
+    p.add_argument("--noise", type=float, default=0.0, metavar="STD",
+                   help="gaussian noise of this standard deviation (pixel levels, 0-255) added after the "
+                        "corruption; `make demo` uses 100 with --corruption none (default: %(default)s)")
+    p.add_argument("--samples", type=positive_int, default=1000,
+                   help="adaptation samples, from the training split (default: %(default)s)")
+    p.add_argument("--epochs", type=positive_int, default=1, help="passes over the samples (default: %(default)s)")
+    p.add_argument("--test", type=positive_int, default=1000,
+                   help="held-out evaluation images, from --split (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=500, metavar="N",
+                   help="evaluate after every N training samples, and before and after (default: %(default)s)")
+    p.add_argument("--method", choices=tuple(LEARNING_RATES), default="zo",
+                   help="zo: zeroth-order; fqt: integer back-propagation of the last two layers; hybrid: FQT "
+                        "for the last two, ZO below (default: %(default)s)")
+    p.add_argument("--mode", choices=("wp", "np", "mix"), default="mix",
+                   help="how ZO perturbs: weights, nodes, or per layer whichever has fewer dimensions "
+                        "(default: %(default)s)")
+    p.add_argument("--lr", type=float,
+                   help="learning rate (default: %s)" % ", ".join(f"{lr} for {m}" for m, lr in LEARNING_RATES.items()))
+    p.add_argument("--queries", type=positive_int, default=10, help="ZO perturbations per step and layer "
+                                                                    "(default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=1, help="samples per step (default: %(default)s)")
+    p.add_argument("--layers", help="trainable layer indices, e.g. 4/6 (default: every weighted layer for zo "
+                                    "and hybrid, the last two for fqt)")
+    p.add_argument("--config", metavar="FILE", help="settings file: key=value lines, # comments; flags and "
+                                                    "--set win over it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any Trainer setting (sigma, act_sigma, antithetic, lmin, lmax, fqt_layers, "
+                        "schedule_name, ...); repeatable")
+    p.add_argument("--checkpoint-every", type=int, default=20, metavar="STEPS",
+                   help="board checkpoint interval in steps; a reset resumes from the last (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample choice and the corruption (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", help="folder for metrics (and the virtual board's checkpoints); "
+                                                "default: runs/<time>")
+
+
+def settings_from(args):
+    """The trainer settings: the config file, then the flags, then --set."""
+    settings = {}
+    if args.config:
+        for line in Path(args.config).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                settings.update(serve.parse_settings(line))
+    settings.update(method=args.method, mode=args.mode, lr=args.lr or LEARNING_RATES[args.method],
+                    queries=args.queries, batch=args.batch, schedule_name="cosine")
+    if args.layers:
+        settings["layers"] = [int(i) for i in args.layers.split("/")]
+    for item in args.set:
+        settings.update(serve.parse_settings(item))
+    return settings
+
+
+def corrupted(args, split, count, seed, description):
+    """count images of the split, corrupted, as the int8 bytes the model takes, and labels."""
+    images, labels = datasets.load(args.dataset, split, args.data_dir)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), min(count, len(images)), replace=False)
+    x = images[pick]
+    if args.corruption != "none":
+        x = corruptions.corrupt(x, args.corruption, args.severity, seed)
+    if args.noise:
+        x = np.clip(x + rng.normal(0, args.noise, x.shape), 0, 255).astype(np.uint8)
+    q = quantize_images(x, description.input_scale, description.input_zero_point).reshape(len(pick), -1)
+    return [row.tobytes() for row in q], labels[pick]
+
+
+class LiveSettings:
+    """key=value lines typed while the run goes on, handed over between steps."""
+
+    def __init__(self, stream=sys.stdin):
+        self.queue = queue.Queue()
+        self.errors = []
+        if stream is not None and not stream.closed:
+            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            line = line.strip()
+            if line:
+                self.queue.put(line)
+
+    def __call__(self):
+        settings = {}
+        while not self.queue.empty():
+            line = self.queue.get()
+            try:
+                settings.update(serve.parse_settings(line.replace(" ", "")))
+            except ValueError as e:
+                print(f"\nignored {line!r}: {e} (type key=value, e.g. lr=0.005)", file=sys.stderr)
+        return settings
+
+
+def adapt(args, label="adapting"):
+    """Runs the adaptation; returns a summary dict (also the last metrics record)."""
+    model = device_model.load(args.model)
+    description = model.description
+    settings = settings_from(args)
+    out = Path(args.out or micropython.REPO / "runs" / time.strftime("%Y%m%d-%H%M%S"))
+    metrics = Metrics(out)
+    train_x, train_y = corrupted(args, "train", args.samples, args.seed, description)
+    test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
+    stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every)
+    settings.setdefault("total_steps", stream.total // settings["batch"])  # the schedule spans the run
+    bar = Progress(stream.total, label)
+    recent_losses = []
+    state = {"accuracy": None}
+
+    def report(record):
+        metrics(record)
+        if record["event"] == "step":
+            recent_losses.append(record["loss"])
+            del recent_losses[:-50]
+            shown = {"loss": sum(recent_losses) / len(recent_losses)}
+            if state["accuracy"] is not None:
+                shown["acc"] = state["accuracy"]
+            bar.set(record["samples"], **shown)
+        elif record["event"] == "eval":
+            state["accuracy"] = record["accuracy"]
+            bar.note(f"eval after {record['samples']} samples: accuracy {100 * record['accuracy']:.1f}%")
+        elif record["event"] == "set":
+            bar.note(f"{record['key']}={record['value']}: " + (record.get("error") or "applied at the next step"))
+        elif record["event"] == "reconnect":
+            bar.note(f"reconnected ({record['reason']}); resuming after sample {record['resumed_at']}")
+
+    session = Session(ports.connector(args, args.model, out), settings, stream, report,
+                      pending=LiveSettings(getattr(args, "stdin", sys.stdin)), checkpoint_every=args.checkpoint_every)
+    try:
+        print(f"task: {args.dataset}, {describe(args)}; {stream.total} training samples, "
+              f"{stream.test_count} held-out images; run folder {out}", file=sys.stderr)
+        print("type key=value + Enter (e.g. lr=0.005) to change a setting at the next step", file=sys.stderr)
+        steps, samples, checksum = session.run()
+        board_stats = session.stats()
+    finally:
+        session.close()
+        bar.close()
+    accuracies = [session.evals[r] for r in sorted(session.evals)]
+    summary = {"event": "end", "t": session.elapsed(), "samples": samples, "steps": steps,
+               "checksum": "%08x" % checksum, "expected_checksum": "%08x" % expected_checksum(stream.total),
+               "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1], "reconnects": session.reconnects,
+               "board": session.board, "board_stats": board_stats, "link": session.link_stats, "settings": settings,
+               "corruption": args.corruption, "severity": args.severity, "noise": args.noise, "out": str(out)}
+    metrics(summary)
+    metrics.close()
+    records = load_metrics(metrics.jsonl_path)
+    plot.curves(records, out / "curves.png", f"{describe(args)}, {settings['method']}")
+    return summary
+
+
+def describe(args):
+    parts = [] if args.corruption == "none" else [f"{args.corruption} severity {args.severity}"]
+    if args.noise:
+        parts.append(f"gaussian noise std {args.noise:g}")
+    return " + ".join(parts) or "clean images"
+
+
+def print_summary(summary):
+    before, after = summary["accuracy_before"], summary["accuracy_after"]
+    print(f"board: {summary['board'].get('board')} ({summary['board'].get('kernels')} kernels, arch "
+          f"{summary['board'].get('arch')}), heap in use {summary['board_stats'].get('heap', '?')} bytes")
+    print(f"accuracy before adaptation: {100 * before:.1f}%")
+    print(f"accuracy after adaptation:  {100 * after:.1f}% ({100 * (after - before):+.1f} points, on the board)")
+    print(f"samples applied: {summary['samples']} in {summary['steps']} steps, checksum {summary['checksum']} "
+          f"(expected {summary['expected_checksum']}), reconnects {summary['reconnects']}")
+    print(f"metrics: {summary['out']}/metrics.jsonl and metrics.csv; plot: {summary['out']}/curves.png")
+
+
+def run(args):
+    try:
+        summary = adapt(args)
+    except BoardError as e:
+        print(f"mcutrain train: the board refused: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"mcutrain train: {e}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0 if summary["checksum"] == summary["expected_checksum"] else 1

@@ -1,0 +1,39 @@
+"""PNG curves of a run's metrics: accuracy on the held-out images and training loss, against
+training samples applied; settings changed live and reconnections are marked."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, none opened
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curves(records, path, title=None):
+    evals = [r for r in records if r["event"] == "eval"]
+    steps = [r for r in records if r["event"] == "step"]
+    if not evals and not steps:
+        raise ValueError("no eval or step records to plot")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    if evals:
+        top.plot([r["samples"] for r in evals], [100 * r["accuracy"] for r in evals], marker="o")
+    top.set_ylabel("held-out accuracy (%)")
+    top.grid(alpha=0.3)
+    if steps:
+        window = max(1, len(steps) // 50)
+        losses = [r["loss"] for r in steps]
+        smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1])
+                  for i in range(len(losses))]
+        bottom.plot([r["samples"] for r in steps], smooth)
+    bottom.set_ylabel("training loss (nats, running mean)")
+    bottom.set_xlabel("training samples applied")
+    bottom.grid(alpha=0.3)
+    for r in records:
+        if r["event"] in ("set", "reconnect"):
+            label = f"{r['key']}={r['value']}" if r["event"] == "set" else "reconnect"
+            for axis in (top, bottom):
+                axis.axvline(r["samples"], color="grey", linestyle=":", linewidth=1)
+            top.annotate(label, (r["samples"], top.get_ylim()[0]), rotation=90, fontsize=7, va="bottom")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,159 @@
+"""Byte pipes to a board running `mcutrain.serve`: the virtual board over a pipe or a pty, and a
+real board on a serial port. Each has write(data), read(timeout) -> bytes (b"" when nothing came
+in time), restart() (a board that was reset runs the server again) and close(); a closed link
+raises LinkDown."""
+
+import os
+import select
+import subprocess
+import time
+import tty
+
+from mcutrain_host import micropython
+from mcutrain_host.link import LinkDown
+
+SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
+
+
+class VirtualBoard:
+    """The unix port with a limited heap, running the server; `pty=True` puts a pseudo-terminal
+    (raw mode, as a USB CDC port behaves) between host and board instead of a pipe."""
+
+    def __init__(self, model, checkpoint, heap="256K", pty=False):
+        self.model, self.checkpoint, self.heap, self.pty = str(model), str(checkpoint), heap, pty
+        self.process = None
+        self.restarts = -1
+        self.start()
+
+    def start(self):
+        binary = micropython.unix_binary()
+        if not binary.exists():
+            raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
+        command = [str(binary), "-X", f"heapsize={self.heap}", "-c",
+                   SERVE.format(model=self.model, checkpoint=self.checkpoint)]
+        if self.pty:
+            master, slave = os.openpty()
+            tty.setraw(slave)  # no echo, no line editing, no Ctrl-C signal: bytes pass as they are
+            self.process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                                            env=micropython.board_env())
+            os.close(slave)
+            self.fd_in = self.fd_out = master
+        else:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, env=micropython.board_env())
+            self.fd_out, self.fd_in = self.process.stdin.fileno(), self.process.stdout.fileno()
+        self.restarts += 1
+
+    def write(self, data):
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd_out, view):]
+        except OSError as e:  # BrokenPipeError, or EIO on a pty whose board has gone
+            raise LinkDown(f"the virtual board is gone ({e}){self._why()}") from e
+
+    def read(self, timeout):
+        ready, _, _ = select.select([self.fd_in], [], [], max(0.0, timeout))
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.fd_in, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            raise LinkDown(f"the virtual board closed the link{self._why()}")
+        return data
+
+    def _why(self):
+        code = self.process.poll()
+        if code is None:
+            return ""
+        err = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
+        return f" (exit {code}{': ' + err[-2000:] if err else ''})"
+
+    def kill(self):
+        """Stops the board abruptly, as pulling its power would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self):
+        self.close()
+        self.start()
+
+    def close(self, timeout=5.0):
+        if self.process is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.kill()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        if self.pty:
+            os.close(self.fd_in)
+        self.process = None
+
+
+class SerialBoard:
+    """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`):
+    the server is started through the raw REPL after a soft reset, and after BYE the REPL comes
+    back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem)."""
+
+    def __init__(self, port, model, checkpoint, baudrate=115200, prelude=""):
+        self.port, self.model, self.checkpoint = port, model, checkpoint
+        self.baudrate, self.prelude = baudrate, prelude
+        self.repl = None
+        self.restarts = -1
+        self.start()
+
+    def start(self, attempts=20):
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
+        for attempt in range(attempts):  # a board that just reset takes a moment to enumerate again
+            try:
+                self.repl = SerialTransport(self.port, baudrate=self.baudrate)
+                self.repl.enter_raw_repl(soft_reset=True)
+                self.repl.exec_raw_no_follow(self.prelude + SERVE.format(model=self.model,
+                                                                         checkpoint=self.checkpoint))
+                break
+            except (OSError, TransportError) as e:
+                if self.repl is not None:
+                    self.repl.close()
+                    self.repl = None
+                if attempt == attempts - 1:
+                    raise LinkDown(f"cannot start the server on {self.port}: {e}") from e
+                time.sleep(0.5)
+        self.serial = self.repl.serial
+        self.restarts += 1
+
+    def write(self, data):
+        try:
+            self.serial.write(data)
+        except OSError as e:
+            raise LinkDown(f"{self.port}: {e}") from e
+
+    def read(self, timeout):
+        try:
+            self.serial.timeout = max(0.0, timeout)
+            first = self.serial.read(1)
+            return first + self.serial.read(self.serial.in_waiting) if first else b""
+        except OSError as e:
+            raise LinkDown(f"{self.port}: {e}") from e
+
+    def restart(self):
+        self.close()
+        self.start()
+
+    def close(self):
+        if self.repl is None:
+            return
+        try:
+            self.repl.follow(timeout=2)  # the end of the raw REPL's output of the server's run
+            self.repl.exit_raw_repl()
+        except Exception:  # a board that is gone or still busy: nothing left to bring back
+            pass
+        self.repl.close()
+        self.repl = None
