@@ -12,7 +12,7 @@ MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 export MPY_DIR
 export MCUTRAIN_BUILD := $(BUILD_DIR)
 
-.PHONY: all venv micropython natmods test demo fuzz bench-kernels clean
+.PHONY: all venv micropython natmods test demo fuzz bench-kernels bench-link clean
 
 all: natmods
 
@@ -61,6 +61,10 @@ fuzz:
 # streamed over the serial link; accuracy before and after, metrics and a plot in runs/.
 demo: natmods $(MICROPYTHON)
 	$(PYTHON) -m mcutrain_host.cli demo
+
+# Samples/s and payload efficiency of the serial link to the virtual board, over a pipe and a pty.
+bench-link: natmods $(MICROPYTHON)
+	$(PYTHON) bench/link.py
 
 # Prints MACs/s on the virtual board and NumPy, and callgrind instructions per MAC.
 bench-kernels: natmods $(MICROPYTHON)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mcutrain import link as protocol
-from mcutrain_host import link, transports
+from mcutrain_host import link, ports, transports
 from mcutrain_host.session import Session, Stream, expected_checksum
 from faults import Faulty
 from test_trainer import TINY, corrupted_samples
@@ -35,7 +35,8 @@ def run(tmp_path, train=300, test=20, wrap=None, pty=False, on_record=None, sett
         if previous is not None:
             previous.restart()
             return previous
-        board = transports.VirtualBoard(TINY, tmp_path / "board.ckpt", heap="256K", pty=pty)
+        ports.deploy_virtual("256K", TINY, tmp_path / "flash", settings)
+        board = transports.VirtualBoard(tmp_path / "flash", tmp_path / "board.ckpt", heap="256K", pty=pty)
         boards.append(board)
         return wrap(board) if wrap else board
 
@@ -142,7 +143,8 @@ def test_over_a_pty_ctrl_c_bytes_in_frames_do_not_interrupt_the_board(tmp_path):
 
 
 def test_the_board_refuses_a_sample_of_the_wrong_size(tmp_path):
-    board = transports.VirtualBoard(TINY, tmp_path / "board.ckpt")
+    ports.deploy_virtual("256K", TINY, tmp_path / "flash", {"layers": [6]})
+    board = transports.VirtualBoard(tmp_path / "flash", tmp_path / "board.ckpt")
     host = link.Link(board)
     try:
         host.hello()

@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from mcutrain_host import transports
+from mcutrain_host import deploy, transports
 
 SIMULATED = ("sim", "sim-pty")
 BOARD_MODEL = "/model.mcut"  # where `mcutrain deploy` puts the model on a real board
@@ -18,15 +18,27 @@ def add_port_arguments(p):
     p.add_argument("--heap", default="256K", help="the virtual board's heap (default: %(default)s)")
 
 
-def connector(args, model, run_dir):
+def deploy_virtual(heap, model, flash, settings):
+    """Checks and fills the virtual board's flash folder as `mcutrain deploy` fills a board;
+    returns (board, needed bytes)."""
+    board = deploy.probe_virtual(heap)
+    tree = deploy.files(board.arch, model)
+    need = deploy.check_fit(board, deploy.needed(model, settings, board.arch), f" (the virtual board's heap is {heap}: --heap)")
+    deploy.to_folder(flash, tree)
+    return board, need
+
+
+def connector(args, model, run_dir, settings):
     """connect(previous transport or None) -> a transport with the server running: the first
-    connection, and every reconnection after a reset."""
+    connection, and every reconnection after a reset. For the virtual board this deploys first."""
     if args.port in SIMULATED:
-        checkpoint = Path(run_dir) / "board.ckpt"
+        run_dir = Path(run_dir).resolve()
+        deploy_virtual(args.heap, model, run_dir / "flash", settings)
 
         def connect(previous):
             if previous is None:
-                return transports.VirtualBoard(model, checkpoint, heap=args.heap, pty=args.port == "sim-pty")
+                return transports.VirtualBoard(run_dir / "flash", run_dir / "board.ckpt", heap=args.heap,
+                                               pty=args.port == "sim-pty")
             previous.restart()
             return previous
     else:

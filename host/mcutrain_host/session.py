@@ -72,7 +72,7 @@ class Session:
     settings typed live, as a dict, or {}."""
 
     def __init__(self, connect, settings, stream, report, pending=dict, checkpoint_every=20, window=8,
-                 max_reconnects=20):
+                 max_reconnects=20, model_crc=None):
         self.connect, self.settings, self.stream = connect, dict(settings), stream
         self.report, self.pending = report, pending
         self.checkpoint_every, self.window, self.max_reconnects = checkpoint_every, window, max_reconnects
@@ -84,6 +84,7 @@ class Session:
         self.eval_correct = 0
         self.start_time = time.monotonic()
         self.link_stats = {}
+        self.model_crc = model_crc
 
     def elapsed(self):
         return round(time.monotonic() - self.start_time, 3)
@@ -97,6 +98,9 @@ class Session:
         self.board = self.link.hello()
         if self.board.get("version") != str(protocol.VERSION):
             raise BoardError(f"the board speaks protocol {self.board.get('version')}, this host {protocol.VERSION}")
+        if self.model_crc and self.board.get("model") != self.model_crc:
+            raise BoardError(f"the board holds model {self.board.get('model')}, this run's model is {self.model_crc}: "
+                             f"`mcutrain deploy --model ...` it first")
         config = dict(self.settings, checkpoint_every=self.checkpoint_every, resume=int(resume))
         info = parse_info(self.link.request(protocol.CONFIG, format_settings(config).encode()))
         steps, samples, checksum = int(info["steps"]), int(info["samples"]), int(info["checksum"], 16)

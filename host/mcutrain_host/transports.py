@@ -8,6 +8,7 @@ import select
 import subprocess
 import time
 import tty
+from pathlib import Path
 
 from mcutrain_host import micropython
 from mcutrain_host.link import LinkDown
@@ -16,11 +17,12 @@ SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
 
 
 class VirtualBoard:
-    """The unix port with a limited heap, running the server; `pty=True` puts a pseudo-terminal
-    (raw mode, as a USB CDC port behaves) between host and board instead of a pipe."""
+    """The unix port with a limited heap, running the server from `flash`, a folder holding what
+    `mcutrain deploy` puts on a board (lib/, model.mcut); `pty=True` puts a pseudo-terminal (raw
+    mode, as a USB CDC port behaves) between host and board instead of a pipe."""
 
-    def __init__(self, model, checkpoint, heap="256K", pty=False):
-        self.model, self.checkpoint, self.heap, self.pty = str(model), str(checkpoint), heap, pty
+    def __init__(self, flash, checkpoint, heap="256K", pty=False):
+        self.flash, self.checkpoint, self.heap, self.pty = Path(flash), str(checkpoint), heap, pty
         self.process = None
         self.restarts = -1
         self.start()
@@ -30,17 +32,18 @@ class VirtualBoard:
         if not binary.exists():
             raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
         command = [str(binary), "-X", f"heapsize={self.heap}", "-c",
-                   SERVE.format(model=self.model, checkpoint=self.checkpoint)]
+                   SERVE.format(model="model.mcut", checkpoint=self.checkpoint)]
+        env = dict(os.environ, MICROPYPATH=str(self.flash / "lib"))
         if self.pty:
             master, slave = os.openpty()
             tty.setraw(slave)  # no echo, no line editing, no Ctrl-C signal: bytes pass as they are
             self.process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                                            env=micropython.board_env())
+                                            env=env, cwd=self.flash)
             os.close(slave)
             self.fd_in = self.fd_out = master
         else:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, env=micropython.board_env())
+                                            stderr=subprocess.PIPE, env=env, cwd=self.flash)
             self.fd_out, self.fd_in = self.process.stdin.fileno(), self.process.stdout.fileno()
         self.restarts += 1
 

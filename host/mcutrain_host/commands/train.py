@@ -13,6 +13,7 @@ from mcutrain import model as device_model
 from mcutrain import serve
 from mcutrain_host import corruptions, datasets, micropython, plot, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
+from mcutrain_host.deploy import DeployError
 from mcutrain_host.link import BoardError
 from mcutrain_host.metrics import Metrics
 from mcutrain_host.metrics import load as load_metrics
@@ -174,8 +175,9 @@ def adapt(args, label="adapting"):
         elif record["event"] == "reconnect":
             bar.note(f"reconnected ({record['reason']}); resuming after sample {record['resumed_at']}")
 
-    session = Session(ports.connector(args, args.model, out), settings, stream, report,
-                      pending=LiveSettings(getattr(args, "stdin", sys.stdin)), checkpoint_every=args.checkpoint_every)
+    session = Session(ports.connector(args, args.model, out, settings), settings, stream, report,
+                      pending=LiveSettings(getattr(args, "stdin", sys.stdin)), checkpoint_every=args.checkpoint_every,
+                      model_crc=model_identity(args.model))
     try:
         print(f"task: {args.dataset}, {describe(args)}; {stream.total} training samples, "
               f"{stream.test_count} held-out images; run folder {out}", file=sys.stderr)
@@ -196,6 +198,11 @@ def adapt(args, label="adapting"):
     records = load_metrics(metrics.jsonl_path)
     plot.curves(records, out / "curves.png", f"{describe(args)}, {settings['method']}")
     return summary
+
+
+def model_identity(path):
+    """The model's CRC-32 as the board's HELLO reports it (the file's last 4 bytes)."""
+    return "%08x" % int.from_bytes(Path(path).read_bytes()[-4:], "little")
 
 
 def describe(args):
@@ -221,6 +228,9 @@ def run(args):
         summary = adapt(args)
     except BoardError as e:
         print(f"mcutrain train: the board refused: {e}", file=sys.stderr)
+        return 1
+    except DeployError as e:
+        print(f"mcutrain train: {e}", file=sys.stderr)
         return 1
     except ValueError as e:
         print(f"mcutrain train: {e}", file=sys.stderr)

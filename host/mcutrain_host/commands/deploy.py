@@ -1,0 +1,84 @@
+"""mcutrain deploy: the device package, the natmod for the board and a model, onto a board."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from mcutrain import link as protocol
+from mcutrain_host import deploy, micropython, ports, transports
+from mcutrain_host.commands import train
+from mcutrain_host.link import BoardError, Link, LinkDown
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "deploy", help="put mcutrain, the natmod for the board and a model on a board",
+        description="Ask the board for its architecture, .mpy ABI and free heap; pick the qnn natmod "
+                    "built for it; measure what the model and the training plan (the training options "
+                    "below) need; refuse with the figures if it does not fit; copy the device package "
+                    "(as .mpy), the natmod and the model (to /lib and /model.mcut); then start the "
+                    "server and confirm with its hello. For --port sim the files go to the virtual "
+                    "board's flash folder (`mcutrain train --port sim` deploys by itself for each run).",
+        epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
+               "  mcutrain deploy --port sim --heap 128K",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ports.add_port_arguments(p)
+    p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
+    for name, default in (("--method", "zo"), ("--mode", "mix"), ("--layers", None), ("--batch", 1), ("--queries", 10)):
+        p.add_argument(name, default=default, help="the training plan to size (as for `mcutrain train`; "
+                                                   "default: %(default)s)")
+    p.set_defaults(run=run)
+
+
+def plan(args):
+    settings = {"method": args.method, "mode": args.mode, "batch": int(args.batch), "queries": int(args.queries)}
+    if args.layers:
+        settings["layers"] = [int(i) for i in args.layers.split("/")]
+    return settings
+
+
+def run(args):
+    settings = plan(args)
+    try:
+        if args.port in ports.SIMULATED:
+            flash = micropython.build_dir() / "sim-flash"
+            board, need = ports.deploy_virtual(args.heap, args.model, flash, settings)
+            where = f"the virtual board's flash ({flash}, heap {args.heap})"
+            transport = transports.VirtualBoard(flash, flash / "board.ckpt", heap=args.heap)
+        else:
+            board, need = deploy_serial(args.port, args.model, settings)
+            where = args.port
+            transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, ports.BOARD_CHECKPOINT)
+        try:
+            link = Link(transport)
+            hello = link.hello()
+            link.request(protocol.BYE)
+        finally:
+            transport.close()
+    except (deploy.DeployError, BoardError, LinkDown) as e:
+        print(f"mcutrain deploy: {e}", file=sys.stderr)
+        return 1
+    print(f"deployed to {where}: arch {board.arch}, .mpy ABI {board.abi}, {board.free // 1024} KB heap free; "
+          f"the plan needs about {need // 1024} KB")
+    print("board says: " + ", ".join(f"{k}={v}" for k, v in hello.items()))
+    return 0
+
+
+def deploy_serial(port, model, settings):
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        repl = SerialTransport(port, baudrate=115200)
+    except TransportError as e:
+        raise deploy.DeployError(f"cannot open {port} ({e}); `mcutrain boards` lists the serial ports") from e
+    try:
+        repl.enter_raw_repl(soft_reset=True)
+        board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
+        tree = deploy.files(board.arch, model)
+        need = deploy.check_fit(board, deploy.needed(Path(model), settings, board.arch))
+        deploy.to_serial(repl, tree)
+        repl.exit_raw_repl()
+    finally:
+        repl.close()
+    return board, need

@@ -1,0 +1,128 @@
+"""Putting mcutrain on a board: the device package as .mpy, the qnn natmod for the board's arch
+and ABI, and a model; after checking that the natmod exists and the training plan fits.
+
+A board's files: /lib/mcutrain/*.mpy, /lib/qnn.mpy, /model.mcut. The virtual board gets the same
+tree in a folder of its own (its "flash"), so both run the same files the same way.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from mcutrain_host import micropython, natmod, package
+from mcutrain_host.session import format_settings
+
+PROBE = "import gc, sys\ngc.collect()\nprint(sys.implementation._mpy, gc.mem_free(), gc.mem_alloc())\n"
+
+# Heap the server needs, measured on the virtual board with the real package and plan.
+PLAN = """
+import gc, sys
+gc.collect()
+base = gc.mem_alloc()
+from mcutrain import serve
+from mcutrain.model import load
+from mcutrain.link import Link, HEADER, MAX_TEXT
+m = load(sys.argv[1])
+link = Link(sys.stdin.buffer, sys.stdout.buffer, HEADER + max(serve.SAMPLE_HEADER + m.input_size, MAX_TEXT))
+s = serve.Server(m, link, None)
+s.configure(sys.argv[2])
+gc.collect()
+print(base, gc.mem_alloc())
+"""
+
+
+UNIX_ARCHS = ("x64", "x86")
+
+
+class DeployError(Exception):
+    """Deployment refused; the message says what to do."""
+
+
+class Board:
+    """What a board reports: its natmod target and its free heap."""
+
+    def __init__(self, mpy_word, free, used):
+        self.version, self.sub_version, self.arch = natmod.board_target(mpy_word)
+        self.abi = f"{self.version}.{self.sub_version}"
+        self.free, self.used = free, used
+
+
+def parse_probe(text):
+    mpy_word, free, used = (int(v) for v in text.split()[-3:])
+    return Board(mpy_word, free, used)
+
+
+def probe_virtual(heap):
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "probe.py"
+        script.write_text(PROBE)
+        proc = micropython.run_script(script, heap=heap)
+    if proc.returncode:
+        raise DeployError(f"the virtual board did not start: {proc.stderr.decode(errors='replace')}")
+    return parse_probe(proc.stdout.decode())
+
+
+def files(arch, model):
+    """[(source, path on the board)] for a board of `arch`; DeployError if no natmod fits."""
+    qnn = natmod.natmod_for("qnn", arch) if arch else None
+    if qnn is None:
+        built = [a for a in natmod.SHIPPED_ARCHS if (micropython.natmod_dir(a) / "qnn.mpy").exists()]
+        raise DeployError(f"no qnn natmod for this board (arch {arch or 'unknown'}, .mpy ABI "
+                          f"{micropython.MPY_ABI}); built: {', '.join(built) or 'none'}. Run `make natmods` "
+                          f"(or add the arch to ARCHS in the Makefile if MicroPython's dynruntime supports it)")
+    root = package.compiled()
+    tree = [(source, "lib/" + str(source.relative_to(root))) for source in sorted(root.rglob("*.mpy"))]
+    return tree + [(qnn, "lib/qnn.mpy"), (Path(model), "model.mcut")]
+
+
+def needed(model, settings, arch):
+    """Heap bytes the server needs for the model and the plan: measured on the virtual board
+    (64-bit objects, so an upper bound for a 32-bit board), package bytecode included, less
+    what the interpreter holds before the server is imported (the probe's `used` counts that on
+    the board); plus the natmod's code, which a bare-metal port copies into the heap (the unix
+    port maps it outside)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "plan.py"
+        script.write_text(PLAN)
+        proc = micropython.run_script(script, heap="2M", args=[str(model), format_settings(settings)])
+    if proc.returncode:
+        raise DeployError("the training plan fails on the virtual board:\n" + proc.stderr.decode(errors="replace"))
+    base, used = (int(v) for v in proc.stdout.split())
+    in_heap = arch not in UNIX_ARCHS and natmod.natmod_for("qnn", arch)
+    return {"server": used - base, "natmod": in_heap.stat().st_size if in_heap else 0}
+
+
+def check_fit(board, need, heap_note=""):
+    total = sum(need.values())
+    if total > board.free:
+        raise DeployError(
+            f"the model and the training plan need about {total // 1024} KB of heap (server, model, arena "
+            f"and training buffers {need['server'] // 1024} KB, natmod code {need['natmod'] // 1024} KB); "
+            f"the board has {board.free // 1024} KB free{heap_note}. Train fewer layers (--layers), "
+            f"a smaller batch or fewer queries, or pick a smaller model")
+    return total
+
+
+def to_folder(folder, tree):
+    """The virtual board's flash: the same tree as on a board."""
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    for source, dest in tree:
+        target = folder / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return folder
+
+
+def to_serial(transport, tree):
+    """Copies the tree through mpremote's raw-REPL file functions."""
+    for folder in sorted({str(Path(dest).parent) for _, dest in tree if "/" in dest}, key=len):
+        path = ""
+        for part in folder.split("/"):
+            path += "/" + part
+            if not transport.fs_exists(path):
+                transport.fs_mkdir(path)
+    for source, dest in tree:
+        transport.fs_writefile("/" + dest, Path(source).read_bytes())
+

@@ -1,0 +1,22 @@
+"""`mcutrain deploy` onto the virtual board: the right natmod and the plan's heap are checked
+before anything is copied, and the refusals say what to do."""
+
+from mcutrain_host import cli
+
+
+def test_deploy_to_the_virtual_board_confirms_with_the_boards_hello(capsys):
+    assert cli.main(["deploy", "--port", "sim", "--heap", "256K"]) == 0
+    out = capsys.readouterr().out
+    assert "arch x64, .mpy ABI 6.3" in out and "kernels=qnn" in out and "model=626909ee" in out
+
+
+def test_a_plan_larger_than_the_heap_is_refused_with_both_figures(capsys):
+    assert cli.main(["deploy", "--port", "sim", "--heap", "96K", "--method", "fqt"]) == 1
+    err = capsys.readouterr().err
+    assert "need about" in err and "KB free" in err and "--layers" in err
+
+
+def test_a_board_without_a_matching_natmod_is_refused(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MCUTRAIN_BUILD", str(tmp_path / "no-natmods"))
+    assert cli.main(["deploy", "--port", "sim"]) == 1
+    assert "no qnn natmod for this board (arch x64" in capsys.readouterr().err
