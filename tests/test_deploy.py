@@ -2,6 +2,7 @@
 before anything is copied, and the refusals say what to do."""
 
 from mcutrain_host import cli
+from test_trainer import TINY
 
 
 def test_deploy_to_the_virtual_board_confirms_with_the_boards_hello(capsys):
@@ -20,3 +21,12 @@ def test_a_board_without_a_matching_natmod_is_refused(capsys, monkeypatch, tmp_p
     monkeypatch.setenv("MCUTRAIN_BUILD", str(tmp_path / "no-natmods"))
     assert cli.main(["deploy", "--port", "sim"]) == 1
     assert "no qnn natmod for this board (arch x64" in capsys.readouterr().err
+
+
+def test_eval_on_the_board_counts_what_the_host_counts(capsys):
+    args = ["eval", str(TINY), "--count", "300", "--corruption", "contrast", "--severity", "4"]
+    assert cli.main(args) == 0
+    host = capsys.readouterr().out
+    assert cli.main(args + ["--port", "sim"]) == 0
+    board = capsys.readouterr().out
+    assert "on the board" in board and host.split(": ")[1].split("%")[0] == board.split(": ")[1].split("%")[0]

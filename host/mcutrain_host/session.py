@@ -208,3 +208,31 @@ class Session:
             self.link_stats[k] = self.link_stats.get(k, 0) + v
         self.link_stats["damaged_frames"] = self.link_stats.get("damaged_frames", 0) + self.link.parser.damaged
 
+
+
+def evaluate_on_board(connect, images, labels, layer, batch=1):
+    """Correct predictions of the board's model on the images, streamed as evaluation samples.
+    The server needs a trainer to plan its batch: one of the cheapest kind (the weighted layer
+    `layer`, trained by nothing here)."""
+    transport = connect(None)
+    try:
+        board_link = Link(transport)
+        board = board_link.hello()
+        board_link.request(protocol.CONFIG, format_settings({"batch": batch, "layers": [layer]}).encode())
+        correct = []
+
+        def on_answer(status, body):
+            if status != protocol.OK:
+                raise BoardError(body.decode(errors="replace"))
+            event, _, _, _, _, count = RESULT.unpack(body)
+            if event == serve.EVALUATED:
+                correct.append(count)
+
+        usable = len(labels) - len(labels) % batch
+        for j in range(usable):
+            board_link.send_sample(struct.pack("<IBB", j, serve.EVAL, int(labels[j])) + images[j], on_answer)
+        board_link.drain()
+        board_link.request(protocol.BYE)
+        return sum(correct), usable, board
+    finally:
+        transport.close()
