@@ -9,10 +9,11 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mcutrain.model_file import ModelError  # noqa: E402
-from mcutrain_host.commands import corrupt, demo, deploy, evaluate, plot, pretrain, quantize, train  # noqa: E402
+from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, plot, pretrain,  # noqa: E402
+                                    quantize, repl, train)
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 
-COMMANDS = (pretrain, quantize, evaluate, corrupt, deploy, train, plot, demo)
+COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo)
 
 EPILOG = """\
 the pipeline, as `make models` runs it:

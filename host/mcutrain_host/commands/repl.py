@@ -1,0 +1,158 @@
+"""mcutrain repl: the board's REPL with the last run's trainer bound to `t` (and its model to `m`)."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mcutrain.trainer import SETTINGS
+from mcutrain_host import metrics, micropython, ports
+
+RUNS = micropython.REPO / "runs"
+TINY = micropython.REPO / "models" / "tiny.mcut"
+# The Trainer keywords a run's settings may hold (the link's checkpoint_every, resume are not).
+TRAINER_KEYS = SETTINGS + ("method", "seed")
+
+STARTUP = """\
+from array import array
+from mcutrain import model
+from mcutrain.trainer import Trainer
+m = model.load({model!r})
+_crc = ''.join('%02x' % b for b in reversed(m.description.crc))
+if {crc!r} and _crc != {crc!r}:
+    print('mcutrain repl: warning: the run trained model %s, %s is model %s' % ({crc!r}, {model!r}, _crc))
+t = Trainer(m, **{settings!r})
+checksum = array('i', [0])
+if t.resume({checkpoint!r}, (checksum,)):
+    _how = 'resumed from %s at step %d (%d samples)' % ({checkpoint!r}, t.steps, t.samples)
+else:
+    _how = 'NOT resumed (no valid checkpoint at %s): as in the model file' % {checkpoint!r}
+print('mcutrain repl: m = model.load(%r); t = Trainer(m, %s) of run %s, %s; checksum: its sample-id CRC; '
+      'try t.stats(), t.set(lr=...)' % ({model!r}, {shown!r}, {run!r}, _how))
+del _crc, _how
+"""
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "repl", help="the board's REPL, with the last run's trainer resumed as `t`",
+        description="Open the board's MicroPython REPL with the trainer of a training run at hand: the model "
+                    "is loaded as `m`, a Trainer with the run's settings (the `end` record of its "
+                    "metrics.jsonl, with the settings changed live applied) is built as `t` and resumed "
+                    "from the run's checkpoint, so you can look at t.stats() and t.memory(), step it, or "
+                    "change its settings by hand. On the virtual board the checkpoint is RUN/board.ckpt; "
+                    f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model {ports.BOARD_MODEL}. "
+                    "Leave with Ctrl-D (virtual board) or Ctrl-] (serial board).",
+        epilog="examples:\n"
+               "  mcutrain repl\n"
+               "  mcutrain repl --run runs/20261122-101500\n"
+               "  mcutrain repl --port /dev/ttyACM0",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ports.add_port_arguments(p)
+    p.add_argument("--run", dest="run_dir", metavar="DIR",
+                   help="the run folder (default: the newest folder under runs/ holding a metrics.jsonl)")
+    p.add_argument("--model", help="the run's model file (default: the model its virtual board ran, RUN/flash/"
+                                   "model.mcut, else the committed tiny; on a serial board a path on the board, "
+                                   f"default {ports.BOARD_MODEL})")
+    p.set_defaults(run=run)
+
+
+class RunError(Exception):
+    """No usable run; the message says what to do."""
+
+
+def latest_run(root=RUNS):
+    candidates = [m for m in Path(root).glob("*/metrics.jsonl")] if Path(root).is_dir() else []
+    if not candidates:
+        raise RunError(f"no run under {root}: run `mcutrain train` first, or pass --run DIR")
+    return max(candidates, key=lambda m: m.stat().st_mtime).parent
+
+
+def run_settings(run_dir):
+    """(Trainer keyword arguments, end record) of a run: its end record's settings, which
+    include the settings changed live, as the board's trainer had them at the end."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        raise RunError(f"{path} is missing: is {run_dir} a run folder of `mcutrain train`?")
+    records = metrics.load(path)
+    ends = [r for r in records if r.get("event") == "end"]
+    if not ends:
+        raise RunError(f"{path} has no end record (the run did not finish), so its settings are unknown")
+    end = ends[-1]
+    settings = dict(end.get("settings") or {})
+    return {k: v for k, v in settings.items() if k in TRAINER_KEYS}, end
+
+
+def startup(model, checkpoint, settings, crc, run_name):
+    shown = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    return STARTUP.format(model=str(model), checkpoint=str(checkpoint), settings=settings, crc=crc or "",
+                          run=str(run_name), shown=shown)
+
+
+def run(args):
+    try:
+        run_dir = Path(args.run_dir) if args.run_dir else latest_run()
+        if run_dir.name == "metrics.jsonl":
+            run_dir = run_dir.parent
+        settings, end = run_settings(run_dir)
+    except RunError as e:
+        print(f"mcutrain repl: {e}", file=sys.stderr)
+        return 1
+    crc = (end.get("board") or {}).get("model")
+    if args.port in ports.SIMULATED:
+        flash = run_dir / "flash"  # what the run's virtual board ran: its package, natmod and model
+        model = Path(args.model or (flash / "model.mcut" if (flash / "model.mcut").exists() else None)
+                     or end.get("model") or TINY).resolve()
+        if not model.exists():
+            raise FileNotFoundError(f"{model}: no such model file")
+        code = startup(model, (run_dir / "board.ckpt").resolve(), settings, crc, run_dir)
+        return repl_virtual(code, args.heap, flash if (flash / "lib").is_dir() else None)
+    code = startup(args.model or ports.BOARD_MODEL, ports.BOARD_CHECKPOINT, settings, crc, run_dir)
+    return repl_serial(code, args.port)
+
+
+def repl_virtual(code, heap, flash=None):
+    """The unix port's REPL (-i: inspect after the -c code) on this terminal; with `flash`, from
+    the run's flash folder as its virtual board ran, else from the package in the build."""
+    binary = micropython.unix_binary()
+    if not binary.exists():
+        raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
+    if flash is not None:
+        env, cwd = dict(os.environ, MICROPYPATH=str(flash.resolve() / "lib")), flash
+    else:
+        env, cwd = micropython.board_env(), None
+    process = subprocess.Popen([str(binary), "-X", f"heapsize={heap}", "-i", "-c", code], env=env, cwd=cwd)
+    # Ctrl-C belongs to the board (it interrupts running code there), not to this waiting parent.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def repl_serial(code, port):
+    """Runs the startup code through the raw REPL (after a soft reset), then mpremote's REPL."""
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        board = SerialTransport(port, baudrate=115200)
+    except TransportError as e:
+        raise OSError(f"{port}: {e}") from e
+    try:
+        board.enter_raw_repl(soft_reset=True)
+        out, err = board.exec_raw(code, timeout=60)  # loading a model and planning take a while on a board
+        sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+        if err:
+            print(f"mcutrain repl: the startup failed on the board (the REPL opens anyway):\n"
+                  f"{err.decode(errors='replace')}", file=sys.stderr)
+        board.exit_raw_repl()
+    except TransportError as e:
+        raise OSError(f"{port}: {e}") from e
+    finally:
+        board.close()
+    sys.stdout.flush()
+    # `resume`: no soft reset, so m and t stay bound.
+    return subprocess.call([sys.executable, "-m", "mpremote", "connect", port, "resume", "repl"])
