@@ -114,6 +114,7 @@ class Session:
             try:
                 self._walk(position)
                 self.link.drain()
+                self.link.request(protocol.SAVE)  # the run's final state, for `mcutrain repl` and a next run
                 break
             except (BoardReset, LinkDown) as e:
                 self.reconnects += 1

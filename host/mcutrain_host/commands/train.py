@@ -191,7 +191,8 @@ def adapt(args, label="adapting"):
     summary = {"event": "end", "t": session.elapsed(), "samples": samples, "steps": steps,
                "checksum": "%08x" % checksum, "expected_checksum": "%08x" % expected_checksum(stream.total),
                "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1], "reconnects": session.reconnects,
-               "board": session.board, "board_stats": board_stats, "link": session.link_stats, "settings": settings,
+               "board": session.board, "board_stats": board_stats, "link": session.link_stats,
+               "settings": session.settings, "model": str(Path(args.model).resolve()),
                "corruption": args.corruption, "severity": args.severity, "noise": args.noise, "out": str(out)}
     metrics(summary)
     metrics.close()
