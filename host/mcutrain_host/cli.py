@@ -25,7 +25,15 @@ the pipeline, as `make models` runs it:
 on the virtual board, the committed model adapting to noisy images (`make demo`):
   mcutrain demo
 
-exit codes: 0 done, 1 a dataset or model file is missing or damaged, 2 bad usage
+on a board (or --port sim), adapting to a corruption over the serial link:
+  mcutrain boards
+  mcutrain deploy --port /dev/ttyACM0 --method fqt
+  mcutrain train --port /dev/ttyACM0 --method fqt --corruption fog --severity 5
+  mcutrain plot runs/<time>
+  mcutrain repl --port /dev/ttyACM0
+
+exit codes: 0 done, 1 a dataset, model file or board failed (the message says what to do),
+2 bad usage
 """
 
 
