@@ -11,7 +11,7 @@ import numpy as np
 
 from mcutrain import model as device_model
 from mcutrain import serve
-from mcutrain_host import corruptions, datasets, micropython, plot, ports
+from mcutrain_host import corruptions, datasets, micropython, natmod, plot, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.deploy import DeployError
 from mcutrain_host.link import BoardError
@@ -215,8 +215,10 @@ def describe(args):
 
 def print_summary(summary):
     before, after = summary["accuracy_before"], summary["accuracy_after"]
-    print(f"board: {summary['board'].get('board')} ({summary['board'].get('kernels')} kernels, arch "
-          f"{summary['board'].get('arch')}), heap in use {summary['board_stats'].get('heap', '?')} bytes")
+    board = summary["board"]
+    arch = natmod.ARCH_NAMES.get(int(board.get("arch", 0)), board.get("arch"))
+    print(f"board: {board.get('board')} ({board.get('kernels')} kernels, {arch}), heap in use "
+          f"{summary['board_stats'].get('heap', '?')} bytes")
     print(f"accuracy before adaptation: {100 * before:.1f}%")
     print(f"accuracy after adaptation:  {100 * after:.1f}% ({100 * (after - before):+.1f} points, on the board)")
     print(f"samples applied: {summary['samples']} in {summary['steps']} steps, checksum {summary['checksum']} "
