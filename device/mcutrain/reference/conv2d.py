@@ -25,11 +25,8 @@ def _checked(op, out, x, w, bias, multiplier, shift, params, depthwise):
 def _patches(x, p):
     """[batch, out_h, out_w, k_h, k_w, in_c]: each output's window of x - in_zp, zero where it
     reads padding (padding equals in_zp)."""
-    batch, in_h, in_w, in_c, out_h, out_w, _, k_h, k_w, stride_h, stride_w, pad_top, pad_left, in_zp = p[:14]
-    xs = x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - in_zp
-    ty = window.taps(out_h, in_h, k_h, stride_h, pad_top).astype(np.int64)
-    tx = window.taps(out_w, in_w, k_w, stride_w, pad_left).astype(np.int64)
-    return np.einsum("ayi,bxj,nijc->nabyxc", ty, tx, xs, optimize=True)
+    batch, in_h, in_w, in_c = p[:4]
+    return window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13], p)
 
 
 def _output(out, acc, bias, multiplier, shift, p):

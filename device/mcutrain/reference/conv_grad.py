@@ -1,5 +1,6 @@
-"""conv2d and depthwise_conv2d gradients, through the one-hot tap matrices of window.py: a tap
-that reads padding selects nothing, so padding contributes nothing."""
+"""conv2d and depthwise_conv2d gradients, through the windows of window.py: the weight gradient
+sums each output's error times its input window, the input gradient scatters W^T E back over the
+windows; a tap that reads padding contributes nothing."""
 
 import numpy as np
 
@@ -17,14 +18,6 @@ def _checked(op, params, count, depthwise, g):
     return p
 
 
-def _taps(p):
-    """int64 [out, k, in] of both axes: 1 where tap k of output o reads input i."""
-    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
-    rows = window.taps(out_h, in_h, k_h, stride_h, pad_top).astype(np.int64)
-    cols = window.taps(out_w, in_w, k_w, stride_w, pad_left).astype(np.int64)
-    return rows, cols
-
-
 def _weight_grad(op, gw, x, g, params, depthwise):
     gw, x, g = B.s32(gw, "gw"), B.s8(x, "x"), B.sized(g, "g")
     p = _checked(op, params, 14, depthwise, g)
@@ -32,14 +25,12 @@ def _weight_grad(op, gw, x, g, params, depthwise):
     B.require(op, len(x) == batch * in_h * in_w * in_c, "input")
     B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
     B.require(op, len(gw) == (1 if depthwise else out_c) * k_h * k_w * in_c, "output")
-    rows, cols = _taps(p)
-    xs = x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13]
+    windows = window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13], p)
     gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
-    # Tap (ky, kx) of output (oy, ox) reads input (iy, ix) where rows[oy, ky, iy] * cols[ox, kx, ix] is 1.
     if depthwise:
-        total = np.einsum("oyi,pxj,bijc,bopc->yxc", rows, cols, xs, gg, optimize=True)
+        total = np.einsum("nabc,nabyxc->yxc", gg, windows)
     else:
-        total = np.einsum("oyi,pxj,bijc,bopq->qyxc", rows, cols, xs, gg, optimize=True)
+        total = np.tensordot(gg, windows, axes=([0, 1, 2], [0, 1, 2]))
     gw[...] = sat32(gw + total.ravel())
     return 0
 
@@ -51,15 +42,12 @@ def _input_grad(op, gx, w, g, params, depthwise):
     B.require(op, len(w) == (1 if depthwise else out_c) * k_h * k_w * in_c, "weight")
     B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
     B.require(op, len(gx) == batch * in_h * in_w * in_c, "output")
-    rows, cols = _taps(p)
     gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
     if depthwise:
-        ww = w.reshape(k_h, k_w, in_c).astype(np.int64)
-        total = np.einsum("oyi,pxj,bopc,yxc->bijc", rows, cols, gg, ww, optimize=True)
+        windows = gg[:, :, :, None, None, :] * w.reshape(k_h, k_w, in_c).astype(np.int64)
     else:
-        ww = w.reshape(out_c, k_h, k_w, in_c).astype(np.int64)
-        total = np.einsum("oyi,pxj,bopq,qyxc->bijc", rows, cols, gg, ww, optimize=True)
-    gx[...] = sat32(total).ravel()
+        windows = np.tensordot(gg, w.reshape(out_c, k_h, k_w, in_c).astype(np.int64), axes=([3], [0]))
+    gx[...] = sat32(window.scatter(windows, p)).ravel()
     return 0
 
 

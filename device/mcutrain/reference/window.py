@@ -18,3 +18,40 @@ def members(out_size, size, k, stride, pad):
     first = np.arange(out_size, dtype=np.int64)[:, None] * stride - pad
     i = np.arange(size, dtype=np.int64)
     return (first <= i) & (i < first + k)
+
+
+def _reads(out_size, size, k, stride, pad):
+    """Per tap t: (outputs o whose tap t reads inside, the input each reads). A tap maps outputs
+    to distinct inputs, so a gather or a scatter through it never collides."""
+    o = np.arange(out_size, dtype=np.int64)
+    taps = []
+    for t in range(k):
+        i = o * stride - pad + t
+        inside = (i >= 0) & (i < size)
+        taps.append((o[inside], i[inside]))
+    return taps
+
+
+def patches(xs, p):
+    """int64 [batch, out_h, out_w, k_h, k_w, c]: each output's window of xs (int64 NHWC, zero
+    point already subtracted), zero where a tap reads padding. p: conv2d's params (batch, in_h,
+    in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left, ...)."""
+    batch, in_h, in_w, in_c, out_h, out_w, _, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
+    out = np.zeros((batch, out_h, out_w, k_h, k_w, in_c), np.int64)
+    cols = _reads(out_w, in_w, k_w, stride_w, pad_left)
+    for ky, (oy, iy) in enumerate(_reads(out_h, in_h, k_h, stride_h, pad_top)):
+        for kx, (ox, ix) in enumerate(cols):
+            out[:, oy[:, None], ox[None, :], ky, kx] = xs[:, iy[:, None], ix[None, :]]
+    return out
+
+
+def scatter(windows, p):
+    """The transpose of patches: int64 [batch, in_h, in_w, c], each input position the sum of the
+    window values that read it; what falls on padding is dropped."""
+    batch, in_h, in_w, in_c, out_h, out_w, _, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
+    out = np.zeros((batch, in_h, in_w, in_c), np.int64)
+    cols = _reads(out_w, in_w, k_w, stride_w, pad_left)
+    for ky, (oy, iy) in enumerate(_reads(out_h, in_h, k_h, stride_h, pad_top)):
+        for kx, (ox, ix) in enumerate(cols):
+            out[:, iy[:, None], ix[None, :]] += windows[:, oy[:, None], ox[None, :], ky, kx]
+    return out
