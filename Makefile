@@ -70,6 +70,33 @@ bench-link: natmods $(MICROPYTHON)
 bench-kernels: natmods $(MICROPYTHON)
 	$(PYTHON) bench/kernels.py
 
+# Emulated Cortex-M boards (issue #7): MicroPython's qemu port under qemu-system-arm, started and
+# driven by host/mcutrain_host/qemu.py. qemu-m0 is QEMU's microbit (Cortex-M0, armv6m, given
+# 256 KB SRAM and 1 MB flash), qemu-m3 mps2-an385 (Cortex-M3, armv7m), qemu-m4 mps2-an386
+# (Cortex-M4F, armv7emsp; our board folder boards/qemu/MPS2_AN386). Each gets a QEMU_HEAP-byte GC
+# heap (default 190 KB, about an RP2040's free heap) and binary sys.stdin/stdout.buffer
+# (boards/qemu/mcutrain_qemu.h).
+# Firmware: $(BUILD_DIR)/qemu/heap-<QEMU_HEAP>/<board>/firmware.elf.
+QEMU_HEAP ?= 194560
+QEMU_BOARDS := qemu-m0 qemu-m3 qemu-m4
+QEMU_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/$(b)/firmware.elf)
+QEMU_MPY_BOARD_qemu-m0 := BOARD=MICROBIT
+QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385
+QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
+QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
+
+.PHONY: qemu-boards
+qemu-boards: $(QEMU_FIRMWARE)
+
+$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk | $(MPY_DIR)/py/dynruntime.mk
+	@rm -rf $(@D) && mkdir -p $(@D)  # from scratch: the port's qstr cache misses configuration changes
+	@start=$$(date +%s); \
+	$(MAKE) -C $(MPY_DIR)/ports/qemu $(QEMU_MPY_BOARD_$*) BUILD=$(@D) FROZEN_MANIFEST= \
+	    MICROPY_HEAP_SIZE=$(QEMU_HEAP) \
+	    CFLAGS_EXTRA='-DMP_CONFIGFILE="<$(CURDIR)/boards/qemu/mcutrain_qemu.h>" $(QEMU_CFLAGS_$*)' \
+	    -j2 > $(@D)/build.log 2>&1 || { tail -40 $(@D)/build.log; exit 1; }; \
+	printf '%-8s heap %d bytes, built in %d s: %s\n' $* $(QEMU_HEAP) $$(( $$(date +%s) - start )) $@
+
 # The committed pre-trained models (float .npz and int8 model file), trained from scratch on
 # Fashion-MNIST, each followed by its clean test accuracy. `make demo` uses them as committed.
 MCUTRAIN := $(PYTHON) -m mcutrain_host.cli

@@ -1,0 +1,88 @@
+"""The emulated Cortex-M boards (issue #7): MicroPython's qemu port under qemu-system-arm, with
+the qnn natmod for the board's arch and the package deployed as a ROMFS image, driven over a pty
+by the same host session as the virtual board (host/mcutrain_host/qemu.py)."""
+
+import shutil
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from mcutrain import link as protocol
+from mcutrain_host import qemu
+from mcutrain_host.session import Session, Stream, expected_checksum
+from test_link import SETTINGS, samples
+from test_trainer import TINY
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                       reason="qemu-system-arm is missing (apt-get install qemu-system-arm)"),
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None and not qemu.firmware("qemu-m0").exists(),
+                       reason="the qemu firmware is not built and arm-none-eabi-gcc is missing "
+                              "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"),
+]
+
+BOARDS = ["qemu-m0", "qemu-m3", "qemu-m4"]
+
+KERNELS = """
+import qnn, sys, gc
+from array import array
+state = array('i', [0])
+qnn.crc32(state, b'123456789')
+out = array('i', [0, 0])
+qnn.argmax(out, bytes([1, 9, 3, 0x80, 0x7f, 2]), array('i', [2, 3]))
+gc.collect()
+print(sys.implementation._mpy >> 10, state[0] & 0xffffffff, list(out), gc.mem_free())
+"""
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_the_board_boots_mounts_the_image_and_runs_kernels(tmp_path, board):
+    image = qemu.deploy_image(board, TINY, tmp_path / "deploy.romfs")
+    q = qemu.QemuBoard(board, image, serve=False)
+    try:
+        assert q.info.arch == qemu.BOARDS[board].arch or (board == "qemu-m3" and q.info.arch == "armv7em")
+        assert q.info.free > 180_000  # the 190 KB heap, less what the prelude holds
+        arch, crc, out, free = q.exec(KERNELS).decode().split(maxsplit=3)
+        assert int(crc) == zlib.crc32(b"123456789")
+        assert out == "[1," and free.startswith("1]")  # row 0: 9 at index 1; row 1: 0x7f at index 1
+        listing = q.exec("import os; print(sorted(os.listdir('/rom/lib')), os.listdir('/rom'))").decode()
+        assert "'qnn.mpy'" in listing and "'model.mcut'" in listing
+    finally:
+        q.close()
+    assert q.process is None
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_a_short_training_session_over_the_pty(tmp_path, board):
+    """20 training samples of tiny (batch 2: 10 steps) and two evaluations of 4 samples; a
+    checkpoint into the board's RAM filesystem; the board's counters and sample checksum."""
+    started = time.monotonic()
+    train_x, train_y, test_x, test_y = samples(tmp_path, 20, 4)
+    stream = Stream(train_x, train_y, test_x, test_y, epochs=1, batch=SETTINGS["batch"], eval_every=20)
+    image = qemu.deploy_image(board, TINY, tmp_path / "deploy.romfs")
+
+    def connect(previous):
+        if previous is not None:
+            previous.restart()
+            return previous
+        return qemu.QemuBoard(board, image)
+
+    records = []
+    session = Session(connect, SETTINGS, stream, records.append, checkpoint_every=5)
+    try:
+        booted = time.monotonic()
+        steps, count, checksum = session.run()
+        session.link.request(protocol.SAVE)
+        stats = session.stats()
+    finally:
+        session.close()
+    finished = time.monotonic()
+    assert (steps, count, checksum) == (10, 20, expected_checksum(20))
+    assert stats["samples"] == "20" and int(stats["heap"]) > 0
+    evals = [r for r in records if r["event"] == "eval"]
+    assert [r["total"] for r in evals] == [4, 4]
+    assert session.reconnects == 0 and session.transport.process is None
+    print(f"\n{board}: image {booted - started:.1f} s, boot + 20 samples + 2 evaluations + save "
+          f"{finished - booted:.1f} s, heap {stats['heap']}")
