@@ -1,9 +1,11 @@
 """`--port`: where the board is. `sim` is the virtual board (started by the tool, over a pipe;
-`sim-pty` over a pseudo-terminal); anything else is a serial device with mcutrain deployed."""
+`sim-pty` over a pseudo-terminal); `qemu-m0`, `qemu-m3`, `qemu-m4` are emulated Cortex-M boards
+(started by the tool, files deployed as a ROM image); anything else is a serial device with
+mcutrain deployed."""
 
 from pathlib import Path
 
-from mcutrain_host import deploy, transports
+from mcutrain_host import deploy, qemu, transports
 
 SIMULATED = ("sim", "sim-pty")
 BOARD_MODEL = "/model.mcut"  # where `mcutrain deploy` puts the model on a real board
@@ -13,8 +15,9 @@ BOARD_CHECKPOINT = "/mcutrain.ckpt"
 def add_port_arguments(p):
     p.add_argument("--port", default="sim",
                    help="sim: the virtual board (MicroPython's unix port, started here); sim-pty: the "
-                        "same behind a pseudo-terminal; or a serial device such as /dev/ttyACM0 with "
-                        "mcutrain deployed (default: %(default)s)")
+                        "same behind a pseudo-terminal; qemu-m0 (Cortex-M0, the RP2040 stand-in), qemu-m3, "
+                        "qemu-m4 (Cortex-M4F, the STM32F4 stand-in): emulated boards started here; or a "
+                        "serial device such as /dev/ttyACM0 with mcutrain deployed (default: %(default)s)")
     p.add_argument("--heap", default="256K", help="the virtual board's heap (default: %(default)s)")
 
 
@@ -41,6 +44,21 @@ def connector(args, model, run_dir, settings):
                                                pty=args.port == "sim-pty")
             previous.restart()
             return previous
+    elif args.port in qemu.BOARDS:
+        image = qemu.deploy_image(args.port, model, Path(run_dir) / "romfs.img")
+        need = deploy.needed(model, settings, qemu.BOARDS[args.port].arch)
+
+        def connect(previous):
+            if previous is not None:
+                previous.restart()
+                return previous
+            board = qemu.QemuBoard(args.port, image)
+            try:
+                deploy.check_fit(board.info, need, f" ({args.port}: `make qemu-boards QEMU_HEAP=...` sets it)")
+            except deploy.DeployError:
+                board.close()
+                raise
+            return board
     else:
         def connect(previous):
             if previous is None:
