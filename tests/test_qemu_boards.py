@@ -2,6 +2,7 @@
 the qnn natmod for the board's arch and the package deployed as a ROMFS image, driven over a pty
 by the same host session as the virtual board (host/mcutrain_host/qemu.py)."""
 
+import json
 import shutil
 import time
 import zlib
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from mcutrain import link as protocol
-from mcutrain_host import qemu
+from mcutrain_host import cli, qemu
 from mcutrain_host.session import Session, Stream, expected_checksum
 from test_link import SETTINGS, samples
 from test_trainer import TINY
@@ -86,3 +87,14 @@ def test_a_short_training_session_over_the_pty(tmp_path, board):
     assert session.reconnects == 0 and session.transport.process is None
     print(f"\n{board}: image {booted - started:.1f} s, boot + 20 samples + 2 evaluations + save "
           f"{finished - booted:.1f} s, heap {stats['heap']}")
+
+
+def test_zo_adaptation_over_the_link_improves_tiny_on_the_cortex_m0(tmp_path):
+    """`mcutrain train --port qemu-m0`: the RP2040 stand-in adapts tiny to fog (which costs it
+    about 70 points) from 100 samples, node perturbation of its last two layers."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "--port", "qemu-m0", "--samples", "100", "--test", "100", "--eval-every", "100",
+                     "--corruption", "fog", "--layers", "4/6", "--mode", "np", "--out", str(out)]) == 0
+    end = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["board"]["arch"] == "4" and end["checksum"] == end["expected_checksum"]
+    assert end["accuracy_after"] >= end["accuracy_before"] + 0.05, end

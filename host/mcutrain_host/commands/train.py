@@ -127,10 +127,13 @@ class LiveSettings:
             threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream):
-        for line in stream:
-            line = line.strip()
-            if line:
-                self.queue.put(line)
+        try:
+            for line in stream:
+                line = line.strip()
+                if line:
+                    self.queue.put(line)
+        except (OSError, ValueError):  # no readable stdin (a daemon, a test's capture): nothing to take
+            pass
 
     def __call__(self):
         settings = {}
