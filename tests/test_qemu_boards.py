@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from mcutrain import link as protocol
-from mcutrain_host import cli, qemu
+from mcutrain import model as model_module
+from mcutrain_host import cli, deploy, qemu
 from mcutrain_host.session import Session, Stream, expected_checksum
 from test_link import SETTINGS, samples
-from test_trainer import TINY
+from test_trainer import TINY, TRAIN_STEPS, corrupted_samples, run_both
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
@@ -98,3 +99,35 @@ def test_zo_adaptation_over_the_link_improves_tiny_on_the_cortex_m0(tmp_path):
     end = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["board"]["arch"] == "4" and end["checksum"] == end["expected_checksum"]
     assert end["accuracy_after"] >= end["accuracy_before"] + 0.05, end
+
+
+@pytest.mark.parametrize("settings", ["mode=np,layers=4/6,queries=4", "method=fqt,layers=4/6,lr=0.003"],
+                         ids=["zo", "fqt"])
+def test_20_steps_leave_the_same_bytes_on_the_cortex_m0_the_virtual_board_and_cpython(board, tmp_path, settings):
+    """The armv6m natmod on an emulated Cortex-M0, the x64 natmod on the unix port and the NumPy
+    reference on CPython: the same weights and losses after 20 steps of batch 2."""
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 16)  # cycled: the whole file is read into the board's RAM
+    on_virtual, on_cpython = run_both(board, tmp_path, [TINY, data, 20, 2, settings])
+    tree = deploy.files("armv6m", TINY) + [(data, "samples.bin")]
+    image = qemu.romfs_image(tree, tmp_path / "deploy.romfs")
+    program = TRAIN_STEPS.replace(
+        "path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]",
+        f"path, data_path, steps, batch, settings = '/rom/model.mcut', '/rom/samples.bin', 20, 2, {settings!r}")
+    # The same output, printed tensor by tensor: one joined line of every weight does not fit beside
+    # the training state in the M0's 190 KB heap.
+    program = program.replace(
+        'out = []\nfor layer in m.layers:\n    if layer.weight is not None:\n        out.append(bytes(layer.weight).hex())\n'
+        '        out.append(bytes(layer.bias).hex())\nprint(" ".join(out))\n',
+        'sep = ""\nfor layer in m.layers:\n    if layer.weight is not None:\n        for t in (layer.weight, layer.bias):\n'
+        '            print(sep + bytes(t).hex(), end="")\n            sep = " "\nprint()\n')
+    assert "sep = " in program and "/rom/samples.bin" in program
+    q = qemu.QemuBoard("qemu-m0", image, serve=False)
+    try:
+        on_m0 = q.exec(program, timeout=300).decode().replace("\r\n", "\n")
+    finally:
+        q.close()
+    initial = " ".join(bytes(t).hex() for layer in model_module.load(str(TINY)).layers if layer.weight is not None
+                       for t in (layer.weight, layer.bias))
+    assert on_m0.splitlines()[0] != initial
+    assert on_m0 == on_virtual == on_cpython
