@@ -21,7 +21,6 @@ close(), kill().
 
 import contextlib
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from mcutrain_host import deploy, micropython
 from mcutrain_host.link import LinkDown
-from mcutrain_host.transports import SERVE
+from mcutrain_host.transports import SERVE, Board, read_available
 
 DEFAULT_HEAP = 194560  # bytes; the Makefile's QEMU_HEAP
 QEMU = "qemu-system-arm"
@@ -148,11 +147,12 @@ def deploy_image(board, model, output):
     return romfs_image(deploy.files(BOARDS[board].arch, model), output)
 
 
-class QemuBoard:
+class QemuBoard(Board):
     """An emulated board running the server from the ROMFS image `image` (deploy_image): each
     start boots QEMU, mounts the image, and starts `mcutrain.serve` through the raw REPL.
     `icount=True` runs QEMU with `-icount shift=0` (virtual time counts instructions, so SysTick
-    readings repeat). `info` is what the board reported at boot (deploy.Board: arch, free heap)."""
+    readings repeat). `info` is what the board reported at boot (deploy.Board: arch, free heap).
+    kill() loses its RAM, /ram checkpoints included."""
 
     def __init__(self, board, image, checkpoint=RAM_CHECKPOINT, heap=DEFAULT_HEAP, icount=False,
                  model="/rom/model.mcut", serve=True, boot_timeout=20.0):
@@ -235,21 +235,9 @@ class QemuBoard:
 
     def read(self, timeout):
         try:
-            self.serial.timeout = max(0.0, timeout)
-            first = self.serial.read(1)
-            return first + self.serial.read(self.serial.in_waiting) if first else b""
+            return read_available(self.serial, timeout)
         except (OSError, AttributeError) as e:
             raise LinkDown(f"{self.board}: {e}{self._why()}") from e
-
-    def kill(self):
-        """Stops the board abruptly, as pulling its power would (its RAM, /ram included, is lost)."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self):
-        self.close()
-        self.start()
 
     def close(self):
         if self.repl is not None:

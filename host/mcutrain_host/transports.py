@@ -16,7 +16,31 @@ from mcutrain_host.link import LinkDown
 SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
 
 
-class VirtualBoard:
+class Board:
+    """What every transport shares: a restart is a close and a fresh start (the server runs
+    again), and one that owns a process (an emulator, the unix port) can be killed like a
+    board losing power."""
+
+    process = None
+
+    def restart(self):
+        self.close()
+        self.start()
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def read_available(serial, timeout):
+    """What a pyserial port has within timeout: waits for one byte, then takes what came with it."""
+    serial.timeout = max(0.0, timeout)
+    first = serial.read(1)
+    return first + serial.read(serial.in_waiting) if first else b""
+
+
+class VirtualBoard(Board):
     """The unix port with a limited heap, running the server from `flash`, a folder holding what
     `mcutrain deploy` puts on a board (lib/, model.mcut); `pty=True` puts a pseudo-terminal (raw
     mode, as a USB CDC port behaves) between host and board instead of a pipe."""
@@ -74,16 +98,6 @@ class VirtualBoard:
         err = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
         return f" (exit {code}{': ' + err[-2000:] if err else ''})"
 
-    def kill(self):
-        """Stops the board abruptly, as pulling its power would."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self):
-        self.close()
-        self.start()
-
     def close(self, timeout=5.0):
         if self.process is None:
             return
@@ -99,7 +113,7 @@ class VirtualBoard:
         self.process = None
 
 
-class SerialBoard:
+class SerialBoard(Board):
     """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`):
     the server is started through the raw REPL after a soft reset, and after BYE the REPL comes
     back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem)."""
@@ -140,15 +154,9 @@ class SerialBoard:
 
     def read(self, timeout):
         try:
-            self.serial.timeout = max(0.0, timeout)
-            first = self.serial.read(1)
-            return first + self.serial.read(self.serial.in_waiting) if first else b""
+            return read_available(self.serial, timeout)
         except OSError as e:
             raise LinkDown(f"{self.port}: {e}") from e
-
-    def restart(self):
-        self.close()
-        self.start()
 
     def close(self):
         if self.repl is None:
