@@ -1,8 +1,5 @@
 """Parity of qnn.fully_connected with the NumPy reference on the virtual board."""
 
-import numpy as np
-import pytest
-
 from kernel_cases import CaseMaker
 from parity import assert_parity
 

@@ -50,7 +50,6 @@ def run(tmp_path, train=300, test=20, wrap=None, pty=False, on_record=None, sett
     session = Session(connect, settings, stream, report, pending=pending, checkpoint_every=5)
     try:
         counters = session.run()
-        session.link.request(protocol.SAVE)
         stats = session.stats()
     finally:
         session.close()

@@ -7,10 +7,8 @@ import shutil
 import time
 import zlib
 
-import numpy as np
 import pytest
 
-from mcutrain import link as protocol
 from mcutrain import model as model_module
 from mcutrain_host import cli, deploy, qemu
 from mcutrain_host.session import Session, Stream, expected_checksum
@@ -76,7 +74,6 @@ def test_a_short_training_session_over_the_pty(tmp_path, board):
     try:
         booted = time.monotonic()
         steps, count, checksum = session.run()
-        session.link.request(protocol.SAVE)
         stats = session.stats()
     finally:
         session.close()
