@@ -7,18 +7,15 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from mcutrain import model as device_model
 from mcutrain import serve
-from mcutrain_host import corruptions, datasets, micropython, natmod, plot, ports
+from mcutrain_host import adaptation_data, corruptions, micropython, natmod, plot, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.deploy import DeployError
 from mcutrain_host.link import BoardError
 from mcutrain_host.metrics import Metrics
 from mcutrain_host.metrics import load as load_metrics
 from mcutrain_host.progress import Progress
-from mcutrain_host.quantize import quantize_images
 from mcutrain_host.session import Session, Stream, expected_checksum
 
 # FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
@@ -105,16 +102,9 @@ def settings_from(args):
 
 def corrupted(args, split, count, seed, description):
     """count images of the split, corrupted, as the int8 bytes the model takes, and labels."""
-    images, labels = datasets.load(args.dataset, split, args.data_dir)
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(images), min(count, len(images)), replace=False)
-    x = images[pick]
-    if args.corruption != "none":
-        x = corruptions.corrupt(x, args.corruption, args.severity, seed)
-    if args.noise:
-        x = np.clip(x + rng.normal(0, args.noise, x.shape), 0, 255).astype(np.uint8)
-    q = quantize_images(x, description.input_scale, description.input_zero_point).reshape(len(pick), -1)
-    return [row.tobytes() for row in q], labels[pick]
+    images, labels = adaptation_data.draw(args.dataset, args.data_dir, split, count, seed, args.corruption,
+                                          args.severity, args.noise)
+    return adaptation_data.model_inputs(images, description), labels
 
 
 class LiveSettings:

@@ -1,0 +1,27 @@
+"""The images an adaptation sees: a seeded draw from a dataset split, corrupted, optionally with
+extra gaussian noise; `mcutrain train` and `mcutrain experiment` draw them the same way."""
+
+import numpy as np
+
+from mcutrain_host import corruptions, datasets
+from mcutrain_host.quantize import quantize_images
+
+
+def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, noise=0.0):
+    """(uint8 images (n, h, w, c), labels): count images of the split chosen by seed, corrupted
+    (corruption "none": as they are), then gaussian noise of std `noise` pixel levels added."""
+    images, labels = datasets.load(dataset, split, data_dir)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), min(count, len(images)), replace=False)
+    x = images[pick]
+    if corruption != "none":
+        x = corruptions.corrupt(x, corruption, severity, seed)
+    if noise:
+        x = np.clip(x + rng.normal(0, noise, x.shape), 0, 255).astype(np.uint8)
+    return x, labels[pick]
+
+
+def model_inputs(images, description):
+    """uint8 images as the int8 bytes a model takes, one bytes object per image."""
+    q = quantize_images(images, description.input_scale, description.input_zero_point).reshape(len(images), -1)
+    return [row.tobytes() for row in q]
