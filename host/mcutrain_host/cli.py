@@ -9,11 +9,11 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mcutrain.model_file import ModelError  # noqa: E402
-from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, plot, pretrain,  # noqa: E402
-                                    quantize, repl, train)
+from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, plot,  # noqa: E402
+                                    pretrain, quantize, repl, train)
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 
-COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo)
+COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo, experiment)
 
 EPILOG = """\
 the pipeline, as `make models` runs it:
@@ -31,6 +31,9 @@ on a board (or --port sim), adapting to a corruption over the serial link:
   mcutrain train --port /dev/ttyACM0 --method fqt --corruption fog --severity 5
   mcutrain plot runs/<time>
   mcutrain repl --port /dev/ttyACM0
+
+the adaptation study of every method on every corruption (docs/results.md):
+  mcutrain experiment --config experiments/severity5.toml --report docs/results.md
 
 exit codes: 0 done, 1 a dataset, model file or board failed (the message says what to do),
 2 bad usage

@@ -1,0 +1,108 @@
+"""mcutrain experiment: the adaptation study, every method on every corruption over seeds."""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from mcutrain_host import micropython
+from mcutrain_host.experiment import cell, costs, report, runner, study
+from mcutrain_host.experiment.methods import METHODS
+
+# Flags that set a Study field, with their help; the field's default is the study's.
+FIELDS = {
+    "models": "comma-separated model names in models/ (tiny, small) or .mcut paths",
+    "corruptions": "comma-separated corruption names, or all (`mcutrain corrupt --list`)",
+    "methods": "comma-separated methods, or all (see --list-methods)",
+    "severity": "corruption severity 1-5",
+    "seeds": "seeds per cell (0..N-1): which adaptation samples, and the trainer's seed",
+    "samples": "adaptation samples per seed, from the training split",
+    "test": "held-out images, from the test split, the same for every seed and method",
+    "epochs": "passes over the adaptation samples",
+    "batch": "samples per training step",
+    "eval_every": "evaluate the held-out images every N samples",
+    "queries": "ZO perturbations per step and layer",
+    "lr_zo": "learning rate of the ZO methods",
+    "lr_fqt": "learning rate of FQT, the hybrid and float back-propagation (the same update rule)",
+    "dataset": "dataset name",
+    "data_dir": "folder with the dataset's files",
+}
+
+
+def add_parser(subparsers):
+    defaults = study.Study()
+    p = subparsers.add_parser(
+        "experiment", help="the adaptation study: every method on every corruption, over seeds",
+        description="Adapt the int8 models to each corruption with each method, over several seeds, on the "
+                    "host simulation (the device package on CPython over the NumPy kernels, byte-identical "
+                    "to a board), next to float back-propagation of the same layers. Every finished cell is "
+                    "saved at once in OUT/results.jsonl: run the same command again to resume an interrupted "
+                    "study. Writes a Markdown report with the accuracy table, each method's cost (planned "
+                    "memory, a step on the virtual board) and plots, and the table as CSV. Settings: a TOML "
+                    "--config file of the names below (with underscores), then flags over it.",
+        epilog="examples:\n"
+               "  mcutrain experiment --config experiments/severity5.toml --report docs/results.md\n"
+               "  mcutrain experiment --models tiny --corruptions fog,contrast --seeds 1 --samples 200\n"
+               "  mcutrain experiment --list-methods",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="FILE", help="TOML file of study settings")
+    for field, text in FIELDS.items():
+        default = getattr(defaults, field)
+        if isinstance(default, tuple):
+            default = "all" if field != "models" else ",".join(default)
+        p.add_argument("--" + field.replace("_", "-"), metavar="VALUE", help=f"{text} (default: {default or 'none'})")
+    p.add_argument("--out", metavar="DIR", default=str(micropython.REPO / "runs" / "experiment"),
+                   help="folder of the results, resumable (default: %(default)s)")
+    p.add_argument("--report", metavar="FILE.md", help="where the Markdown report goes, its plots and CSV beside "
+                                                       "it (default: OUT/results.md)")
+    p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: %(default)s)")
+    p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
+    p.set_defaults(run=run)
+
+
+def settings_from(args):
+    settings = study.load(args.config) if args.config else {}
+    for field in FIELDS:
+        value = getattr(args, field)
+        if value is not None:
+            settings[field] = value
+    return settings
+
+
+def run(args):
+    if args.list_methods:
+        for name, method in METHODS.items():
+            print(f"{name:<14} {method.title}")
+        return 0
+    try:
+        the_study = study.make(settings_from(args))
+    except ValueError as e:
+        print(f"mcutrain experiment: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    command = shlex.join(["experiment", *sys.argv[2:]]) if sys.argv[1:2] == ["experiment"] else "experiment"
+    try:
+        runner.run(the_study, out, args.workers, command)
+    except runner.StudyMismatch as e:
+        print(f"mcutrain experiment: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nmcutrain experiment: interrupted; {len(runner.results(out))} cells are saved in {out}: "
+              "run the same command to go on", file=sys.stderr)
+        return 130
+    keys = {cell.key(*c) for c in runner.cells(the_study)}
+    records = [r for r in runner.results(out).values() if r["key"] in keys]
+    cost_path = out / "costs.json"
+    known = json.loads(cost_path.read_text()) if cost_path.exists() else {}
+    measured = costs.measure(the_study, records, known)
+    cost_path.write_text(json.dumps({**known, **measured}, indent=1) + "\n")
+    path = Path(args.report) if args.report else out / "results.md"
+    headlines = report.write(path, the_study, records, measured, runner.sessions(out))
+    for model, h in headlines.items():
+        print(f"{model}: best ZO method {h['best_zo']} gains {report.points(h['best_zo_gain'])} points, "
+              f"{report.percent(h['zo_fraction'])} of float back-propagation's {report.points(h['float_gain'])}; "
+              f"FQT 10%: {report.points(h['fqt10_gain'])}, {report.percent(h['fqt10_fraction'])}")
+    print(f"report: {path} (table: {path.with_suffix('.csv')}); cells: {out}/results.jsonl")
+    return 0

@@ -1,0 +1,127 @@
+"""One cell of the study: a method adapting a model to a corruption, with one seed.
+
+The adaptation samples are a seeded draw from the training split, corrupted; the held-out images
+one draw from the test split (study.TEST_SEED), the same for every seed and method. Every method
+of a seed sees the same samples in the same order, `epochs` times, `batch` per step, with a cosine
+schedule over the run; accuracy on the held-out images is measured before, every `eval_every`
+samples and at the end.
+"""
+
+import functools
+import time
+
+import numpy as np
+
+from mcutrain import model as device_model
+from mcutrain.trainer import Trainer
+from mcutrain_host import adaptation_data, network
+from mcutrain_host.experiment.methods import LAST_LAYERS, METHODS
+from mcutrain_host.experiment.study import TEST_SEED
+from mcutrain_host.optim import StandardizedSGD
+from mcutrain_host.training import softmax_cross_entropy
+
+
+def key(model, corruption, method, seed):
+    return f"{model}/{corruption}/{method}/{seed}"
+
+
+@functools.lru_cache(maxsize=2)
+def images(study, corruption, seed):
+    """(train images, labels, test images, labels), uint8, as drawn for this corruption and seed."""
+    train = adaptation_data.draw(study.dataset, study.data_dir or None, "train", study.samples, seed, corruption,
+                                 study.severity)
+    test = adaptation_data.draw(study.dataset, study.data_dir or None, "test", study.test, TEST_SEED, corruption,
+                                study.severity)
+    return train + test
+
+
+def schedule(study, count):
+    """(steps, sample indices of each step, samples after which to evaluate)."""
+    total = study.epochs * count
+    steps = total // study.batch
+    if not steps:
+        raise ValueError(f"{count} samples x {study.epochs} epochs is less than one batch of {study.batch}")
+    order = [[(s * study.batch + b) % count for b in range(study.batch)] for s in range(steps)]
+    every = max(study.batch, study.eval_every - study.eval_every % study.batch)
+    evals = {n for n in range(every, steps * study.batch + 1, every)} | {steps * study.batch}
+    return steps, order, evals
+
+
+def run(study, model, corruption, method, seed):
+    """The cell's result record: accuracies before and after, the curve, time, forward passes."""
+    spec = METHODS[method]
+    train_x, train_y, test_x, test_y = images(study, corruption, seed)
+    start = time.perf_counter()
+    if spec.family == "float":
+        result = adapt_float(study, model, train_x, train_y, test_x, test_y)
+    else:
+        result = adapt_int8(study, spec, model, train_x, train_y, test_x, test_y, seed)
+    result.update(key=key(model, corruption, method, seed), model=model, corruption=corruption, method=method,
+                  seed=seed, severity=study.severity, seconds=round(time.perf_counter() - start, 2))
+    return result
+
+
+def adapt_int8(study, spec, model, train_x, train_y, test_x, test_y, seed):
+    m = device_model.load(str(study.model_files(model)[0]))
+    inputs = adaptation_data.model_inputs(train_x, m.description)
+    test_bytes = b"".join(adaptation_data.model_inputs(test_x, m.description))
+    test_labels = bytes(test_y)
+
+    def accuracy():
+        return m.evaluate(test_bytes, test_labels) / len(test_labels)
+
+    if spec.family == "none":
+        m.plan(batch=study.batch)
+        return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
+    steps, order, evals = schedule(study, len(inputs))
+    t = Trainer(m, batch=study.batch, lr=study.lr(spec.family), queries=study.queries, seed=seed + 1,
+                schedule_name="cosine", total_steps=steps, **spec.trainer)
+    batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
+    if spec.sparse:
+        t.select_layers(*batches[0], spec.sparse)
+    layer_runs = count_layer_runs(m)
+    curve = [(0, accuracy())]
+    runs_in_steps = 0
+    for s, (x, y) in enumerate(batches):
+        before = layer_runs[0]
+        t.step(x, y)
+        runs_in_steps += layer_runs[0] - before
+        seen = (s + 1) * study.batch
+        if seen in evals:
+            curve.append((seen, accuracy()))
+    return {"accuracy_before": curve[0][1], "accuracy_after": curve[-1][1], "curve": curve, "steps": steps,
+            "layers": [index for index, _ in t.stats()["layers"]],
+            "forwards_per_step": round(runs_in_steps / steps / len(m.layers), 2)}
+
+
+def count_layer_runs(m):
+    """Counts every layer run of the model from now on, in the returned one-element list."""
+    count = [0]
+    for layer in m.layers:
+        def counted(acts, run=layer.run):
+            count[0] += 1
+            run(acts)
+        layer.run = counted
+    return count
+
+
+def adapt_float(study, model, train_x, train_y, test_x, test_y):
+    net = network.load(study.model_files(model)[1])
+    test = network.to_float(test_x)
+
+    def accuracy():
+        return float((net.logits(test).argmax(axis=1) == test_y).mean())
+
+    steps, order, evals = schedule(study, len(train_x))
+    weighted = [layer for layer in net.layers if layer.params]
+    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.lr("fqt"), steps)
+    curve = [(0, accuracy())]
+    for s, idx in enumerate(order):
+        logits = net.logits(network.to_float(train_x[idx]), train=True)
+        net.backward(softmax_cross_entropy(logits, train_y[idx])[1])
+        optimizer.step()
+        seen = (s + 1) * study.batch
+        if seen in evals:
+            curve.append((seen, accuracy()))
+    return {"accuracy_before": curve[0][1], "accuracy_after": curve[-1][1], "curve": curve, "steps": steps,
+            "layers": [net.layers.index(layer) for layer in weighted[-LAST_LAYERS:]], "forwards_per_step": 1}

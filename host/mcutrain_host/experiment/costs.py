@@ -1,0 +1,85 @@
+"""What each method costs, at one sample per step as a board trains: the memory its plan holds
+(mcutrain's planner, on the host: model weights, parameter blocks, activation arena and training
+buffers), and a step on the virtual board (MicroPython's unix port, the x64 natmod), timed and
+with its whole heap in use, by mcutrain.bench."""
+
+import collections
+import tempfile
+from pathlib import Path
+
+from mcutrain import model as device_model
+from mcutrain.trainer import Trainer
+from mcutrain_host import micropython
+from mcutrain_host.commands import bench
+from mcutrain_host.experiment.methods import METHODS
+
+HEAP = "256K"
+
+
+def sparse_layers(records, model, method):
+    """The layer set a sparse method chose most often in the study's cells."""
+    chosen = collections.Counter(tuple(r["layers"]) for r in records
+                                 if r["model"] == model and r["method"] == method and "layers" in r)
+    return list(chosen.most_common(1)[0][0]) if chosen else None
+
+
+def trainer_settings(method, layers):
+    settings = dict(METHODS[method].trainer)
+    if layers:
+        settings["layers"] = layers
+    return settings
+
+
+def planned(mcut, method, layers):
+    """Bytes the plan holds at batch 1: the method's, or inference alone for `int8`."""
+    m = device_model.load(str(mcut))
+    if METHODS[method].family == "none":
+        m.plan(batch=1)
+        return m.memory()["total"]
+    return Trainer(m, batch=1, **trainer_settings(method, layers)).memory()["total"]
+
+
+def on_virtual_board(mcut, method, layers, queries):
+    """{us, heap} of one training step on the virtual board (mean of 3 after a warm-up), or
+    {error} when the step fails there."""
+    settings = trainer_settings(method, layers)
+    kind, mode = settings.pop("method"), settings.pop("mode", "mix")
+    settings["queries"] = queries
+    script = (f"import mcutrain.bench\nmcutrain.bench.main({str(Path(mcut).resolve())!r}, methods=({kind!r},), "
+              f"mode={mode!r}, repeat=1, steps=3, settings={settings!r})\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cost.py"
+        path.write_text(script)
+        proc = micropython.run_script(path, heap=HEAP)
+    report = bench.parse(proc.stdout.decode(errors="replace"))
+    if report is None or not report["steps"]:
+        return {"error": (proc.stderr or proc.stdout).decode(errors="replace")[-500:]}
+    step = report["steps"][0]
+    if "error" in step:
+        return {"error": step["error"]}
+    stage = next(iter(k for k in report["memory"] if k != "model"))
+    return {"us": step["us"], "heap": report["memory"][stage]["heap_used"]}
+
+
+def measure(study, records, known):
+    """{model: {method: cost dict}} for the study's models and methods; `known` holds earlier
+    measurements in that shape, reused when the method trains the same layers."""
+    costs = {}
+    for model in study.models:
+        mcut = study.model_files(model)[0]
+        inference = planned(mcut, "int8", None)
+        per_method = costs[model] = {}
+        for method in study.methods:
+            spec = METHODS[method]
+            layers = sparse_layers(records, model, method) if spec.sparse else None
+            old = known.get(model, {}).get(method)
+            if old is not None and old.get("layers") == layers:
+                per_method[method] = old
+            elif spec.family == "float":
+                per_method[method] = {"layers": layers}
+            else:
+                cost = per_method[method] = {"layers": layers, "planned": planned(mcut, method, layers),
+                                             "inference": inference}
+                if spec.family != "none":
+                    cost.update(on_virtual_board(mcut, method, layers, study.queries))
+    return costs

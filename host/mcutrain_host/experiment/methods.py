@@ -1,0 +1,33 @@
+"""The methods the study compares. int8 methods are Trainer settings run on the host simulation
+(the device package on CPython over the NumPy kernels, byte-identical to a board); `float-bp` is
+the upper bound, float back-propagation of the same last layers FQT trains, on the float model
+the int8 one was quantized from."""
+
+from typing import NamedTuple
+
+
+class Method(NamedTuple):
+    title: str
+    family: str  # "none", "zo", "fqt" or "float" (which learns at FQT's rate)
+    trainer: dict = {}  # Trainer settings
+    sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
+
+
+LAST_LAYERS = 2  # FQT, the hybrid's FQT part and float back-propagation train this many last layers
+
+METHODS = {
+    "int8": Method("int8 model, not adapted", "none"),
+    "zo-wp": Method("ZO weight perturbation, every layer", "zo", {"method": "zo", "mode": "wp"}),
+    "zo-np": Method("ZO node perturbation, every layer", "zo", {"method": "zo", "mode": "np"}),
+    "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo",
+                            {"method": "zo", "mode": "mix"}, sparse=2),
+    "fqt": Method("FQT of the last 2 layers", "fqt", {"method": "fqt", "fqt_layers": LAST_LAYERS}),
+    "fqt-50": Method("FQT of the last 2 layers, 50% partial updates", "fqt",
+                     {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.5, "lmax": 0.5}),
+    "fqt-10": Method("FQT of the last 2 layers, 10% partial updates", "fqt",
+                     {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.1, "lmax": 0.1}),
+    "hybrid": Method("hybrid: FQT of the last 2 layers, ZO mixture below", "fqt",
+                     {"method": "hybrid", "mode": "mix", "fqt_layers": LAST_LAYERS}),
+    "float-bp": Method("float back-propagation of the last 2 layers, FQT's update rule and rate", "float"),
+}
+ZO = tuple(name for name, m in METHODS.items() if m.family == "zo")

@@ -1,0 +1,151 @@
+"""The study's report: a Markdown file with the accuracy table of each model (mean ± spread over
+seeds), the cost of each method, the headline ratios and the plots; the same table as CSV."""
+
+import csv
+import dataclasses
+import statistics
+from pathlib import Path
+
+from mcutrain_host.experiment import plots
+from mcutrain_host.experiment.methods import METHODS, ZO
+
+
+def summarize(records):
+    """{(model, corruption, method): {after, after_sd, gain, gain_sd, seeds}}; a gain is the
+    accuracy after minus before, both of the method's own model (float-bp: the float one)."""
+    groups = {}
+    for r in records:
+        groups.setdefault((r["model"], r["corruption"], r["method"]), []).append(r)
+    table = {}
+    for k, rs in groups.items():
+        after = [100 * r["accuracy_after"] for r in rs]
+        gain = [100 * (r["accuracy_after"] - r["accuracy_before"]) for r in rs]
+        table[k] = {"after": statistics.mean(after), "after_sd": spread(after), "gain": statistics.mean(gain),
+                    "gain_sd": spread(gain), "seeds": len(rs)}
+    return table
+
+
+def spread(values):
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def mean_over(table, model, corruptions, method, field):
+    values = [table[(model, c, method)][field] for c in corruptions if (model, c, method) in table]
+    return statistics.mean(values) if values else None
+
+
+def headline(table, study, model):
+    """{best_zo, best_zo_gain, float_gain, zo_fraction, fqt10_gain, fqt10_fraction}; fractions None
+    when float back-propagation gained nothing or was not run."""
+    gains = {m: mean_over(table, model, study.corruptions, m, "gain") for m in study.methods}
+    zo = [m for m in ZO if gains.get(m) is not None]
+    best = max(zo, key=lambda m: gains[m]) if zo else None
+    ref = gains.get("float-bp")
+
+    def fraction(m):
+        return gains[m] / ref if m is not None and gains.get(m) is not None and ref and ref > 0 else None
+
+    return {"best_zo": best, "best_zo_gain": gains.get(best), "float_gain": ref, "zo_fraction": fraction(best),
+            "fqt10_gain": gains.get("fqt-10"), "fqt10_fraction": fraction("fqt-10")}
+
+
+def write_csv(table, path):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "corruption", "method", "seeds", "accuracy_mean", "accuracy_sd", "gain_mean",
+                         "gain_sd"])
+        for (model, corruption, method), row in sorted(table.items()):
+            writer.writerow([model, corruption, method, row["seeds"], f"{row['after']:.2f}", f"{row['after_sd']:.2f}",
+                             f"{row['gain']:.2f}", f"{row['gain_sd']:.2f}"])
+
+
+def percent(value):
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def points(value):
+    return "-" if value is None else f"{value:+.1f}"
+
+
+def accuracy_table(table, study, model):
+    methods = study.methods
+    lines = ["| corruption | " + " | ".join(methods) + " |", "| --- |" + " ---: |" * len(methods)]
+    for c in study.corruptions:
+        cells = []
+        for m in methods:
+            row = table.get((model, c, m))
+            cells.append("" if row is None else f"{row['after']:.1f} ± {row['after_sd']:.1f}")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    for label, field in (("mean accuracy", "after"), ("mean gain (points)", "gain")):
+        values = [mean_over(table, model, study.corruptions, m, field) for m in methods]
+        shown = ["" if v is None else (f"{v:+.1f}" if field == "gain" else f"{v:.1f}") for v in values]
+        lines.append(f"| **{label}** | " + " | ".join(shown) + " |")
+    return lines
+
+
+def cost_table(records, costs, study, model):
+    lines = ["| method | what it does | planned bytes | × inference | heap on the virtual board | µs per step "
+             "(virtual board) | forward passes per step | host seconds per cell |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for m in study.methods:
+        cost = costs.get(model, {}).get(m, {})
+        cells = [r for r in records if r["model"] == model and r["method"] == m]
+        forwards = [r["forwards_per_step"] for r in cells if "forwards_per_step" in r]
+        planned, step = cost.get("planned"), cost.get("us")
+        row = [m, METHODS[m].title, planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
+               cost.get("heap", cost.get("error", "-")), "-" if step is None else round(step),
+               f"{statistics.mean(forwards):.1f}" if forwards else "-",
+               f"{statistics.mean(r['seconds'] for r in cells):.1f}" if cells else "-"]
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return lines
+
+
+def duration(seconds):
+    hours, rest = divmod(round(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def write(path, study, records, costs, sessions):
+    """Writes the report at `path` (Markdown), its plots beside it (`<stem>-<model>-*.png`) and
+    `<stem>.csv`; returns {model: headline}."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = summarize(records)
+    write_csv(table, path.with_suffix(".csv"))
+    seconds = sum(s["seconds"] for s in sessions)
+    cells = sum(s["cells"] for s in sessions)
+    settings = dataclasses.asdict(study)
+    shown = ", ".join(f"{k} {v}" for k, v in settings.items()
+                      if k not in ("models", "corruptions", "methods") and v != "")
+    lines = [f"# Adaptation study: {study.dataset}, severity {study.severity}", "",
+             "Generated by `mcutrain experiment` (host/mcutrain_host/experiment) with:", ""]
+    lines += [f"    mcutrain {s['command']}" for s in sessions if s["cells"]] or ["    (no cells run yet)"]
+    lines += ["", f"{cells} cells in {duration(seconds)} of wall time on {sessions[-1]['cpus'] if sessions else '?'} "
+                  f"cores ({sessions[-1]['workers'] if sessions else '?'} worker processes), "
+                  f"{len(sessions)} run(s) of the command. Settings: {shown}.", "",
+              "Each cell adapts a model to one corruption with one seed on the host simulation (the device package "
+              "on CPython over the NumPy kernels, byte-identical to a board): `samples` corrupted training "
+              "images drawn by the seed, `epochs` passes, `batch` per step, cosine schedule; accuracy on `test` "
+              "held-out corrupted test images (one draw for every seed and method). Cells show mean ± standard "
+              "deviation over the seeds, in %. A gain is accuracy after minus before on the method's own model "
+              "(float-bp starts from the float model the int8 one was quantized from).", ""]
+    headlines = {}
+    for model in study.models:
+        h = headlines[model] = headline(table, study, model)
+        lines += [f"## {model}", "",
+                  f"- Best ZO method: **{h['best_zo']}**, mean gain {points(h['best_zo_gain'])} points, "
+                  f"**{percent(h['zo_fraction'])}** of float back-propagation's {points(h['float_gain'])}.",
+                  f"- FQT with 10% partial updates: mean gain {points(h['fqt10_gain'])} points, "
+                  f"**{percent(h['fqt10_fraction'])}** of float back-propagation's.", ""]
+        lines += ["### Accuracy after adaptation (%)", ""] + accuracy_table(table, study, model) + [""]
+        lines += ["### Cost per method", "",
+                  "Planned bytes: what mcutrain's planner holds at one sample per step (weights, parameter "
+                  "blocks, activation arena, training buffers), × inference: relative to inference alone. Heap "
+                  "and µs per step: `mcutrain.bench` on the virtual board (x64 MicroPython, 64-bit objects, so an "
+                  "upper bound of a 32-bit board's heap), one sample per step. Forward passes per step: layer "
+                  "runs per step divided by the model's layers, in the study's cells.", ""]
+        lines += cost_table(records, costs, study, model) + [""]
+        for kind, caption in plots.draw(path, study, records, table, model):
+            lines += [f"![{caption}]({kind})", ""]
+    path.write_text("\n".join(lines))
+    return headlines

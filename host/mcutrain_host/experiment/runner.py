@@ -1,0 +1,107 @@
+"""Runs a study's cells on a process pool; each finished cell is a line of OUT/results.jsonl at
+once, so an interrupted study resumes where it stopped: the same command skips the cells there.
+
+OUT/study.json holds the study; resuming with different settings is refused, since cells run
+under other settings would not belong in one table. OUT/sessions.jsonl records each run of the
+command (its command line, cells run, seconds), so a resumed study reports its whole time.
+"""
+
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+from mcutrain_host.experiment import cell
+from mcutrain_host.progress import Progress
+
+
+class StudyMismatch(Exception):
+    """OUT holds results of a study with other settings."""
+
+
+def cells(study):
+    """(model, corruption, method, seed) of every cell: grouped by samples, so a worker draws a
+    corruption's images once for the methods that share them."""
+    return [(model, corruption, method, seed) for model in study.models for corruption in study.corruptions
+            for seed in range(study.seeds) for method in study.methods]
+
+
+def results(out):
+    """{key: record} of the cells finished in OUT (a line cut short by a kill is left out)."""
+    done = {}
+    path = Path(out) / "results.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[record["key"]] = record
+    return done
+
+
+def drop_partial_line(path):
+    """Cuts a last line a kill left unfinished, so that appending starts on a line of its own."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[:data.rfind(b"\n") + 1])
+
+
+def sessions(out):
+    path = Path(out) / "sessions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def check_study(study, out):
+    path = Path(out) / "study.json"
+    settings = dataclasses.asdict(study)
+    if path.exists():
+        before = json.loads(path.read_text())
+        # Which models, corruptions, methods and seeds may grow; how each cell runs may not change.
+        changed = [k for k in settings if k not in ("models", "corruptions", "methods", "seeds")
+                   and before.get(k) != json.loads(json.dumps(settings[k]))]
+        if changed:
+            raise StudyMismatch(f"{out} holds a study run with other {', '.join(changed)} "
+                                f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use another --out")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1) + "\n")
+
+
+def run(study, out, workers, command_line):
+    """Runs the cells not yet in OUT; returns the number run. Ctrl-C stops after saving what is done."""
+    check_study(study, out)
+    done = results(out)
+    todo = [c for c in cells(study) if cell.key(*c) not in done]
+    total = len(cells(study))
+    bar = Progress(total, "cells")
+    bar.set(total - len(todo))
+    start, finished = time.monotonic(), 0
+    drop_partial_line(Path(out) / "results.jsonl")
+    context = multiprocessing.get_context("fork")
+    try:
+        with open(Path(out) / "results.jsonl", "a") as log, concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=context) as pool:
+            futures = [pool.submit(cell.run, study, *c) for c in todo]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    record = future.result()
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    finished += 1
+                    bar.update(1)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    finally:
+        bar.close()
+        with open(Path(out) / "sessions.jsonl", "a") as f:
+            f.write(json.dumps({"command": command_line, "cells": finished,
+                                "seconds": round(time.monotonic() - start, 1), "workers": workers,
+                                "cpus": os.cpu_count(), "python": sys.version.split()[0]}) + "\n")
+    return finished

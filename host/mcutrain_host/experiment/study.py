@@ -1,0 +1,95 @@
+"""What a study runs: a TOML file of the Study fields, then command-line flags over it.
+
+    models = ["tiny", "small"]     # committed models (models/NAME.mcut and .npz) or .mcut paths
+    corruptions = "all"            # or a list of names (`mcutrain corrupt --list`)
+    methods = "all"                # or a list of names (mcutrain_host.experiment.methods)
+    seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples and the trainer's seed
+    samples = 1000                 # adaptation samples (training split), per seed
+    batch = 10
+    lr_zo = 0.01
+"""
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from mcutrain_host import corruptions, micropython
+from mcutrain_host.experiment.methods import METHODS
+
+TEST_SEED = 1_000_003  # the held-out images are one draw, the same for every seed and method
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    models: tuple = ("tiny", "small")
+    corruptions: tuple = corruptions.NAMES
+    severity: int = 5
+    methods: tuple = tuple(METHODS)
+    seeds: int = 3
+    samples: int = 1000
+    test: int = 1000
+    epochs: int = 1
+    batch: int = 10
+    eval_every: int = 250
+    queries: int = 10
+    lr_zo: float = 0.01
+    lr_fqt: float = 0.01
+    dataset: str = "fashion-mnist"
+    data_dir: str = ""
+
+    def lr(self, family):
+        return self.lr_zo if family == "zo" else self.lr_fqt
+
+    def model_files(self, model):
+        """(int8 NAME.mcut, float NAME-float.npz beside it) of a model name or .mcut path."""
+        path = Path(model) if model.endswith(".mcut") else micropython.REPO / "models" / f"{model}.mcut"
+        return path, path.with_name(path.stem + "-float.npz")
+
+
+LISTS = {"models": None, "corruptions": corruptions.NAMES, "methods": tuple(METHODS)}
+
+
+def make(settings):
+    """A Study from {field: value}; lists may be given as "all" or comma-separated text."""
+    fields = {f.name: f for f in dataclasses.fields(Study)}
+    values = {}
+    for key, value in settings.items():
+        if key not in fields:
+            raise ValueError(f"unknown study setting {key!r}; known: {', '.join(fields)}")
+        if key in LISTS:
+            known = LISTS[key]
+            if isinstance(value, str):
+                value = known if value == "all" and known else [v for v in value.split(",") if v]
+            if not value:
+                raise ValueError(f"{key}: empty list")
+            unknown = [v for v in value if known and v not in known]
+            if unknown:
+                raise ValueError(f"unknown {key}: {', '.join(unknown)} (known: {', '.join(known)})")
+            value = tuple(value)
+        else:
+            kind = type(fields[key].default)
+            if kind is str:
+                value = str(value)
+            else:
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    number = 0
+                if number <= 0 or (kind is int and number != int(number)):
+                    raise ValueError(f"{key} must be a positive {kind.__name__}, got {value!r}")
+                value = kind(number)
+        values[key] = value
+    if "severity" in values and values["severity"] not in corruptions.SEVERITIES:
+        raise ValueError("severity must be 1 to 5")
+    study = Study(**values)
+    for model in study.models:
+        for path in study.model_files(model):
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such model file (models are names in models/ or .mcut paths)")
+    return study
+
+
+def load(path):
+    """The settings of a TOML study file."""
+    with open(path, "rb") as f:
+        return tomllib.load(f)

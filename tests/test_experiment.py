@@ -1,0 +1,120 @@
+"""`mcutrain experiment`: the reduced study CI runs (experiments/ci.toml) completes with every
+method, writes the report, the CSV and the plots; an interrupted study resumes and redoes exactly
+the missing cells, with the same results; a study with other settings is refused in the same
+folder."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcutrain_host.experiment import cell, study
+from mcutrain_host.experiment.methods import METHODS
+from mcutrain_host.optim import standardized
+
+REPO = Path(__file__).resolve().parents[1]
+CI_STUDY = REPO / "experiments" / "ci.toml"
+
+
+def experiment(*args):
+    return subprocess.run([sys.executable, "-m", "mcutrain_host.cli", "experiment", "--config", str(CI_STUDY),
+                           "--workers", "2", *args], capture_output=True, text=True, timeout=900)
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    proc = experiment("--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc
+
+
+def test_the_reduced_study_runs_every_method_and_reports(finished):
+    out, proc = finished
+    done = records(out)
+    assert sorted(r["key"] for r in done) == sorted(
+        f"tiny/{c}/{m}/0" for c in ("fog", "contrast") for m in METHODS)
+    for r in done:
+        assert 0 <= r["accuracy_before"] <= 1 and 0 <= r["accuracy_after"] <= 1
+        if r["method"] != "int8":
+            assert r["steps"] == 2 and [seen for seen, _ in r["curve"]] == [0, 10, 20], r
+    int8 = {r["corruption"]: r["accuracy_before"] for r in done if r["method"] == "int8"}
+    for r in done:
+        if r["method"] != "float-bp":
+            assert r["accuracy_before"] == int8[r["corruption"]]  # one model, one held-out draw
+    # ZO queries re-run the network: more forward passes than FQT's one.
+    forwards = {r["method"]: r["forwards_per_step"] for r in done if r["corruption"] == "fog" and r["method"] != "int8"}
+    assert forwards["fqt"] == 1 and forwards["zo-wp"] > 5
+    text = (out / "results.md").read_text()
+    assert "mcutrain experiment --config" in text and "## tiny" in text
+    for method in METHODS:
+        assert f"| {method} |" in text
+    assert "of float back-propagation's" in proc.stdout
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 2 * len(METHODS)
+    costs = json.loads((out / "costs.json").read_text())["tiny"]
+    assert costs["fqt"]["planned"] > costs["int8"]["planned"] == costs["int8"]["inference"]
+    assert costs["zo-wp"]["heap"] > 0 and costs["zo-wp"]["us"] > 0
+    for name in ("results-tiny-accuracy.png", "results-tiny-curves.png"):
+        assert Image.open(out / name).size[0] > 300
+
+
+def test_an_interrupted_study_resumes_with_the_same_results(finished, tmp_path):
+    out, _ = finished
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    for name in ("study.json", "sessions.jsonl"):
+        (resumed / name).write_text((out / name).read_text())
+    lines = (out / "results.jsonl").read_text().splitlines()
+    kept = [line for line in lines if '"zo-np"' not in line and '"fqt-10"' not in line]
+    # A kill in the middle of a write leaves half a line: it is not a finished cell.
+    (resumed / "results.jsonl").write_text("\n".join(kept) + "\n" + lines[-1][:25])
+    proc = experiment("--out", str(resumed))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sessions = [json.loads(line) for line in (resumed / "sessions.jsonl").read_text().splitlines()]
+    assert sessions[-1]["cells"] == len(lines) - len(kept) == 4
+    again = {r["key"]: r for r in records(resumed) if r}
+    for r in records(out):
+        for field in ("accuracy_before", "accuracy_after", "curve", "layers"):
+            assert again[r["key"]].get(field) == r.get(field), (r["key"], field)
+
+
+def test_other_settings_in_the_same_folder_are_refused(finished):
+    out, _ = finished
+    proc = experiment("--out", str(out), "--batch", "5")
+    assert proc.returncode == 2
+    assert "other batch" in proc.stderr
+
+
+def test_bad_settings_are_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="unknown corruptions: smoke"):
+        study.make({"corruptions": "fog,smoke"})
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        study.make({"batch": "0"})
+    with pytest.raises(ValueError, match="unknown study setting 'lr'"):
+        study.make({"lr": 0.1})
+
+
+def test_every_method_sees_the_same_samples_in_the_same_order():
+    s = study.make({"models": "tiny", "samples": 25, "batch": 10, "epochs": 2, "eval_every": 20})
+    steps, order, evals = cell.schedule(s, 25)
+    assert steps == 5 and order[2] == [20, 21, 22, 23, 24, 0, 1, 2, 3, 4]
+    assert evals == {20, 40, 50}
+
+
+def test_standardized_gradients_have_zero_mean_and_unit_spread_per_channel():
+    g = np.random.default_rng(0).normal(size=(3, 3, 4)).astype(np.float32)  # depthwise: channels last
+    g[..., 1] = 7  # no spread: no step
+    out = standardized(g, 2)
+    for c in (0, 2, 3):
+        assert abs(out[..., c].mean()) < 1e-5 and abs(out[..., c].std() - 1) < 1e-4
+    assert not out[..., 1].any()
