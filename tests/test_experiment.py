@@ -100,8 +100,19 @@ def test_bad_settings_are_refused_with_the_known_names():
         study.make({"corruptions": "fog,smoke"})
     with pytest.raises(ValueError, match="batch must be a positive int"):
         study.make({"batch": "0"})
-    with pytest.raises(ValueError, match="unknown study setting 'lr'"):
-        study.make({"lr": 0.1})
+    with pytest.raises(ValueError, match="unknown study setting 'rate'"):
+        study.make({"rate": 0.1})
+    with pytest.raises(ValueError, match="'int8' is not a method that learns"):
+        study.make({"lr": "int8=0.1"})
+    with pytest.raises(ValueError, match="zo-wp needs a positive rate"):
+        study.make({"lr": {"zo-wp": "fast"}})
+
+
+def test_learning_rates_default_per_method_and_can_be_set():
+    s = study.make({"models": "tiny", "lr": "zo-wp=0.3,fqt=0.003"})
+    assert s.learning_rate("zo-wp") == 0.3 and s.learning_rate("fqt") == 0.003
+    assert s.learning_rate("zo-np") == METHODS["zo-np"].lr > 0
+    assert study.make({"models": "tiny", "lr": {"fqt": 0.003, "zo-wp": 0.3}}) == s
 
 
 def test_every_method_sees_the_same_samples_in_the_same_order():

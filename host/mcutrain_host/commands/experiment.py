@@ -24,8 +24,7 @@ FIELDS = {
     "batch": "samples per training step",
     "eval_every": "evaluate the held-out images every N samples",
     "queries": "ZO perturbations per step and layer",
-    "lr_zo": "learning rate of the ZO methods",
-    "lr_fqt": "learning rate of FQT, the hybrid and float back-propagation (the same update rule)",
+    "lr": "learning rates other than the defaults (--list-methods), e.g. zo-wp=0.3,fqt=0.003",
     "dataset": "dataset name",
     "data_dir": "folder with the dataset's files",
 }
@@ -50,7 +49,7 @@ def add_parser(subparsers):
     p.add_argument("--config", metavar="FILE", help="TOML file of study settings")
     for field, text in FIELDS.items():
         default = getattr(defaults, field)
-        if isinstance(default, tuple):
+        if isinstance(default, tuple) and field != "lr":
             default = "all" if field != "models" else ",".join(default)
         p.add_argument("--" + field.replace("_", "-"), metavar="VALUE", help=f"{text} (default: {default or 'none'})")
     p.add_argument("--out", metavar="DIR", default=str(micropython.REPO / "runs" / "experiment"),
@@ -74,7 +73,8 @@ def settings_from(args):
 def run(args):
     if args.list_methods:
         for name, method in METHODS.items():
-            print(f"{name:<14} {method.title}")
+            rate = f"lr {method.lr:<5g}" if method.lr else " " * 8
+            print(f"{name:<14} {rate} {method.title}")
         return 0
     try:
         the_study = study.make(settings_from(args))

@@ -55,13 +55,14 @@ def run(study, model, corruption, method, seed):
     if spec.family == "float":
         result = adapt_float(study, model, train_x, train_y, test_x, test_y)
     else:
-        result = adapt_int8(study, spec, model, train_x, train_y, test_x, test_y, seed)
+        result = adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed)
     result.update(key=key(model, corruption, method, seed), model=model, corruption=corruption, method=method,
                   seed=seed, severity=study.severity, seconds=round(time.perf_counter() - start, 2))
     return result
 
 
-def adapt_int8(study, spec, model, train_x, train_y, test_x, test_y, seed):
+def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
+    spec = METHODS[method]
     m = device_model.load(str(study.model_files(model)[0]))
     inputs = adaptation_data.model_inputs(train_x, m.description)
     test_bytes = b"".join(adaptation_data.model_inputs(test_x, m.description))
@@ -74,7 +75,7 @@ def adapt_int8(study, spec, model, train_x, train_y, test_x, test_y, seed):
         m.plan(batch=study.batch)
         return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
     steps, order, evals = schedule(study, len(inputs))
-    t = Trainer(m, batch=study.batch, lr=study.lr(spec.family), queries=study.queries, seed=seed + 1,
+    t = Trainer(m, batch=study.batch, lr=study.learning_rate(method), queries=study.queries, seed=seed + 1,
                 schedule_name="cosine", total_steps=steps, **spec.trainer)
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
@@ -114,7 +115,7 @@ def adapt_float(study, model, train_x, train_y, test_x, test_y):
 
     steps, order, evals = schedule(study, len(train_x))
     weighted = [layer for layer in net.layers if layer.params]
-    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.lr("fqt"), steps)
+    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate("float-bp"), steps)
     curve = [(0, accuracy())]
     for s, idx in enumerate(order):
         logits = net.logits(network.to_float(train_x[idx]), train=True)

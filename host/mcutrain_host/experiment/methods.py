@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 class Method(NamedTuple):
     title: str
-    family: str  # "none", "zo", "fqt" or "float" (which learns at FQT's rate)
+    family: str  # "none", "zo", "fqt" or "float"
+    lr: float = 0.0  # the default learning rate (docs/results.md says how it was chosen)
     trainer: dict = {}  # Trainer settings
     sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
 
@@ -17,17 +18,17 @@ LAST_LAYERS = 2  # FQT, the hybrid's FQT part and float back-propagation train t
 
 METHODS = {
     "int8": Method("int8 model, not adapted", "none"),
-    "zo-wp": Method("ZO weight perturbation, every layer", "zo", {"method": "zo", "mode": "wp"}),
-    "zo-np": Method("ZO node perturbation, every layer", "zo", {"method": "zo", "mode": "np"}),
-    "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo",
+    "zo-wp": Method("ZO weight perturbation, every layer", "zo", 0.1, {"method": "zo", "mode": "wp"}),
+    "zo-np": Method("ZO node perturbation, every layer", "zo", 0.03, {"method": "zo", "mode": "np"}),
+    "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo", 0.03,
                             {"method": "zo", "mode": "mix"}, sparse=2),
-    "fqt": Method("FQT of the last 2 layers", "fqt", {"method": "fqt", "fqt_layers": LAST_LAYERS}),
-    "fqt-50": Method("FQT of the last 2 layers, 50% partial updates", "fqt",
+    "fqt": Method("FQT of the last 2 layers", "fqt", 0.01, {"method": "fqt", "fqt_layers": LAST_LAYERS}),
+    "fqt-50": Method("FQT of the last 2 layers, 50% partial updates", "fqt", 0.01,
                      {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.5, "lmax": 0.5}),
-    "fqt-10": Method("FQT of the last 2 layers, 10% partial updates", "fqt",
+    "fqt-10": Method("FQT of the last 2 layers, 10% partial updates", "fqt", 0.01,
                      {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.1, "lmax": 0.1}),
-    "hybrid": Method("hybrid: FQT of the last 2 layers, ZO mixture below", "fqt",
+    "hybrid": Method("hybrid: FQT of the last 2 layers, ZO mixture below", "fqt", 0.01,
                      {"method": "hybrid", "mode": "mix", "fqt_layers": LAST_LAYERS}),
-    "float-bp": Method("float back-propagation of the last 2 layers, FQT's update rule and rate", "float"),
+    "float-bp": Method("float back-propagation of the last 2 layers, FQT's update rule", "float", 0.01),
 }
 ZO = tuple(name for name, m in METHODS.items() if m.family == "zo")

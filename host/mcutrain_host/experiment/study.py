@@ -6,7 +6,7 @@
     seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples and the trainer's seed
     samples = 1000                 # adaptation samples (training split), per seed
     batch = 10
-    lr_zo = 0.01
+    lr = { zo-wp = 0.3 }           # learning rates other than the methods' defaults
 """
 
 import dataclasses
@@ -32,13 +32,12 @@ class Study:
     batch: int = 10
     eval_every: int = 250
     queries: int = 10
-    lr_zo: float = 0.01
-    lr_fqt: float = 0.01
+    lr: tuple = ()  # (method, learning rate) pairs over the methods' defaults
     dataset: str = "fashion-mnist"
     data_dir: str = ""
 
-    def lr(self, family):
-        return self.lr_zo if family == "zo" else self.lr_fqt
+    def learning_rate(self, method):
+        return dict(self.lr).get(method, METHODS[method].lr)
 
     def model_files(self, model):
         """(int8 NAME.mcut, float NAME-float.npz beside it) of a model name or .mcut path."""
@@ -56,7 +55,9 @@ def make(settings):
     for key, value in settings.items():
         if key not in fields:
             raise ValueError(f"unknown study setting {key!r}; known: {', '.join(fields)}")
-        if key in LISTS:
+        if key == "lr":
+            value = learning_rates(value)
+        elif key in LISTS:
             known = LISTS[key]
             if isinstance(value, str):
                 value = known if value == "all" and known else [v for v in value.split(",") if v]
@@ -87,6 +88,24 @@ def make(settings):
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such model file (models are names in models/ or .mcut paths)")
     return study
+
+
+def learning_rates(value):
+    """(method, rate) pairs of a {method: rate} table or "method=rate,..." text."""
+    if isinstance(value, str):
+        value = dict(item.split("=", 1) if "=" in item else (item, "") for item in value.split(",") if item)
+    pairs = []
+    for method, rate in dict(value).items():
+        if method not in METHODS or METHODS[method].family == "none":
+            raise ValueError(f"lr: {method!r} is not a method that learns")
+        try:
+            rate = float(rate)
+        except (TypeError, ValueError):
+            rate = 0.0
+        if rate <= 0:
+            raise ValueError(f"lr: {method} needs a positive rate, e.g. {method}=0.01")
+        pairs.append((method, rate))
+    return tuple(sorted(pairs))
 
 
 def load(path):
