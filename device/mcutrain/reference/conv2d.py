@@ -24,13 +24,15 @@ def _checked(op, out, x, w, bias, multiplier, shift, params, depthwise):
 
 def _patches(x, p):
     """[batch, out_h, out_w, k_h, k_w, in_c]: each output's window of x - in_zp, zero where it
-    reads padding (padding equals in_zp)."""
+    reads padding (padding equals in_zp). float64: products of values this small (|x - in_zp| <=
+    255, |w| <= 128) and their sums stay exact below 2^53, for any window under 2^37 taps, and
+    BLAS sums float64 many times faster than NumPy sums int64."""
     batch, in_h, in_w, in_c = p[:4]
-    return window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13], p)
+    return window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.float64) - p[13], p)
 
 
 def _output(out, acc, bias, multiplier, shift, p):
-    acc = (acc + bias).astype(np.int32)  # wrap modulo 2^32 like the C accumulator
+    acc = (acc.astype(np.int64) + bias).astype(np.int32)  # wrap modulo 2^32 like the C accumulator
     out_zp, act_min, act_max = p[14:]
     B.clamp_into(out.reshape(acc.shape), requantize(acc, multiplier, shift) + out_zp, act_min, act_max)
     return 0
@@ -46,7 +48,7 @@ def conv2d(out, x, w, bias, multiplier, shift, params):
     """
     out, x, w, bias, multiplier, shift, p = _checked("conv2d", out, x, w, bias, multiplier, shift, params, False)
     out_c, k_h, k_w, in_c = p[6], p[7], p[8], p[3]
-    acc = np.tensordot(_patches(x, p), w.reshape(out_c, k_h, k_w, in_c).astype(np.int64),
+    acc = np.tensordot(_patches(x, p), w.reshape(out_c, k_h, k_w, in_c).astype(np.float64),
                        axes=([3, 4, 5], [1, 2, 3]))
     return _output(out, acc, bias, multiplier, shift, p)
 
@@ -57,5 +59,5 @@ def depthwise_conv2d(out, x, w, bias, multiplier, shift, params):
     out, x, w, bias, multiplier, shift, p = _checked(
         "depthwise_conv2d", out, x, w, bias, multiplier, shift, params, True)
     k_h, k_w, c = p[7], p[8], p[3]
-    acc = np.einsum("nabyxc,yxc->nabc", _patches(x, p), w.reshape(k_h, k_w, c).astype(np.int64))
+    acc = np.einsum("nabyxc,yxc->nabc", _patches(x, p), w.reshape(k_h, k_w, c).astype(np.float64))
     return _output(out, acc, bias, multiplier, shift, p)

@@ -22,8 +22,9 @@ def fully_connected(out, x, w, bias, multiplier, shift, params):
     B.require(OP, len(bias) == out_n and len(multiplier) == out_n and len(shift) == out_n, "bias")
     B.require(OP, len(out) == batch * out_n, "output")
     B.require(OP, B.requant_ok(multiplier, shift), "params")
-    xs = x.reshape(batch, in_n).astype(np.int64) - in_zp
-    acc = xs @ w.reshape(out_n, in_n).astype(np.int64).T + bias
+    # float64 for BLAS: int8-range products and their sums are exact below 2^53 (conv2d.py).
+    xs = x.reshape(batch, in_n).astype(np.float64) - in_zp
+    acc = (xs @ w.reshape(out_n, in_n).astype(np.float64).T).astype(np.int64) + bias
     acc = acc.astype(np.int32)  # wrap modulo 2^32 like the C accumulator
     y = requantize(acc, multiplier, shift) + out_zp
     B.clamp_into(out.reshape(batch, out_n), y, act_min, act_max)

@@ -33,11 +33,11 @@ def _reads(out_size, size, k, stride, pad):
 
 
 def patches(xs, p):
-    """int64 [batch, out_h, out_w, k_h, k_w, c]: each output's window of xs (int64 NHWC, zero
+    """[batch, out_h, out_w, k_h, k_w, c] of xs's dtype: each output's window of xs (NHWC, zero
     point already subtracted), zero where a tap reads padding. p: conv2d's params (batch, in_h,
     in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left, ...)."""
     batch, in_h, in_w, in_c, out_h, out_w, _, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
-    out = np.zeros((batch, out_h, out_w, k_h, k_w, in_c), np.int64)
+    out = np.zeros((batch, out_h, out_w, k_h, k_w, in_c), xs.dtype)
     cols = _reads(out_w, in_w, k_w, stride_w, pad_left)
     for ky, (oy, iy) in enumerate(_reads(out_h, in_h, k_h, stride_h, pad_top)):
         for kx, (ox, ix) in enumerate(cols):

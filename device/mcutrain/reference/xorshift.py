@@ -10,11 +10,14 @@ Stochastic rounding of v / 2^s (s in [0, 62]): floor((v + r) / 2^s), r from the 
 output `out`: out >> (32 - s) for 1 <= s <= 32, out << (s - 32) for s > 32, 0 for s = 0. Element i
 takes output i, whatever the shifts (s = 0 also draws one). rhaz rounding draws nothing.
 
-The step is linear over GF(2): x' = A x for a 32x32 bit matrix A. The stream is built by doubling:
-outputs L .. 2L-1 are A^L applied to outputs 0 .. L-1, and A^2L = A^L A^L, so a stream of
-n outputs costs about 4 log2(n) vectorised table lookups instead of n Python steps (the powers
-of A, as byte tables, are computed once for all seeds).
+The step is linear over GF(2): x' = A x for a 32x32 bit matrix A. The first 256 outputs of any
+seed are read from byte tables of A^1 .. A^256 (4 rows XORed); longer streams are built by
+doubling: outputs L .. 2L-1 are A^L applied to outputs 0 .. L-1, and A^2L = A^L A^L, so a
+stream of n outputs costs about 4 log2(n / 256) more vectorised table lookups instead of n Python
+steps (the tables are computed once for all seeds).
 """
+
+import functools
 
 import numpy as np
 
@@ -63,21 +66,49 @@ def _power(i):
     return _POWERS[i]
 
 
+def _first_tables():
+    """tables[j, v, k]: output k of the state whose byte j is v and other bytes 0. Output k is
+    A^(k+1) of the state, linear, so any state's first outputs are 4 rows XORed."""
+    columns = np.empty((_FIRST, 32), np.uint32)  # columns[k, b]: A^(k+1) of state bit b
+    v = np.uint32(1) << np.arange(32, dtype=np.uint32)
+    for k in range(_FIRST):
+        v = _step(v)
+        columns[k] = v
+    values = np.arange(256)
+    tables = np.zeros((4, 256, _FIRST), np.uint32)
+    for j in range(4):
+        for i in range(8):
+            tables[j, (values >> i) & 1 == 1] ^= columns[:, 8 * j + i]
+    return tables
+
+
+_FIRST = 256  # a power of two: longer streams go on by doubling
+_FIRST_TABLES = _first_tables()
+
+
 def outputs(seed, count):
     """The first `count` outputs of the stream of `seed`, as uint32."""
-    x = _step(np.array([seed ^ GOLDEN], dtype=np.uint32))
-    i = 0
+    state = (seed ^ GOLDEN) & 0xFFFFFFFF
+    first = min(count, _FIRST)
+    x = _FIRST_TABLES[0, state & 255, :first].copy()
+    for j in range(1, 4):
+        x ^= _FIRST_TABLES[j, (state >> 8 * j) & 255, :first]
+    i = _FIRST.bit_length() - 1
     while len(x) < count:
         x = np.concatenate([x, _apply(_power(i), x)])
         i += 1
     return x[:count]
 
 
+@functools.lru_cache(maxsize=256)
 def rademacher(seed, n):
-    """u as int64 +1/-1 entries."""
+    """u as int64 +1/-1 entries, read-only: a training step asks for the same u up to three times
+    (perturb, unperturb, accumulate), so the last few are kept."""
     words = outputs(seed, (n + 31) // 32).astype("<u4")
     bits = np.unpackbits(words.view(np.uint8), bitorder="little")[:n]
-    return bits.astype(np.int64) * 2 - 1
+    u = bits.astype(np.int64) * 2 - 1
+    u.flags.writeable = False
+    return u
 
 
 def round_shift(v, s, stochastic, seed):
