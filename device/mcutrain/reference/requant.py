@@ -17,16 +17,17 @@ def requantize(acc, multiplier, shift):
     acc = np.asarray(acc, dtype=np.int64)
     multiplier = np.asarray(multiplier, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    a = np.clip(acc * (np.int64(1) << left), INT32_MIN, INT32_MAX)
+    a = acc
+    if np.any(shift > 0):
+        a = np.clip(acc << np.maximum(shift, 0), INT32_MIN, INT32_MAX)
     ab = a * multiplier
-    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
-    # C's int64 division truncates toward zero.
-    total = ab + nudge
-    high = np.where(total >= 0, total >> 31, -((-total) >> 31))
-    high = np.where((a == INT32_MIN) & (multiplier == INT32_MIN), INT32_MAX, high)
-    mask = (np.int64(1) << right) - 1
-    remainder = high & mask
-    threshold = (mask >> 1) + (high < 0)
-    return (high >> right) + (remainder > threshold)
+    # srdhm: C's truncating (ab + nudge) / 2^31 with nudge 2^30 or 1 - 2^30 by the sign of ab
+    # equals the floor (ab + 2^30) >> 31 for either sign.
+    high = (ab + (1 << 30)) >> 31
+    if np.any(multiplier == INT32_MIN):
+        high = np.where((a == INT32_MIN) & (multiplier == INT32_MIN), INT32_MAX, high)
+    right = np.maximum(-shift, 0)
+    # Rounding half away from zero of high / 2^right: floor((high + 2^(right-1) - [high < 0]) / 2^right),
+    # and high itself when right is 0.
+    half = (np.int64(1) << right) >> 1
+    return (high + half - ((high < 0) & (right > 0))) >> right
