@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mcutrain_host.experiment import cell, study
+from mcutrain_host.experiment import cell, report, runner, study
 from mcutrain_host.experiment.methods import METHODS
 from mcutrain_host.optim import standardized
 
@@ -129,3 +129,12 @@ def test_standardized_gradients_have_zero_mean_and_unit_spread_per_channel():
     for c in (0, 2, 3):
         assert abs(out[..., c].mean()) < 1e-5 and abs(out[..., c].std() - 1) < 1e-4
     assert not out[..., 1].any()
+
+
+def test_a_report_of_an_unfinished_study_says_so(finished, tmp_path):
+    out, _ = finished
+    half = records(out)[::2]
+    s = study.make(study.load(CI_STUDY))
+    report.write(tmp_path / "partial.md", s, half, {}, runner.sessions(out))
+    text = (tmp_path / "partial.md").read_text()
+    assert f"Incomplete: {len(half)} of {2 * len(METHODS)} cells so far" in text
