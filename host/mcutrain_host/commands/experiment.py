@@ -8,25 +8,26 @@ import sys
 from pathlib import Path
 
 from mcutrain_host import micropython
+from mcutrain_host.commands import positive_int
 from mcutrain_host.experiment import cell, costs, report, runner, study
 from mcutrain_host.experiment.methods import METHODS
 
 # Flags that set a Study field, with their help; the field's default is the study's.
 FIELDS = {
-    "models": "comma-separated model names in models/ (tiny, small) or .mcut paths",
-    "corruptions": "comma-separated corruption names, or all (`mcutrain corrupt --list`)",
-    "methods": "comma-separated methods, or all (see --list-methods)",
-    "severity": "corruption severity 1-5",
-    "seeds": "seeds per cell (0..N-1): which adaptation samples, and the trainer's seed",
-    "samples": "adaptation samples per seed, from the training split",
-    "test": "held-out images, from the test split, the same for every seed and method",
-    "epochs": "passes over the adaptation samples",
-    "batch": "samples per training step",
-    "eval_every": "evaluate the held-out images every N samples",
-    "queries": "ZO perturbations per step and layer",
-    "lr": "learning rates other than the defaults (--list-methods), e.g. zo-wp=0.3,fqt=0.003",
-    "dataset": "dataset name",
-    "data_dir": "folder with the dataset's files",
+    "models": ("NAMES", "comma-separated model names in models/ (tiny, small) or .mcut paths"),
+    "corruptions": ("NAMES", "comma-separated corruption names, or all (`mcutrain corrupt --list`)"),
+    "methods": ("NAMES", "comma-separated methods, or all (see --list-methods)"),
+    "severity": ("1-5", "corruption severity"),
+    "seeds": ("N", "seeds per cell (0..N-1): which adaptation samples, and the trainer's seed"),
+    "samples": ("N", "adaptation samples per seed, from the training split"),
+    "test": ("N", "held-out images, from the test split, the same for every seed and method"),
+    "epochs": ("N", "passes over the adaptation samples"),
+    "batch": ("N", "samples per training step"),
+    "eval_every": ("N", "evaluate the held-out images every N samples"),
+    "queries": ("N", "ZO perturbations per step and layer"),
+    "lr": ("METHOD=RATE,...", "learning rates other than the defaults (--list-methods), e.g. zo-wp=0.3"),
+    "dataset": ("NAME", "dataset name"),
+    "data_dir": ("DIR", "folder with the dataset's files"),
 }
 
 
@@ -47,16 +48,17 @@ def add_parser(subparsers):
                "  mcutrain experiment --list-methods",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="FILE", help="TOML file of study settings")
-    for field, text in FIELDS.items():
+    for field, (metavar, text) in FIELDS.items():
         default = getattr(defaults, field)
         if isinstance(default, tuple) and field != "lr":
             default = "all" if field != "models" else ",".join(default)
-        p.add_argument("--" + field.replace("_", "-"), metavar="VALUE", help=f"{text} (default: {default or 'none'})")
+        p.add_argument("--" + field.replace("_", "-"), metavar=metavar, help=f"{text} (default: {default or 'none'})")
     p.add_argument("--out", metavar="DIR", default=str(micropython.REPO / "runs" / "experiment"),
                    help="folder of the results, resumable (default: %(default)s)")
     p.add_argument("--report", metavar="FILE.md", help="where the Markdown report goes, its plots and CSV beside "
                                                        "it (default: OUT/results.md)")
-    p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: %(default)s)")
+    p.add_argument("--workers", type=positive_int, default=os.cpu_count(), metavar="N",
+                   help="worker processes (default: %(default)s, the cores)")
     p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
     p.set_defaults(run=run)
 
@@ -78,7 +80,7 @@ def run(args):
         return 0
     try:
         the_study = study.make(settings_from(args))
-    except ValueError as e:
+    except ValueError as e:  # a TOML syntax error is one too
         print(f"mcutrain experiment: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -111,4 +111,7 @@ def learning_rates(value):
 def load(path):
     """The settings of a TOML study file."""
     with open(path, "rb") as f:
-        return tomllib.load(f)
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: {e}") from e
