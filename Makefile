@@ -85,8 +85,13 @@ QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385
 QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
 QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 
-.PHONY: qemu-boards
+.PHONY: qemu-boards bench-arm
 qemu-boards: $(QEMU_FIRMWARE)
+
+# Instructions per kernel call, per MAC and per training step of tiny on qemu-m0/m3/m4, counted by
+# SysTick under QEMU's -icount (bench/arm.py).
+bench-arm: natmods $(QEMU_FIRMWARE)
+	$(PYTHON) bench/arm.py
 
 $(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk | $(MPY_DIR)/py/dynruntime.mk
 	@rm -rf $(@D) && mkdir -p $(@D)  # from scratch: the port's qstr cache misses configuration changes

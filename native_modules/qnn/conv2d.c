@@ -1,24 +1,4 @@
-#include "qnn.h"
-
-// conv2d's MAC loop: a window row's taps are contiguous in both NHWC input and OHWI weights.
-// uint32 wraps modulo 2^32 like the reference's int32 accumulator.
-static inline uint32_t dot(const int8_t *x, const int8_t *w, size_t n, int32_t zp) {
-    uint32_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc += (uint32_t)(((int32_t)x[i] - zp) * (int32_t)w[i]);
-    }
-    return acc;
-}
-
-// depthwise's: one channel of a window row, whose taps are `step` (the channel count) apart in
-// input and weights alike.
-static inline uint32_t strided_dot(const int8_t *x, const int8_t *w, size_t n, size_t step, int32_t zp) {
-    uint32_t acc = 0;
-    for (size_t i = 0; i < n; i += step) {
-        acc += (uint32_t)(((int32_t)x[i] - zp) * (int32_t)w[i]);
-    }
-    return acc;
-}
+#include "mac.h"
 
 static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs32_t multiplier,
                 qnn_cs32_t shift, qnn_cs32_t params, int depthwise) {
@@ -66,8 +46,13 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
         return qnn_fully_connected_s8(out, x, w, bias, multiplier, shift, (qnn_cs32_t){fc, QNN_FC_NPARAMS});
     }
     size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c;
-    // conv2d's filters are whole OHWI blocks; depthwise filter c is element c of every tap.
-    size_t filter_step = depthwise ? 1 : (size_t)k_h * k_row;
+    // A window row's taps are contiguous in NHWC input and weights; conv2d's filters are whole
+    // OHWI blocks, depthwise filter c is element c of every tap.
+    qnn_mac_t m = {
+        .bias = bias.p, .multiplier = multiplier.p, .shift = shift.p,
+        .filter_step = (size_t)k_h * k_row, .x_row = in_row, .w_row = k_row, .out_c = out_c,
+        .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
+    };
     int8_t *o = out.p;
     for (int32_t b = 0; b < batch; b++) {
         for (int32_t oy = 0; oy < out_h; oy++) {
@@ -78,17 +63,15 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                 int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
                 // Only the taps inside the image: padding equals in_zp and adds nothing.
                 const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
-                const int8_t *wk = w.p + ((size_t)ky_lo * k_w + kx_lo) * in_c;
-                size_t run = (size_t)(kx_hi - kx_lo) * in_c;
-                int32_t rows = ky_hi - ky_lo;
-                for (int32_t oc = 0; oc < out_c; oc++, wk += filter_step) {
-                    uint32_t acc = (uint32_t)bias.p[oc];
-                    for (int32_t r = 0; r < rows; r++) {
-                        acc += depthwise ? strided_dot(xw + r * in_row + oc, wk + r * k_row, run, (size_t)in_c, in_zp)
-                                         : dot(xw + r * in_row, wk + r * k_row, run, in_zp);
-                    }
-                    *o++ = qnn_output_s8((int32_t)acc, multiplier.p[oc], shift.p[oc], out_zp, act_min, act_max);
+                m.w = w.p + ((size_t)ky_lo * k_w + kx_lo) * in_c, m.rows = ky_hi - ky_lo;
+                if (depthwise) {
+                    m.run = (size_t)(kx_hi - kx_lo);
+                    qnn_mac_depthwise_pixel(o, xw, &m);
+                } else {
+                    m.run = (size_t)(kx_hi - kx_lo) * in_c;
+                    qnn_mac_pixel(o, xw, &m);
                 }
+                o += out_c;
             }
         }
     }

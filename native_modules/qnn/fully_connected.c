@@ -1,4 +1,4 @@
-#include "qnn.h"
+#include "mac.h"
 
 int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
                            qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
@@ -26,17 +26,14 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
     if (!qnn_requant_params_ok(multiplier.p, shift.p, (size_t)out_n)) {
         return QNN_ERR_PARAMS;
     }
+    // Each row of the batch is one output pixel of a 1x1 convolution: one run of in_n taps.
+    qnn_mac_t m = {
+        .w = w.p, .bias = bias.p, .multiplier = multiplier.p, .shift = shift.p,
+        .filter_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
+        .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
+    };
     for (int32_t b = 0; b < batch; b++) {
-        const int8_t *xb = x.p + (size_t)b * in_n;
-        for (int32_t o = 0; o < out_n; o++) {
-            const int8_t *wo = w.p + (size_t)o * in_n;
-            // Accumulators wrap modulo 2^32, like the reference's int32 arithmetic.
-            uint32_t acc = (uint32_t)bias.p[o];
-            for (int32_t i = 0; i < in_n; i++) {
-                acc += (uint32_t)(((int32_t)xb[i] - in_zp) * (int32_t)wo[i]);
-            }
-            out.p[(size_t)b * out_n + o] = qnn_output_s8((int32_t)acc, multiplier.p[o], shift.p[o], out_zp, act_min, act_max);
-        }
+        qnn_mac_pixel(out.p + (size_t)b * out_n, x.p + (size_t)b * in_n, &m);
     }
     return QNN_OK;
 }

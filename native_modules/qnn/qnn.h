@@ -31,12 +31,13 @@ typedef struct { int32_t *p; size_t n; } qnn_s32_t;
 int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_t n);
 
-// The output step of every requantizing op: requantize, add the zero point (in 64 bits: the
-// sum can leave int32 at extreme multipliers), clamp to [act_min, act_max].
+// The output step of every requantizing op: requantize, add the zero point, clamp to
+// [act_min, act_max]. Clamping before the add, to bounds moved by -out_zp, gives the same result
+// in 32 bits (the sum itself can leave int32 at extreme multipliers).
 static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_zp,
                                    int32_t act_min, int32_t act_max) {
-    int64_t y = (int64_t)qnn_requantize(acc, multiplier, shift) + out_zp;
-    return (int8_t)(y < act_min ? act_min : (y > act_max ? act_max : y));
+    int32_t y = qnn_requantize(acc, multiplier, shift), lo = act_min - out_zp, hi = act_max - out_zp;
+    return (int8_t)((y < lo ? lo : (y > hi ? hi : y)) + out_zp);
 }
 
 // ---- Forward ops ----

@@ -1,0 +1,151 @@
+"""make bench-arm: instructions per kernel call, per MAC and per training step on the emulated
+Cortex-M boards (qemu-m0 armv6m, qemu-m3 armv7m, qemu-m4 armv7emsp), printed, never judged.
+
+QEMU runs with -icount shift=0: virtual time advances 1 ns per instruction executed. SysTick,
+clocked by the core clock and read through machine.mem32, then counts instructions: the mps2
+boards' core clock is 25 MHz (40 instructions per tick), the microbit's 16 MHz (62.5). Measured:
+an asm_thumb loop of 2 instructions per iteration, 10^6 iterations, reads 50,000 ticks on qemu-m3
+and qemu-m4; the same armv6m natmod call reads 1.5625 times fewer ticks on qemu-m0 than on
+qemu-m3. A reading is one run after a collection (under -icount runs repeat to the tick).
+
+A kernel's instructions per MAC are (call - overhead) / (MACs - 1), the overhead being the same
+kernel, through the same Python call, on a 1-MAC shape: argument passing, buffer and parameter
+checks and one output. MACs are the taps that read inside the input (padded taps cost nothing);
+for the training step, the whole step as the device package runs it (mcutrain.bench's settings: ZO mode mix
+with 10 queries on every weighted layer, FQT on the last two; the second step).
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from kernels import Spec, conv, requant, s8, s32
+from mcutrain_host import deploy, kernel_calls, qemu
+
+TINY = Path(__file__).resolve().parents[1] / "models" / "tiny.mcut"
+BOARDS = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}  # instructions per SysTick tick
+
+
+def fully_connected(op, in_n, out_n):
+    if op == "fully_connected":
+        return Spec(op, [1, in_n, out_n, -3, 5, -128, 127], in_n * out_n,
+                    lambda p: [s8(p[2]), s8(p[1]), s8(p[2] * p[1]), s32(p[2]), *requant(p[2])])
+    if op == "fc_weight_grad":
+        return Spec(op, [1, in_n, out_n, -3], in_n * out_n, lambda p: [s32(p[2] * p[1]), s8(p[1]), s8(p[2])])
+    return Spec(op, [1, in_n, out_n], in_n * out_n, lambda p: [s32(p[1]), s8(p[2] * p[1]), s8(p[2])])
+
+
+def taps(out_n, stride, pad, k, size):
+    """Taps along one axis, summed over the outputs, that read inside the input."""
+    return sum(max(0, min(k, size - (o * stride - pad)) - max(0, pad - o * stride)) for o in range(out_n))
+
+
+def macs(spec):
+    if not spec.op.startswith(("conv2d", "depthwise")):
+        return spec.macs
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, pad_top, pad_left = spec.params[:13]
+    per_channel = 1 if spec.op.startswith("depthwise") else in_c
+    return batch * taps(out_h, s_h, pad_top, k_h, in_h) * taps(out_w, s_w, pad_left, k_w, in_w) * out_c * per_channel
+
+
+def pair(op, in_hwc, out_hwc, k, stride, pad):
+    """A conv2d/depthwise spec and its 1-MAC twin: a 1x1 image through the same kernel size and padding."""
+    return conv(op, in_hwc, out_hwc, k, stride, pad), conv(op, (1, 1, 1), (1, 1, 1), k, 1, pad)
+
+
+PAIRS = [
+    pair("conv2d", (14, 14, 8), (14, 14, 16), 3, 1, 1),
+    pair("conv2d", (28, 28, 1), (14, 14, 8), 3, 2, 1),
+    pair("conv2d", (14, 14, 16), (14, 14, 32), 1, 1, 0),
+    pair("depthwise_conv2d", (14, 14, 16), (14, 14, 16), 3, 1, 1),
+    (fully_connected("fully_connected", 256, 64), fully_connected("fully_connected", 1, 1)),
+    (fully_connected("fc_weight_grad", 256, 64), fully_connected("fc_weight_grad", 1, 1)),
+    (fully_connected("fc_input_grad", 256, 64), fully_connected("fc_input_grad", 1, 1)),
+    pair("conv2d_weight_grad", (14, 14, 8), (14, 14, 16), 3, 1, 1),
+    pair("conv2d_input_grad", (14, 14, 8), (14, 14, 16), 3, 1, 1),
+    pair("depthwise_weight_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
+    pair("depthwise_input_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
+]
+
+BOARD_SCRIPT = kernel_calls.READER + r'''
+import gc, qnn
+from machine import mem32
+
+CSR, RVR, CVR = 0xE000E010, 0xE000E014, 0xE000E018
+mem32[RVR] = 0xFFFFFF
+mem32[CSR] = 5  # on, clocked by the core, no interrupt
+
+def ticks(fn, *args):
+    gc.collect()
+    mem32[CVR] = 0  # any write restarts the count from RVR and clears COUNTFLAG
+    start = mem32[CVR]
+    fn(*args)
+    end = mem32[CVR]
+    if mem32[CSR] & 0x10000:  # COUNTFLAG: the 24-bit counter passed 0
+        raise OverflowError("more than 2^24 SysTick ticks")
+    return start - end
+
+with open("/rom/calls.bin", "rb") as f:
+    for op, args in read_calls(f):
+        print("call", ticks(getattr(qnn, op), *args))
+        args = None
+
+from mcutrain import model
+from mcutrain.trainer import Trainer
+m = model.load("/rom/model.mcut")
+m.plan(batch=1)
+x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
+m.infer(x)
+print("infer", ticks(m.infer, x))
+for method, name in (("zo", "zo-mix"), ("fqt", "fqt")):
+    t = Trainer(m, method=method, mode="mix")
+    t.step(x, y)  # the first step, as mcutrain.bench's, is left out
+    print("step", name, ticks(t.step, x, y))
+    t = None
+'''
+
+
+def run(board, calls, workdir):
+    """SysTick readings on `board`: the kernel calls' in order, then {name: ticks} of the model's."""
+    data = Path(workdir) / "calls.bin"
+    kernel_calls.write_calls(data, calls)
+    tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(data, "calls.bin")]
+    image = qemu.romfs_image(tree, Path(workdir) / f"{board}.romfs")
+    q = qemu.QemuBoard(board, image, serve=False, icount=True)
+    try:
+        lines = q.exec(BOARD_SCRIPT, timeout=600).decode().splitlines()
+    finally:
+        q.close()
+    kernel = [int(line.split()[1]) for line in lines if line.startswith("call ")]
+    model = {" ".join(line.split()[:-1]): int(line.split()[-1]) for line in lines if line.startswith(("infer", "step"))}
+    return kernel, model
+
+
+def main():
+    calls = [spec.call() for pair in PAIRS for spec in pair]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for board in BOARDS:
+            results[board] = run(board, calls, tmp)
+    print("qnn kernels on the emulated Cortex-M boards (QEMU -icount shift=0, SysTick): instructions per call,")
+    print("its overhead (the same kernel on a 1-MAC shape) and instructions per MAC with the overhead subtracted")
+    header = "".join(f" {board + ' call':>14} {'overhead':>8} {'/MAC':>6}" for board in BOARDS)
+    print(f"{'kernel':40} {'MACs':>7}{header}")
+    for i, (spec, one) in enumerate(PAIRS):
+        n, n_one = macs(spec), macs(one)
+        row = ""
+        for board, ratio in BOARDS.items():
+            call, overhead = results[board][0][2 * i] * ratio, results[board][0][2 * i + 1] * ratio
+            row += f" {call:14.0f} {overhead:8.0f} {(call - overhead) / (n - n_one):6.2f}"
+        print(f"{spec.label:40} {n:7d}{row}")
+    print()
+    print(f"tiny (models/tiny.mcut), batch 1: instructions {''.join(f'{b:>14}' for b in BOARDS)}")
+    for name in results["qemu-m0"][1]:
+        print(f"{name:49}{''.join(f'{results[b][1][name] * r:14.0f}' for b, r in BOARDS.items())}")
+    version = subprocess.run([qemu.QEMU, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    print(f"natmods: armv6m on qemu-m0, armv7m on qemu-m3, armv7emsp on qemu-m4; MicroPython 1.25 qemu port; {version}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+#include "mac.h"
+
+// The plain loop: the channels left over from the groups of four on every core, and the reference
+// of the paths below.
+static uint32_t mac1(const int8_t *x, const int8_t *w, size_t n, int32_t zp) {
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc += (uint32_t)(((int32_t)x[i] - zp) * (int32_t)w[i]);
+    }
+    return acc;
+}
+
+// depthwise's: one channel of a window row, whose taps are `step` (the channel count) apart in
+// input and weights alike.
+static uint32_t dw1(const int8_t *x, const int8_t *w, size_t taps, size_t step, int32_t zp) {
+    uint32_t acc = 0;
+    for (size_t t = 0; t < taps; t++, x += step, w += step) {
+        acc += (uint32_t)(((int32_t)*x - zp) * (int32_t)*w);
+    }
+    return acc;
+}
+
+// mac4: acc[j] += sum over i < n of (x[i] - zp) * w[j * w_step + i] for four output channels j,
+// which share each input load and its zero-point offset where a core can hold four sums. One path
+// per core, each giving the plain loop's sums exactly: int32 arithmetic wrapping modulo 2^32.
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#include <string.h>
+
+// Four int8 of a buffer at any alignment (the Cortex-M4 loads unaligned words; a cast pointer
+// would break C's aliasing and alignment rules).
+static inline uint32_t load4(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// SXTB16 and SXTAB16 with their built-in rotation by 8 (bytes 1 and 3): GCC 12's arm_acle.h has
+// neither __ror nor a way to fold a rotation into them, which costs a ROR per use (as CMSIS-Core's
+// __SXTB16_RORn, an instruction of inline assembly).
+static inline int32_t sxtb16_ror8(uint32_t v) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+static inline int32_t sxtab16_ror8(uint32_t a, uint32_t v) {
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+
+// Cortex-M4/M7 (DSP extension): four taps per step as two pairs of 16-bit lanes. SXTAB16 sign-
+// extends bytes 0 and 2 (or 1 and 3, rotated by 8) and adds -zp to each lane: x - zp is in
+// [-255, 255], so the lanes never wrap; SMLAD adds both lane products to an accumulator, wrapping
+// modulo 2^32 like the plain sum. The pairs group the taps differently, which changes no sum.
+static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
+    // One index i, counting up to 0 from below, addresses every row from its end, and its increment
+    // sets the loop's flags: no loop bound to keep. That leaves 15 live values (six addresses, four
+    // sums, the offset, two input lanes, a weight word and its lanes) for 14 registers: one reload
+    // per step (the Makefile keeps GCC's scheduling from adding more).
+    size_t words = n & ~(size_t)3;
+    const int8_t *x_end = x + words, *w0 = w + words, *w1 = w0 + w_step, *w2 = w1 + w_step, *w3 = w2 + w_step;
+    uint32_t offset = (uint32_t)(-zp) & 0xFFFF;
+    offset |= offset << 16;
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (ptrdiff_t i = -(ptrdiff_t)words; i; i += 4) {
+        uint32_t v = load4(x_end + i);
+        int32_t even = __sxtab16(offset, v), odd = sxtab16_ror8(offset, v);
+        v = load4(w0 + i);
+        a0 = (uint32_t)__smlad(even, __sxtb16(v), (int32_t)a0);
+        a0 = (uint32_t)__smlad(odd, sxtb16_ror8(v), (int32_t)a0);
+        v = load4(w1 + i);
+        a1 = (uint32_t)__smlad(even, __sxtb16(v), (int32_t)a1);
+        a1 = (uint32_t)__smlad(odd, sxtb16_ror8(v), (int32_t)a1);
+        v = load4(w2 + i);
+        a2 = (uint32_t)__smlad(even, __sxtb16(v), (int32_t)a2);
+        a2 = (uint32_t)__smlad(odd, sxtb16_ror8(v), (int32_t)a2);
+        v = load4(w3 + i);
+        a3 = (uint32_t)__smlad(even, __sxtb16(v), (int32_t)a3);
+        a3 = (uint32_t)__smlad(odd, sxtb16_ror8(v), (int32_t)a3);
+    }
+    for (size_t i = 0; i < (n & 3); i++) {
+        int32_t d = (int32_t)x_end[i] - zp;
+        a0 += (uint32_t)(d * w0[i]), a1 += (uint32_t)(d * w1[i]);
+        a2 += (uint32_t)(d * w2[i]), a3 += (uint32_t)(d * w3[i]);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+// dw4: acc[j] += sum over the taps t of (x[t * step + j] - zp) * w[t * step + j]: four adjacent
+// depthwise channels, each tap one word of each. SMLABB and SMLATT multiply one lane each (bytes 0
+// and 2, or 1 and 3), wrapping modulo 2^32 like the plain sum.
+static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
+    uint32_t offset = (uint32_t)(-zp) & 0xFFFF;
+    offset |= offset << 16;
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (size_t t = 0; t < taps; t++, x += step, w += step) {
+        uint32_t xv = load4(x), wv = load4(w);
+        int32_t x02 = __sxtab16(offset, xv), x13 = sxtab16_ror8(offset, xv);
+        int32_t w02 = __sxtb16(wv), w13 = sxtb16_ror8(wv);
+        a0 = (uint32_t)__smlabb(x02, w02, (int32_t)a0);
+        a1 = (uint32_t)__smlabb(x13, w13, (int32_t)a1);
+        a2 = (uint32_t)__smlatt(x02, w02, (int32_t)a2);
+        a3 = (uint32_t)__smlatt(x13, w13, (int32_t)a3);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+#elif defined(__ARM_ARCH_6M__)
+// Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
+// to 0 (its increment sets the loop's flags), reads input and all four weight rows; -zp and the
+// accumulators live in high registers, which ADD reaches. 16 instructions per tap: 4 per MAC.
+// In C, GCC 12 keeps the pointers in high registers and moves them back per load (22 per tap).
+static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
+    if (n == 0) {
+        return;
+    }
+    const int8_t *w1 = w + w_step, *w2 = w1 + w_step, *w3 = w2 + w_step;
+    int32_t i = -(int32_t)n, d, t, minus_zp = -zp;
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    __asm__(
+        ".syntax unified\n"  // GCC hands Thumb-1 inline assembly over in divided syntax
+        "1:\n"
+        "ldrsb %[d], [%[x], %[i]]\n"
+        "add %[d], %[mzp]\n"
+        "ldrsb %[t], [%[w0], %[i]]\n"
+        "muls %[t], %[d], %[t]\n"
+        "add %[a0], %[t]\n"
+        "ldrsb %[t], [%[w1], %[i]]\n"
+        "muls %[t], %[d], %[t]\n"
+        "add %[a1], %[t]\n"
+        "ldrsb %[t], [%[w2], %[i]]\n"
+        "muls %[t], %[d], %[t]\n"
+        "add %[a2], %[t]\n"
+        "ldrsb %[t], [%[w3], %[i]]\n"
+        "muls %[t], %[d], %[t]\n"
+        "add %[a3], %[t]\n"
+        "adds %[i], #1\n"
+        "bne 1b\n"
+        : [i] "+l"(i), [d] "=&l"(d), [t] "=&l"(t), [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)
+        : [x] "l"(x + n), [w0] "l"(w + n), [w1] "l"(w1 + n), [w2] "l"(w2 + n), [w3] "l"(w3 + n), [mzp] "h"(minus_zp)
+        : "cc", "memory");
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+#else
+// Every other core and the host harness: the plain loop, one channel after another as it compiles
+// best without SIMD (interleaving the channels costs the Cortex-M3 a quarter more instructions).
+static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
+    for (int j = 0; j < 4; j++, w += w_step) {
+        acc[j] += mac1(x, w, n, zp);
+    }
+}
+#endif
+
+#if !defined(__ARM_FEATURE_DSP)
+// dw4 without SIMD: the plain loop over four adjacent channels. Sums in locals, not in acc[]:
+// acc might alias the int8 buffers as far as C knows, which would keep every sum in memory.
+static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (size_t t = 0; t < taps; t++, x += step, w += step) {
+        a0 += (uint32_t)(((int32_t)x[0] - zp) * (int32_t)w[0]);
+        a1 += (uint32_t)(((int32_t)x[1] - zp) * (int32_t)w[1]);
+        a2 += (uint32_t)(((int32_t)x[2] - zp) * (int32_t)w[2]);
+        a3 += (uint32_t)(((int32_t)x[3] - zp) * (int32_t)w[3]);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+#endif
+
+void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
+    const int8_t *w = m->w;
+    int32_t c = 0;
+    for (; c + 4 <= m->out_c; c += 4, w += 4 * m->filter_step) {
+        uint32_t acc[4];
+        for (int j = 0; j < 4; j++) {
+            acc[j] = (uint32_t)m->bias[c + j];
+        }
+        const int8_t *xr = x, *wr = w;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
+            mac4(acc, xr, wr, m->filter_step, m->run, m->in_zp);
+        }
+        for (int j = 0; j < 4; j++) {
+            out[c + j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp,
+                                       m->act_min, m->act_max);
+        }
+    }
+    for (; c < m->out_c; c++, w += m->filter_step) {
+        uint32_t acc = (uint32_t)m->bias[c];
+        const int8_t *xr = x, *wr = w;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
+            acc += mac1(xr, wr, m->run, m->in_zp);
+        }
+        out[c] = qnn_output_s8((int32_t)acc, m->multiplier[c], m->shift[c], m->out_zp, m->act_min, m->act_max);
+    }
+}
+
+void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
+    size_t step = (size_t)m->out_c;
+    int32_t c = 0;
+    for (; c + 4 <= m->out_c; c += 4) {
+        uint32_t acc[4];
+        for (int j = 0; j < 4; j++) {
+            acc[j] = (uint32_t)m->bias[c + j];
+        }
+        const int8_t *xr = x + c, *wr = m->w + c;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
+            dw4(acc, xr, wr, step, m->run, m->in_zp);
+        }
+        for (int j = 0; j < 4; j++) {
+            out[c + j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp,
+                                       m->act_min, m->act_max);
+        }
+    }
+    for (; c < m->out_c; c++) {
+        uint32_t acc = (uint32_t)m->bias[c];
+        const int8_t *xr = x + c, *wr = m->w + c;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
+            acc += dw1(xr, wr, m->run, step, m->in_zp);
+        }
+        out[c] = qnn_output_s8((int32_t)acc, m->multiplier[c], m->shift[c], m->out_zp, m->act_min, m->act_max);
+    }
+}

@@ -1,0 +1,75 @@
+"""The ARM multiply-accumulate paths of conv2d, depthwise_conv2d and fully_connected
+(native_modules/qnn/mac.c): SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1
+loop on the Cortex-M0 (armv6m). On the emulated boards they must equal the NumPy reference byte
+for byte: odd sizes, channel counts that leave channels over from the groups of four, runs that
+leave taps over from the words, int8 buffers at every alignment, zero points at -128 and 127, and
+accumulators that wrap past int32."""
+
+from array import array
+
+import pytest
+
+from kernel_cases import CaseMaker
+from mcutrain_host import deploy, kernel_calls, qemu
+from parity import run_reference
+from test_kernels_conv2d import conv_case
+from test_kernels_fully_connected import fc_case
+from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
+from test_trainer import TINY
+
+# Each int8 buffer (bytearray) is passed as a view starting (case + position) % 4 bytes into a
+# larger buffer, so that input, weights and output meet the kernels at every alignment. The board
+# prints the return value and the output (the emulated UARTs are slow: inputs stay unprinted).
+RUNNER = kernel_calls.READER + r'''
+import qnn
+with open("/rom/cases.bin", "rb") as f:
+    for case, (op, args) in enumerate(read_calls(f)):
+        for i, a in enumerate(args):
+            if isinstance(a, bytearray):
+                offset = (case + i) % 4
+                b = bytearray(offset + len(a))
+                b[offset:] = a
+                args[i] = memoryview(b)[offset:]
+        print(getattr(qnn, op)(*args), bytes(args[0]).hex())
+'''
+
+
+def wrapping_case(op, bias):
+    """Every product (127 - (-128)) * 127 or its negation, on a bias at an end of int32: the sums
+    leave int32 and must wrap as the reference's int32 arithmetic does."""
+    sign = 1 if bias > 0 else -1
+    n_in, n_out = 37, 6
+    requant = [array("i", [1 << 30] * n_out), array("i", [-20] * n_out)]
+    weights = bytearray((127 * sign) & 0xFF for _ in range(n_out * n_in * (9 if op == "conv2d" else 1)))
+    if op == "fully_connected":
+        return (op, [bytearray(n_out), bytearray([127] * n_in), weights, array("i", [bias] * n_out), *requant,
+                     array("i", [1, n_in, n_out, -128, 0, -128, 127])])
+    return (op, [bytearray(4 * n_out), bytearray([127] * 4 * n_in), weights, array("i", [bias] * n_out), *requant,
+                 array("i", [1, 2, 2, n_in, 2, 2, n_out, 3, 3, 1, 1, 1, 1, -128, 0, -128, 127])])
+
+
+def cases():
+    m = CaseMaker(77)
+    return ([conv_case(m, "conv2d") for _ in range(60)] + [conv_case(m, "depthwise_conv2d") for _ in range(40)]
+            + [fc_case(m) for _ in range(60)]
+            + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))])
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
+def test_mac_paths_equal_the_reference_at_every_alignment(tmp_path, board):
+    calls = cases()
+    kernel_calls.write_calls(tmp_path / "cases.bin", calls)
+    tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
+    q = qemu.QemuBoard(board, qemu.romfs_image(tree, tmp_path / "deploy.romfs"), serve=False)
+    try:
+        assert q.info.arch == qemu.BOARDS[board].arch  # the natmod with the path under test
+        lines = q.exec(RUNNER, timeout=120).decode().split()
+    finally:
+        q.close()
+    for index, (op, args) in enumerate(calls):
+        result, out = f"r{lines.pop(0)}", bytes.fromhex(lines.pop(0))
+        expected, buffers = run_reference(op, args)
+        same = (result, out) == (expected, buffers[0])  # a bool: pytest's diff of long bytes takes minutes
+        first = next((i for i, (a, b) in enumerate(zip(out, buffers[0])) if a != b), None)
+        assert same, f"{board}: case {index} ({op}): board {result}, reference {expected}, first differing byte {first}"
+    assert not lines
