@@ -1,12 +1,6 @@
 """make bench-arm: instructions per kernel call, per MAC and per training step on the emulated
 Cortex-M boards (qemu-m0 armv6m, qemu-m3 armv7m, qemu-m4 armv7emsp), printed, never judged.
-
-QEMU runs with -icount shift=0: virtual time advances 1 ns per instruction executed. SysTick,
-clocked by the core clock and read through machine.mem32, then counts instructions: the mps2
-boards' core clock is 25 MHz (40 instructions per tick), the microbit's 16 MHz (62.5). Measured:
-an asm_thumb loop of 2 instructions per iteration, 10^6 iterations, reads 50,000 ticks on qemu-m3
-and qemu-m4; the same armv6m natmod call reads 1.5625 times fewer ticks on qemu-m0 than on
-qemu-m3. A reading is one run after a collection (under -icount runs repeat to the tick).
+How instructions are counted: mcutrain_host/instructions.py.
 
 A kernel's instructions per MAC are (call - overhead) / (MACs - 1), the overhead being the same
 kernel, through the same Python call, on a 1-MAC shape: argument passing, buffer and parameter
@@ -21,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from kernels import Spec, conv, requant, s8, s32
-from mcutrain_host import deploy, kernel_calls, qemu
+from mcutrain_host import deploy, instructions, kernel_calls, qemu
 
 TINY = Path(__file__).resolve().parents[1] / "models" / "tiny.mcut"
-BOARDS = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}  # instructions per SysTick tick
+BOARDS = instructions.PER_TICK
 
 
 def fully_connected(op, in_n, out_n):
@@ -68,23 +62,8 @@ PAIRS = [
     pair("depthwise_input_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
 ]
 
-BOARD_SCRIPT = kernel_calls.READER + r'''
-import gc, qnn
-from machine import mem32
-
-CSR, RVR, CVR = 0xE000E010, 0xE000E014, 0xE000E018
-mem32[RVR] = 0xFFFFFF
-mem32[CSR] = 5  # on, clocked by the core, no interrupt
-
-def ticks(fn, *args):
-    gc.collect()
-    mem32[CVR] = 0  # any write restarts the count from RVR and clears COUNTFLAG
-    start = mem32[CVR]
-    fn(*args)
-    end = mem32[CVR]
-    if mem32[CSR] & 0x10000:  # COUNTFLAG: the 24-bit counter passed 0
-        raise OverflowError("more than 2^24 SysTick ticks")
-    return start - end
+BOARD_SCRIPT = kernel_calls.READER + instructions.SYSTICK + r'''
+import qnn
 
 with open("/rom/calls.bin", "rb") as f:
     for op, args in read_calls(f):

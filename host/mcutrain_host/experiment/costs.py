@@ -1,19 +1,23 @@
 """What each method costs, at one sample per step as a board trains: the memory its plan holds
 (mcutrain's planner, on the host: model weights, parameter blocks, activation arena and training
-buffers), and a step on the virtual board (MicroPython's unix port, the x64 natmod), timed and
-with its whole heap in use, by mcutrain.bench."""
+buffers); a step on the virtual board (MicroPython's unix port, the x64 natmod), timed and with
+its whole heap in use, by mcutrain.bench; and where QEMU and the ARM builds are at hand, the
+instructions of a step on the emulated Cortex-M0 (mcutrain_host.instructions)."""
 
 import collections
+import shutil
 import tempfile
 from pathlib import Path
 
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
-from mcutrain_host import micropython
+from mcutrain_host import deploy, instructions, micropython, qemu
 from mcutrain_host.commands import bench
+from mcutrain_host.link import LinkDown
 from mcutrain_host.experiment.methods import METHODS
 
 HEAP = "256K"
+ARM_BOARD = "qemu-m0"
 
 
 def sparse_layers(records, model, method):
@@ -61,6 +65,18 @@ def on_virtual_board(mcut, method, layers, queries):
     return {"us": step["us"], "heap": report["memory"][stage]["heap_used"]}
 
 
+def on_arm(mcut, steps):
+    """{method: instructions of a step on ARM_BOARD, or why not} for [(method, layers, queries)];
+    {} where the emulated board cannot run (no QEMU, no ARM natmod or firmware)."""
+    if not steps or shutil.which(qemu.QEMU) is None:
+        return {}
+    settings = [(method, dict(trainer_settings(method, layers), queries=queries)) for method, layers, queries in steps]
+    try:
+        return instructions.training_steps(ARM_BOARD, mcut, settings)
+    except (qemu.QemuError, deploy.DeployError, LinkDown, OSError):
+        return {}
+
+
 def measure(study, records, known):
     """{model: {method: cost dict}} for the study's models and methods; `known` holds earlier
     measurements in that shape, reused when the method trains the same layers."""
@@ -69,6 +85,7 @@ def measure(study, records, known):
         mcut = study.model_files(model)[0]
         inference = planned(mcut, "int8", None)
         per_method = costs[model] = {}
+        new_steps = []
         for method in study.methods:
             spec = METHODS[method]
             layers = sparse_layers(records, model, method) if spec.sparse else None
@@ -82,4 +99,7 @@ def measure(study, records, known):
                                              "inference": inference}
                 if spec.family != "none":
                     cost.update(on_virtual_board(mcut, method, layers, study.queries))
+                    new_steps.append((method, layers, study.queries))
+        for method, found in on_arm(mcut, new_steps).items():
+            per_method[method][ARM_BOARD] = found
     return costs

@@ -85,19 +85,27 @@ def accuracy_table(table, study, model):
 
 def cost_table(records, costs, study, model):
     lines = ["| method | what it does | lr | planned bytes | × inference | heap on the virtual board | µs per step "
-             "(virtual board) | forward passes per step | host seconds per cell |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "(virtual board) | instructions per step (qemu-m0) | forward passes per step | host seconds per cell |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in study.methods:
         cost = costs.get(model, {}).get(m, {})
         cells = [r for r in records if r["model"] == model and r["method"] == m]
         forwards = [r["forwards_per_step"] for r in cells if "forwards_per_step" in r]
         planned, step = cost.get("planned"), cost.get("us")
         row = [m, METHODS[m].title, f"{study.learning_rate(m):g}" if METHODS[m].lr else "-", planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
-               cost.get("heap", cost.get("error", "-")), "-" if step is None else round(step),
+               cost.get("heap", cost.get("error", "-")), "-" if step is None else round(step), arm(cost.get("qemu-m0")),
                f"{statistics.mean(forwards):.1f}" if forwards else "-",
                f"{statistics.mean(r['seconds'] for r in cells):.1f}" if cells else "-"]
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     return lines
+
+
+def arm(instructions):
+    if instructions is None:
+        return "-"
+    if isinstance(instructions, str):
+        return f"does not fit ({instructions})"
+    return f"{instructions / 1e6:.1f} M"
 
 
 def duration(seconds):
@@ -150,7 +158,9 @@ def write(path, study, records, costs, sessions):
                   "blocks, activation arena, training buffers), × inference: relative to inference alone. Heap "
                   "and µs per step: `mcutrain.bench` on the virtual board (x64 MicroPython, 64-bit objects, so an "
                   "upper bound of a 32-bit board's heap), one sample per step. Forward passes per step: layer "
-                  "runs per step divided by the model's layers, in the study's cells.", ""]
+                  "runs per step divided by the model's layers, in the study's cells. Instructions: one step at one "
+                  "sample on the emulated Cortex-M0 (190 KB heap, armv6m natmod) counted by SysTick under QEMU "
+                  "-icount (mcutrain_host/instructions.py), where QEMU is installed.", ""]
         lines += cost_table(records, costs, study, model) + [""]
         for kind, caption in plots.draw(path, study, records, table, model):
             lines += [f"![{caption}]({kind})", ""]

@@ -1,0 +1,68 @@
+"""Instructions counted on the emulated Cortex-M boards (`make bench-arm`, `mcutrain experiment`).
+
+QEMU runs with -icount shift=0: virtual time advances 1 ns per instruction executed. SysTick,
+clocked by the core clock and read through machine.mem32, then counts instructions: the mps2
+boards' core clock is 25 MHz (40 instructions per tick), the microbit's 16 MHz (62.5). Measured:
+an asm_thumb loop of 2 instructions per iteration, 10^6 iterations, reads 50,000 ticks on qemu-m3
+and qemu-m4; the same armv6m natmod call reads 1.5625 times fewer ticks on qemu-m0 than on
+qemu-m3. A reading is one run after a collection (under -icount runs repeat to the tick).
+"""
+
+import tempfile
+from pathlib import Path
+
+from mcutrain_host import deploy, qemu
+
+PER_TICK = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}
+
+# The board's side: ticks(fn, *args) is the SysTick count of one call.
+SYSTICK = r'''
+import gc
+from machine import mem32
+
+CSR, RVR, CVR = 0xE000E010, 0xE000E014, 0xE000E018
+mem32[RVR] = 0xFFFFFF
+mem32[CSR] = 5  # on, clocked by the core, no interrupt
+
+def ticks(fn, *args):
+    gc.collect()
+    mem32[CVR] = 0  # any write restarts the count from RVR and clears COUNTFLAG
+    start = mem32[CVR]
+    fn(*args)
+    end = mem32[CVR]
+    if mem32[CSR] & 0x10000:  # COUNTFLAG: the 24-bit counter passed 0
+        raise OverflowError("more than 2^24 SysTick ticks")
+    return start - end
+'''
+
+STEP = SYSTICK + r'''
+from mcutrain import model
+from mcutrain.trainer import Trainer
+try:
+    m = model.load("/rom/model.mcut")
+    x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
+    t = Trainer(m, **{settings!r})
+    t.step(x, y)  # the first step, as mcutrain.bench's, is left out
+    print("step", ticks(t.step, x, y))
+except Exception as e:  # a plan that does not fit the board: say so
+    print("failed", type(e).__name__)
+'''
+
+
+def training_steps(board, model, methods):
+    """{name: instructions of one training step at batch 1, or the error's name (a str)} on
+    `board` for each (name, Trainer settings) of `methods`, each on a freshly booted board (after
+    another plan, a heap's fragments could refuse one that fits)."""
+    found = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = qemu.deploy_image(board, model, Path(tmp) / "steps.romfs")
+        q = qemu.QemuBoard(board, image, serve=False, icount=True)
+        try:
+            for name, settings in methods:
+                if found:
+                    q.restart()
+                kind, value = q.exec(STEP.format(settings=settings), timeout=900).decode().split()[:2]
+                found[name] = round(int(value) * PER_TICK[board]) if kind == "step" else value
+        finally:
+            q.close()
+    return found
