@@ -12,7 +12,7 @@ import pytest
 from mcutrain import model as model_module
 from mcutrain_host import cli, deploy, qemu
 from mcutrain_host.session import Session, Stream, expected_checksum
-from test_link import SETTINGS, samples
+from test_link import SETTINGS, newest_checkpoint, samples
 from test_trainer import TINY, TRAIN_STEPS, corrupted_samples, run_both
 
 pytestmark = [
@@ -57,7 +57,7 @@ def test_the_board_boots_mounts_the_image_and_runs_kernels(tmp_path, board):
 @pytest.mark.parametrize("board", BOARDS)
 def test_a_short_training_session_over_the_pty(tmp_path, board):
     """20 training samples of tiny (batch 2: 10 steps) and two evaluations of 4 samples; a
-    checkpoint into the board's RAM filesystem; the board's counters and sample checksum."""
+    checkpoint into the board's /flash (a host folder); the board's counters and sample checksum."""
     started = time.monotonic()
     train_x, train_y, test_x, test_y = samples(tmp_path, 20, 4)
     stream = Stream(train_x, train_y, test_x, test_y, epochs=1, batch=SETTINGS["batch"], eval_every=20)
@@ -85,6 +85,49 @@ def test_a_short_training_session_over_the_pty(tmp_path, board):
     assert session.reconnects == 0 and session.transport.process is None
     print(f"\n{board}: image {booted - started:.1f} s, boot + 20 samples + 2 evaluations + save "
           f"{finished - booted:.1f} s, heap {stats['heap']}")
+
+
+def m0_run(tmp_path, kill_at=None):
+    """40 samples of tiny (batch 2: 20 steps, a checkpoint every 5) on qemu-m0, its /flash in
+    tmp_path/flash; kill_at: QEMU is killed once, when the step of that many samples is reported.
+    Returns the counters, the records, the session and the newest checkpoint's bytes."""
+    tmp_path.mkdir()
+    train_x, train_y, test_x, test_y = samples(tmp_path, 40, 4)
+    stream = Stream(train_x, train_y, test_x, test_y, epochs=1, batch=SETTINGS["batch"], eval_every=40)
+    image = qemu.deploy_image("qemu-m0", TINY, tmp_path / "deploy.romfs")
+    boards = []
+
+    def connect(previous):
+        if previous is not None:
+            previous.restart()
+            return previous
+        boards.append(qemu.QemuBoard("qemu-m0", image, flash=tmp_path / "flash"))
+        return boards[0]
+
+    records = []
+
+    def report(record):
+        records.append(record)
+        if record["event"] == "step" and record["samples"] == kill_at and boards[0].restarts == 0:
+            boards[0].kill()
+
+    session = Session(connect, SETTINGS, stream, report, checkpoint_every=5)
+    try:
+        counters = session.run()
+    finally:
+        session.close()
+    return counters, records, session, newest_checkpoint(tmp_path / "flash" / "mcutrain.ckpt")
+
+
+def test_a_cortex_m0_killed_mid_run_resumes_from_its_checkpoint_in_flash(tmp_path):
+    """QEMU killed after step 14 (the board's RAM gone): the restarted board resumes from the
+    checkpoint of step 10 in its /flash folder and ends with the bytes of a run never killed."""
+    _, _, _, clean = m0_run(tmp_path / "clean")
+    counters, records, session, resumed = m0_run(tmp_path / "killed", kill_at=28)
+    assert session.reconnects == 1
+    assert [r["resumed_at"] for r in records if r["event"] == "reconnect"] == [20]
+    assert counters == (20, 40, expected_checksum(40))
+    assert resumed == clean
 
 
 def test_zo_adaptation_over_the_link_improves_tiny_on_the_cortex_m0(tmp_path):

@@ -22,3 +22,10 @@
 #if defined(QEMU_SOC_NRF51) && !defined(MICROPY_EMIT_THUMB)
 #define MICROPY_EMIT_THUMB (1)
 #endif
+
+// qemu-m0: the inline assembler too (the port leaves it out of the nRF51 build, the other boards
+// have it), for the one instruction Python cannot issue: `bkpt 0xAB`, an ARM semihosting call,
+// through which qemu.py's prelude keeps the board's checkpoints in a host folder.
+#if defined(QEMU_SOC_NRF51) && !defined(MICROPY_EMIT_INLINE_THUMB)
+#define MICROPY_EMIT_INLINE_THUMB (1)
+#endif

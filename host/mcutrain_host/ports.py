@@ -52,7 +52,7 @@ def connector(args, model, run_dir, settings):
             if previous is not None:
                 previous.restart()
                 return previous
-            board = qemu.QemuBoard(args.port, image)
+            board = qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash")
             try:
                 deploy.check_fit(board.info, need, f" ({args.port}: `make qemu-boards QEMU_HEAP=...` sets it)")
             except deploy.DeployError:

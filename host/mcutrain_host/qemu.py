@@ -11,9 +11,10 @@ RP2040's free heap). Deploying is flashing: the tree `mcutrain deploy` puts on a
 in RAM above the firmware (mps2), outside the GC heap as files in flash are on a real board. The
 board mounts it at /rom (vfs.VfsRom over uctypes.bytearray_at) and serves from /rom/model.mcut.
 
-Checkpoints go to /ram, a small filesystem in Python holding files in the heap (the port has no
-writable filesystem): they last as long as the emulated board runs, so a board that is killed
-and restarted resumes from nothing, and the host starts again from sample 0.
+The port has no writable filesystem; checkpoints go to /flash, a small filesystem in Python whose
+files are in a host folder (QemuBoard's `flash`, QEMU's working directory), reached through ARM
+semihosting (a `bkpt 0xAB` from an inline-assembler function). They survive kill() and start(),
+as a real board's flash survives a reset, and a restarted board resumes from its newest one.
 
 QemuBoard is a transport like transports.VirtualBoard: write(data), read(timeout), restart(),
 close(), kill().
@@ -36,7 +37,7 @@ from mcutrain_host.transports import SERVE, Board, read_available
 
 DEFAULT_HEAP = 194560  # bytes; the Makefile's QEMU_HEAP
 QEMU = "qemu-system-arm"
-RAM_CHECKPOINT = "/ram/mcutrain.ckpt"
+CHECKPOINT = "/flash/mcutrain.ckpt"
 
 
 @dataclass(frozen=True)
@@ -55,59 +56,64 @@ BOARDS = {
     "qemu-m4": Spec("mps2-an386", "armv7emsp", 0x00200000, 0x00100000),
 }
 
-# Run on the board before the server: mount the image and a RAM filesystem for checkpoints.
+# Run on the board before the server: mount the image, and the host folder as /flash. Its files go
+# through ARM semihosting (QEMU runs with -semihosting): `bkpt 0xAB` with an operation in r0 and a
+# block of argument words at r1; QEMU does it on a host file relative to its working directory.
 PRELUDE = """
-import sys, io, vfs, uctypes
+import sys, vfs, uctypes, micropython
+from array import array
 vfs.mount(vfs.VfsRom(uctypes.bytearray_at({address}, {size})), '/rom')
 sys.path.insert(0, '/rom/lib')
-class _RamFile:
-    def __init__(s, fs, path):
-        s.data = fs.files[path] = bytearray()
+@micropython.asm_thumb
+def _semihost(r0, r1):
+    data(2, 0xBEAB)
+def _call(op, *words):
+    return _semihost(op, array('i', words))
+def _name(path):  # NUL-terminated, relative to QEMU's working directory
+    return path.lstrip('/').encode() + b'\\0'
+def _nbytes(b):  # a MicroPython array does not tell its item size
+    return len(b) * len(bytes(memoryview(b)[:1])) if len(b) else 0
+class _HostFile:
+    def __init__(s, handle):
+        s.handle = handle
     def write(s, b):
-        s.data.extend(b)
-        return len(b)
+        if _call(5, s.handle, uctypes.addressof(b), _nbytes(b)):  # SYS_WRITE: the bytes not written
+            raise OSError(5)
+        return _nbytes(b)
+    def readinto(s, b):
+        n = _nbytes(b)
+        return n - _call(6, s.handle, uctypes.addressof(b), n)  # SYS_READ: the bytes not read
+    def read(s, n):
+        b = bytearray(n)
+        return bytes(b[:s.readinto(b)])
     def close(s):
-        pass
+        if s.handle >= 0:
+            _call(2, s.handle)  # SYS_CLOSE
+            s.handle = -1
     def __enter__(s):
         return s
     def __exit__(s, *a):
         s.close()
-class _RamFS:
-    def __init__(s):
-        s.files = {{}}
+class _HostFS:
     def mount(s, readonly, mkfs):
         pass
     def umount(s):
         pass
     def open(s, path, mode):
-        if 'w' in mode:
-            return _RamFile(s, path)
-        if path not in s.files:
+        z = _name(path)
+        handle = _call(1, uctypes.addressof(z), 5 if 'w' in mode else 1, len(z) - 1)  # SYS_OPEN wb / rb
+        if handle < 0:
             raise OSError(2)
-        return io.BytesIO(s.files[path])
+        return _HostFile(handle)
     def remove(s, path):
-        if s.files.pop(path, None) is None:
+        z = _name(path)
+        if _call(14, uctypes.addressof(z), len(z) - 1):  # SYS_REMOVE
             raise OSError(2)
     def rename(s, old, new):
-        if old not in s.files:
+        a, b = _name(old), _name(new)
+        if _call(15, uctypes.addressof(a), len(a) - 1, uctypes.addressof(b), len(b) - 1):  # SYS_RENAME
             raise OSError(2)
-        s.files[new] = s.files.pop(old)
-    def stat(s, path):
-        if path in ('', '/'):
-            return (0x4000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        if path not in s.files:
-            raise OSError(2)
-        return (0x8000, 0, 0, 0, 0, 0, len(s.files[path]), 0, 0, 0)
-    def ilistdir(s, path):
-        for name in s.files:
-            yield (name[1:], 0x8000, 0, len(s.files[name]))
-    def chdir(s, path):
-        pass
-    def getcwd(s):
-        return ''
-    def statvfs(s, path):
-        return (512, 512, 0, 0, 0, 0, 0, 0, 0, 255)
-vfs.mount(_RamFS(), '/ram')
+vfs.mount(_HostFS(), '/flash')
 """
 
 
@@ -120,13 +126,14 @@ def firmware(board, heap=DEFAULT_HEAP):
 
 
 def build_firmware(board, heap=DEFAULT_HEAP):
-    """The board's firmware, built by `make` (cached: instant when it exists)."""
+    """The board's firmware, brought up to date by `make` (instant when it is: the prelude needs a
+    firmware as new as boards/qemu/)."""
     path = firmware(board, heap)
-    if not path.exists():
-        proc = subprocess.run(["make", "-s", "-C", str(micropython.REPO), f"QEMU_HEAP={heap}",
-                               f"MPY_DIR={micropython.mpy_dir()}", str(path)], capture_output=True, text=True)
-        if proc.returncode or not path.exists():
-            raise QemuError(f"building {board} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    proc = subprocess.run(["make", "-s", "-C", str(micropython.REPO), f"QEMU_HEAP={heap}",
+                           f"MPY_DIR={micropython.mpy_dir()}", f"BUILD_DIR={micropython.build_dir()}", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode or not path.exists():
+        raise QemuError(f"building {board} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     return path
 
 
@@ -152,22 +159,28 @@ class QemuBoard(Board):
     start boots QEMU, mounts the image, and starts `mcutrain.serve` through the raw REPL.
     `icount=True` runs QEMU with `-icount shift=0` (virtual time counts instructions, so SysTick
     readings repeat). `info` is what the board reported at boot (deploy.Board: arch, free heap).
-    kill() loses its RAM, /ram checkpoints included."""
+    `flash` is the host folder the board sees as /flash (QEMU's working directory); by default a
+    temporary one that lasts as long as this object. kill() loses the board's RAM, not /flash."""
 
-    def __init__(self, board, image, checkpoint=RAM_CHECKPOINT, heap=DEFAULT_HEAP, icount=False,
+    def __init__(self, board, image, checkpoint=CHECKPOINT, flash=None, heap=DEFAULT_HEAP, icount=False,
                  model="/rom/model.mcut", serve=True, boot_timeout=20.0):
         if board not in BOARDS:
             raise QemuError(f"unknown board {board!r}: one of {', '.join(BOARDS)}")
         if shutil.which(QEMU) is None:
             raise QemuError(f"{QEMU} is missing: apt-get install qemu-system-arm")
-        self.board, self.spec, self.image = board, BOARDS[board], Path(image)
+        self.board, self.spec, self.image = board, BOARDS[board], Path(image).resolve()  # QEMU runs in `flash`
         self.checkpoint, self.heap, self.icount = checkpoint, heap, icount
         self.model, self.serve, self.boot_timeout = model, serve, boot_timeout
+        if flash is None:
+            self._flash_folder = tempfile.TemporaryDirectory(prefix=f"{board}-flash-")
+            flash = self._flash_folder.name
+        self.flash = Path(flash)
+        self.flash.mkdir(parents=True, exist_ok=True)
         size = self.image.stat().st_size
         if size > self.spec.rom_limit:
             raise QemuError(f"the image is {size} bytes; {board} holds {self.spec.rom_limit}")
-        self.firmware = build_firmware(board, heap)
-        self.process = self.repl = self.serial = self.info = None
+        self.firmware = build_firmware(board, heap).resolve()
+        self.process = self.repl = self.serial = self.info = self.pty = None
         self.log = None
         self.restarts = -1
         self.start()
@@ -182,7 +195,7 @@ class QemuBoard(Board):
     def _boot(self):
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, cwd=self.flash)
         # A board its owner forgot to close must not outlive the tool (QEMU runs until killed).
         weakref.finalize(self, self.process.kill)
         deadline = time.monotonic() + self.boot_timeout
@@ -200,9 +213,9 @@ class QemuBoard(Board):
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
 
-        path = self._boot()
+        self.pty = self._boot()
         try:
-            self.repl = SerialTransport(path, baudrate=115200)
+            self.repl = SerialTransport(self.pty, baudrate=115200)
             self.repl.enter_raw_repl(soft_reset=False)
             self.repl.exec(PRELUDE.format(address=self.spec.rom_address, size=self.image.stat().st_size))
             self.info = deploy.parse_probe(self.repl.exec(deploy.PROBE).decode())
@@ -215,8 +228,26 @@ class QemuBoard(Board):
         self.restarts += 1
 
     def exec(self, code, timeout=60):
-        """Runs MicroPython on a board started with serve=False; returns its output (bytes)."""
-        out, err = self.repl.exec_raw(code, timeout=timeout)
+        """Runs MicroPython on a board started with serve=False; returns its output (bytes).
+
+        Reads the output as fast as it comes, not through mpremote's follow(): QEMU's nRF51 UART
+        (qemu-m0) stops for good once the pty's buffer is full, and mpremote, reading a byte at a
+        time into a growing string, falls behind a long output (a 240 KB one hung forever)."""
+        # A fresh raw REPL prompt: reading in chunks may have taken the last run's one.
+        self.repl.enter_raw_repl(soft_reset=False)
+        self.repl.exec_raw_no_follow(code)
+        out = bytearray()
+        deadline = time.monotonic() + timeout
+        while out.count(b"\x04") < 2:  # the raw REPL ends the output, then the error, with 0x04
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QemuError(f"{self.board}: no end of output after {timeout} s{self._why()}")
+            out += self.read(min(left, 1.0))
+            # A CPU fault: the port prints the registers, then spins for ever.
+            crash = re.search(rb"\w+ exception caught:.*xPSR: [0-9A-F]{8}", out, re.S)
+            if crash:
+                raise QemuError(f"{self.board} crashed: {crash.group().decode(errors='replace')}")
+        out, err = bytes(out).split(b"\x04")[:2]
         if err:
             raise QemuError(f"{self.board}: {err.decode(errors='replace')}")
         return out

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from mcutrain import link as protocol
-from mcutrain_host import deploy, micropython, ports, transports
+from mcutrain_host import deploy, micropython, ports, qemu, transports
 from mcutrain_host.commands import train
 from mcutrain_host.link import BoardError, Link, LinkDown
 
@@ -18,9 +18,11 @@ def add_parser(subparsers):
                     "below) need; refuse with the figures if it does not fit; copy the device package "
                     "(as .mpy), the natmod and the model (to /lib and /model.mcut); then start the "
                     "server and confirm with its hello. For --port sim the files go to the virtual "
-                    "board's flash folder (`mcutrain train --port sim` deploys by itself for each run).",
+                    "board's flash folder (`mcutrain train --port sim` deploys by itself for each run); "
+                    "for qemu-m0, qemu-m3 or qemu-m4 they become the ROM image the emulated board boots "
+                    "with (build/<board>-deploy/romfs.img; train and eval build their own).",
         epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
-               "  mcutrain deploy --port sim --heap 128K",
+               "  mcutrain deploy --port sim --heap 128K\n  mcutrain deploy --port qemu-m0 --method fqt",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
@@ -45,6 +47,14 @@ def run(args):
             board, need = ports.deploy_virtual(args.heap, args.model, flash, settings)
             where = f"the virtual board's flash ({flash}, heap {args.heap})"
             transport = transports.VirtualBoard(flash, flash / "board.ckpt", heap=args.heap)
+        elif args.port in qemu.BOARDS:
+            # Flashing an emulated board is building its ROM image; the board booted from it checks the fit.
+            folder = micropython.build_dir() / f"{args.port}-deploy"
+            folder.mkdir(parents=True, exist_ok=True)
+            transport = ports.connector(args, args.model, folder, settings)(None)
+            board, need = transport.info, sum(deploy.needed(Path(args.model), settings, transport.info.arch).values())
+            where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
+                     f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
             board, need = deploy_serial(args.port, args.model, settings)
             where = args.port
@@ -55,7 +65,7 @@ def run(args):
             link.request(protocol.BYE)
         finally:
             transport.close()
-    except (deploy.DeployError, BoardError, LinkDown) as e:
+    except (deploy.DeployError, qemu.QemuError, BoardError, LinkDown) as e:
         print(f"mcutrain deploy: {e}", file=sys.stderr)
         return 1
     print(f"deployed to {where}: arch {board.arch}, .mpy ABI {board.abi}, {board.free // 1024} KB heap free; "

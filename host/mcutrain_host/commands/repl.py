@@ -5,10 +5,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from mcutrain.trainer import SETTINGS
-from mcutrain_host import metrics, micropython, ports
+from mcutrain_host import metrics, micropython, ports, qemu
 
 RUNS = micropython.REPO / "runs"
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -43,8 +44,10 @@ def add_parser(subparsers):
                     "metrics.jsonl, with the settings changed live applied) is built as `t` and resumed "
                     "from the run's checkpoint, so you can look at t.stats() and t.memory(), step it, or "
                     "change its settings by hand. On the virtual board the checkpoint is RUN/board.ckpt; "
-                    f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model {ports.BOARD_MODEL}. "
-                    "Leave with Ctrl-D (virtual board) or Ctrl-] (serial board).",
+                    f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model {ports.BOARD_MODEL}; "
+                    "on an emulated board (qemu-m0, qemu-m3, qemu-m4) QEMU boots with the model and the "
+                    "run's RUN/flash folder as /flash, where such a run keeps its checkpoints. "
+                    "Leave with Ctrl-D (virtual board) or Ctrl-] (serial or emulated board).",
         epilog="examples:\n"
                "  mcutrain repl\n"
                "  mcutrain repl --run runs/20261122-101500\n"
@@ -55,7 +58,7 @@ def add_parser(subparsers):
                    help="the run folder (default: the newest folder under runs/ holding a metrics.jsonl)")
     p.add_argument("--model", help="the run's model file (default: the model its virtual board ran, RUN/flash/"
                                    "model.mcut, else the committed tiny; on a serial board a path on the board, "
-                                   f"default {ports.BOARD_MODEL})")
+                                   f"default {ports.BOARD_MODEL}; on an emulated board the run's model file)")
     p.set_defaults(run=run)
 
 
@@ -109,6 +112,12 @@ def run(args):
             raise FileNotFoundError(f"{model}: no such model file")
         code = startup(model, (run_dir / "board.ckpt").resolve(), settings, crc, run_dir)
         return repl_virtual(code, args.heap, flash if (flash / "lib").is_dir() else None)
+    if args.port in qemu.BOARDS:
+        model = Path(args.model or end.get("model") or TINY)
+        if not model.exists():
+            raise FileNotFoundError(f"{model}: no such model file")
+        code = startup("/rom/model.mcut", qemu.CHECKPOINT, settings, crc, run_dir)
+        return repl_qemu(code, args.port, model, run_dir / "flash")
     code = startup(args.model or ports.BOARD_MODEL, ports.BOARD_CHECKPOINT, settings, crc, run_dir)
     return repl_serial(code, args.port)
 
@@ -130,6 +139,27 @@ def repl_virtual(code, heap, flash=None):
         return process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def repl_qemu(code, port, model, flash):
+    """Boots the emulated board with `model` and the run's /flash folder (its checkpoints), runs
+    the startup code through the raw REPL, then hands QEMU's pty to mpremote's REPL; QEMU stops
+    when that REPL is left."""
+    with tempfile.TemporaryDirectory() as tmp:
+        board = qemu.QemuBoard(port, qemu.deploy_image(port, model, Path(tmp) / "romfs.img"), flash=flash,
+                               serve=False)
+        try:
+            try:
+                sys.stdout.write(board.exec(code, timeout=120).decode(errors="replace").replace("\r\n", "\n"))
+            except qemu.QemuError as e:
+                print(f"mcutrain repl: the startup failed on the board (the REPL opens anyway):\n{e}", file=sys.stderr)
+            board.repl.exit_raw_repl()
+            board.repl.close()  # the pty is mpremote's from here
+            board.repl = board.serial = None
+            sys.stdout.flush()
+            return subprocess.call([sys.executable, "-m", "mpremote", "connect", board.pty, "resume", "repl"])
+        finally:
+            board.close()
 
 
 def repl_serial(code, port):

@@ -1,0 +1,54 @@
+"""`--port qemu-m0` in the commands that use a board besides train and eval: deploy builds the
+emulated board's ROM image and checks the fit on the booted board, repl resumes a run's trainer
+from the checkpoints in the run's flash folder, bench refuses (the port has no clock)."""
+
+from mcutrain_host import cli, micropython
+from mcutrain_host.commands import repl
+from test_bench_boards_repl import crafted_run
+from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
+
+
+def test_deploy_builds_the_image_and_confirms_with_the_boards_hello(capsys):
+    assert cli.main(["deploy", "--port", "qemu-m0"]) == 0
+    out = capsys.readouterr().out
+    assert "arch armv6m, .mpy ABI 6.3" in out and "kernels=qnn" in out and "model=626909ee" in out
+    assert f"booted from {micropython.build_dir() / 'qemu-m0-deploy' / 'romfs.img'}" in out
+
+
+def test_deploy_refuses_a_plan_larger_than_the_boards_heap(capsys):
+    assert cli.main(["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "32"]) == 1
+    err = capsys.readouterr().err
+    assert "need about" in err and "KB free (qemu-m0: `make qemu-boards QEMU_HEAP=...` sets it)" in err
+
+
+def test_bench_refuses_and_says_where_arm_costs_are_measured(capsys):
+    assert cli.main(["bench", "--port", "qemu-m3"]) == 2
+    err = capsys.readouterr().err
+    assert "qemu-m3 has no clock" in err and "make bench-arm" in err
+
+
+def test_repl_resumes_the_runs_trainer_from_its_flash_then_hands_the_pty_to_mpremote(monkeypatch, tmp_path, capsys):
+    """A run's checkpoint in RUN/flash (where a qemu run keeps them): the booted board resumes it,
+    and the REPL handed over still has `t` bound."""
+    from mpremote.transport_serial import SerialTransport
+
+    t = crafted_run(tmp_path, steps=3)
+    (tmp_path / "flash").mkdir()
+    for slot in tmp_path.glob("board.ckpt.*"):
+        slot.rename(tmp_path / "flash" / slot.name.replace("board.ckpt", "mcutrain.ckpt"))
+    seen = []
+
+    def mpremote(command):
+        assert command[-4] == "connect" and command[-2:] == ["resume", "repl"]
+        board = SerialTransport(command[-3], baudrate=115200)
+        try:
+            board.enter_raw_repl(soft_reset=False)
+            seen.append(board.exec("print(t.steps, t.samples, t.lr, checksum[0])").decode().strip())
+        finally:
+            board.close()
+        return 0
+
+    monkeypatch.setattr(repl.subprocess, "call", mpremote)
+    assert cli.main(["repl", "--port", "qemu-m0", "--run", str(tmp_path)]) == 0
+    assert f"resumed from /flash/mcutrain.ckpt at step {t.steps}" in capsys.readouterr().out
+    assert seen == [f"{t.steps} {t.samples} 0.002 19088743"]  # the run's final settings; the saved checksum

@@ -1,0 +1,174 @@
+"""Kernel parity on ARM: a sample of every kernel's cases from the virtual-board parity suite, run
+by the qnn natmod on the emulated Cortex-M0 (armv6m), Cortex-M3 (armv7m) and Cortex-M4F
+(armv7emsp), must equal the NumPy reference byte for byte, errors included.
+
+Fewer cases than on the virtual board: the cases file rides in the ROM image, the results come
+back in a file. The board puts every buffer at 0 to 3 bytes past an aligned address, in whole
+elements: int8 anywhere and int16 at 2 (slices of a bytearray or an array('h')), int32 aligned
+(docs/kernels.md types int32 tensors as array('i')). A kernel that loads a word from an int8 or
+int16 buffer faults on the Cortex-M0, and the board's fault report fails the test at once."""
+
+import inspect
+import struct
+
+import numpy as np
+import pytest
+
+from kernel_cases import CaseMaker
+from mcutrain import reference
+from mcutrain_host import deploy, kernel_calls, qemu
+from parity import run_reference
+from test_qemu_boards import BOARDS, pytestmark  # noqa: F401  (the same skip reasons)
+from test_trainer import TINY
+import test_kernels_add
+import test_kernels_argmax
+import test_kernels_bias_grad
+import test_kernels_clamp_mask
+import test_kernels_conv2d
+import test_kernels_conv_grad
+import test_kernels_crc32
+import test_kernels_fc_grad
+import test_kernels_frame
+import test_kernels_fully_connected
+import test_kernels_loss
+import test_kernels_perturb
+import test_kernels_pool
+import test_kernels_pool_grad
+import test_kernels_requantize
+import test_kernels_standardize
+import test_kernels_updates
+import test_kernels_zo_update
+
+VALID, BROKEN = 5, 2  # cases per kernel: valid ones, and ones with an argument broken (break_case)
+
+# Results go to a file in the board's /flash (a host folder, through semihosting), not over the
+# UART: QEMU's nRF51 UART stops for good when the host falls behind a long output. Per case: u32
+# length and the result ("r<value>" or "e<message>"); per buffer argument: u8 its address modulo 4,
+# u32 length and its bytes after the call.
+RUNNER = kernel_calls.READER + r'''
+import qnn, uctypes
+
+def placed(a, at):
+    """a copy of `a` at `at` bytes past an aligned address, rounded down to whole elements"""
+    skip = at // (len(bytes(a)) // len(a)) if len(a) else 0
+    b = a[:0]  # the same type (MicroPython's arrays do not tell their typecode)
+    for _ in range(skip):
+        b.append(0)
+    b.extend(a)
+    return memoryview(b)[skip:]
+
+with open("/rom/cases.bin", "rb") as f, open("/flash/results.bin", "wb") as out:
+    for index, (op, args) in enumerate(read_calls(f)):
+        args = [a if isinstance(a, int) else placed(a, (index + i) % 4) for i, a in enumerate(args)]
+        try:
+            result = "r%d" % getattr(qnn, op)(*args)
+        except ValueError as e:
+            result = "e" + str(e)
+        r = result.encode()
+        out.write(struct.pack("<I", len(r)))
+        out.write(r)
+        for a in args:
+            if not isinstance(a, int):
+                b = bytes(a)
+                out.write(struct.pack("<BI", uctypes.addressof(a) % 4, len(b)))
+                out.write(b)
+print("done")
+'''
+
+
+def read_results(path, cases):
+    """[(result, buffers' bytes, buffers' addresses modulo 4)] as the runner wrote them."""
+    results = []
+    with open(path, "rb") as f:
+        for op, args in cases:
+            (n,) = struct.unpack("<I", f.read(4))
+            result, buffers, offsets = f.read(n).decode(), [], []
+            for a in args:
+                if not isinstance(a, int):
+                    at, n = struct.unpack("<BI", f.read(5))
+                    offsets.append(at)
+                    buffers.append(f.read(n))
+            results.append((result, buffers, offsets))
+        assert not f.read(1), "more results than cases"
+    return results
+
+
+def fill_case(m):
+    n = m.dim(0, 50)
+    value = m.choice([0, -128, 127, 128, -129, int(m.rng.integers(-(1 << 31), 1 << 31))])
+    return ("fill", [m.s8(n) if m.rng.random() < 0.5 else m.s32(n), value])
+
+
+def makers(m, rng):
+    """op -> a function making one valid case of it, drawn as the virtual board's suite draws."""
+    frame_count = iter(range(1 << 30))
+    conv, conv_grad, pool_grad = test_kernels_conv2d.conv_case, test_kernels_conv_grad.conv_case, test_kernels_pool_grad.pool_case
+    made = {op: (lambda op=op: conv(m, op)) for op in ("conv2d", "depthwise_conv2d")}
+    made |= {op: (lambda op=op: conv_grad(m, op)) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS}
+    made |= {op: (lambda op=op: pool_grad(m, op)) for op in ("avg_pool_input_grad", "max_pool_input_grad", "global_avg_pool_input_grad")}
+    made |= {op: (lambda op=op: test_kernels_pool.pool_case(m, op)) for op in ("max_pool", "avg_pool")}
+    made |= {op: (lambda op=op: test_kernels_perturb.perturbation_case(m, op)) for op in ("perturb", "unperturb")}
+    made |= {op: (lambda make=make: make(m)) for op, make in test_kernels_updates.MAKERS.items()}
+    made |= {
+        "fully_connected": lambda: test_kernels_fully_connected.fc_case(m),
+        "global_avg_pool": lambda: test_kernels_pool.global_case(m),
+        "add": lambda: test_kernels_add.add_case(m),
+        "requantize": lambda: test_kernels_requantize.requantize_case(m),
+        "argmax": lambda: test_kernels_argmax.argmax_case(m),
+        "rademacher_axpy": lambda: test_kernels_perturb.axpy_case(m),
+        "fill": lambda: fill_case(m),
+        "seeds": lambda: test_kernels_zo_update.seeds_case(m),
+        "zo_update": lambda: test_kernels_zo_update.zo_case(m, int32=m.rng.random() < 0.3),
+        "fc_weight_grad": lambda: test_kernels_fc_grad.weight_case(m),
+        "fc_input_grad": lambda: test_kernels_fc_grad.input_case(m),
+        "bias_grad": lambda: test_kernels_bias_grad.bias_case(m),
+        "clamp_mask": lambda: test_kernels_clamp_mask.mask_case(m),
+        "standardize": lambda: test_kernels_standardize.standardize_case(m),
+        "channel_norms": lambda: test_kernels_standardize.channel_norms_case(m),
+        "cross_entropy": lambda: test_kernels_loss.loss_case(m),
+        "crc32": lambda: test_kernels_crc32.crc_case(rng),
+        "frame_encode": lambda: test_kernels_frame.encode_case(rng, next(frame_count)),
+        "frame_decode": lambda: test_kernels_frame.decode_case(rng, next(frame_count)),
+        "copy": lambda: test_kernels_frame.copy_case(rng),
+    }
+    return made
+
+
+def cases():
+    m, rng = CaseMaker(71), np.random.default_rng(71)
+    made = makers(m, rng)
+    kernels = {name for name, f in vars(reference).items() if inspect.isfunction(f)}
+    assert set(made) == kernels, f"kernels without cases here: {sorted(kernels - set(made))}"
+    return [case for make in made.values()
+            for case in [make() for _ in range(VALID)] + [m.break_case(make()) for _ in range(BROKEN)]]
+
+
+CASES = cases()
+EXPECTED = [run_reference(op, args) for op, args in CASES]
+
+
+def test_the_sample_has_errors_and_results_of_every_kernel():
+    ops = {op for op, _ in CASES}
+    assert {op for (op, _), (r, _) in zip(CASES, EXPECTED) if r.startswith("r")} == ops
+    assert sum(r.startswith("e") for r, _ in EXPECTED) >= len(ops)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_kernels_equal_the_reference_on_arm(tmp_path, board):
+    kernel_calls.write_calls(tmp_path / "cases.bin", CASES)
+    tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
+    q = qemu.QemuBoard(board, qemu.romfs_image(tree, tmp_path / "deploy.romfs"), flash=tmp_path / "flash", serve=False)
+    try:
+        assert q.exec(RUNNER, timeout=120).strip() == b"done"
+    finally:
+        q.close()
+    offsets = {1: set(), 2: set()}  # element size -> the offsets its buffers were at
+    results = read_results(tmp_path / "flash" / "results.bin", CASES)
+    for index, ((op, args), (result, buffers, at), expected) in enumerate(zip(CASES, results, EXPECTED)):
+        assert (result, buffers) == expected, (
+            f"{board}: case {index} ({op}) differs:\n  reference: {expected[0]} {[b.hex() for b in expected[1]]}\n"
+            f"  board:     {result} {[b.hex() for b in buffers]}")
+        for a, offset in zip([a for a in args if not isinstance(a, int)], at):
+            if memoryview(a).itemsize in offsets:
+                offsets[memoryview(a).itemsize].add(offset)
+    assert offsets == {1: {0, 1, 2, 3}, 2: {0, 2}}
