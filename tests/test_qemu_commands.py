@@ -1,11 +1,15 @@
 """`--port qemu-m0` in the commands that use a board besides train and eval: deploy builds the
 emulated board's ROM image and checks the fit on the booted board, repl resumes a run's trainer
-from the checkpoints in the run's flash folder, bench refuses (the port has no clock)."""
+from the checkpoints in the run's flash folder, bench runs there in virtual microseconds."""
 
-from mcutrain_host import cli, micropython
+import re
+
+from mcutrain_host import cli, instructions, micropython
 from mcutrain_host.commands import repl
 from test_bench_boards_repl import crafted_run
 from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
+
+TINY = micropython.REPO / "models" / "tiny.mcut"
 
 
 def test_deploy_builds_the_image_and_confirms_with_the_boards_hello(capsys):
@@ -21,10 +25,15 @@ def test_deploy_refuses_a_plan_larger_than_the_boards_heap(capsys):
     assert "need about" in err and "KB free (qemu-m0: `make qemu-boards QEMU_HEAP=...` sets it)" in err
 
 
-def test_bench_refuses_and_says_where_arm_costs_are_measured(capsys):
-    assert cli.main(["bench", "--port", "qemu-m3"]) == 2
-    err = capsys.readouterr().err
-    assert "qemu-m3 has no clock" in err and "make bench-arm" in err
+def test_bench_runs_on_the_emulated_board_in_virtual_microseconds(capsys):
+    """Under -icount a microsecond of the board's timer (boards/qemu/time.py) is 1000 instructions:
+    the bench's FQT step agrees with SysTick's count of an FQT step (mcutrain_host.instructions)."""
+    assert cli.main(["bench", "--port", "qemu-m0", "--method", "fqt", "--repeat", "2", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1000 instructions" in out and "conv2d" in out
+    step_us = int(re.search(r"^fqt +(\d+)", out, re.M).group(1))
+    counted = instructions.training_steps("qemu-m0", TINY, [("fqt", {"method": "fqt"})])["fqt"]
+    assert abs(step_us * 1000 - counted) < 0.02 * counted, (step_us, counted)
 
 
 def test_repl_resumes_the_runs_trainer_from_its_flash_then_hands_the_pty_to_mpremote(monkeypatch, tmp_path, capsys):

@@ -149,9 +149,13 @@ def romfs_image(tree, output):
     return Path(output)
 
 
+TIME = micropython.REPO / "boards" / "qemu" / "time.py"
+
+
 def deploy_image(board, model, output):
-    """The deploy tree for `board` (the package, the natmod for its arch, the model) as an image."""
-    return romfs_image(deploy.files(BOARDS[board].arch, model), output)
+    """The deploy tree for `board` (the package, the natmod for its arch, the model) as an image,
+    with lib/time.py: the port has no `time`, boards/qemu/time.py reads a hardware timer instead."""
+    return romfs_image(deploy.files(BOARDS[board].arch, model) + [(TIME, "lib/time.py")], output)
 
 
 class QemuBoard(Board):

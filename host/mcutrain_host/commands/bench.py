@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mcutrain_host import micropython, ports
+from mcutrain_host import micropython, ports, qemu
 from mcutrain_host.commands import positive_int
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -21,11 +21,14 @@ def add_parser(subparsers):
                     "MAC/s for the weighted layers), inference per image, and a training step of each "
                     "method (after a warm-up step), with the heap in use and free and the bytes of the "
                     "model, its activation arena and the training buffers. The timing runs on the board "
-                    "itself (mcutrain.bench, time.ticks_us); the input is a fixed pseudo-random pattern.",
+                    "itself (mcutrain.bench, time.ticks_us); the input is a fixed pseudo-random pattern. On "
+                    "qemu-m0/m3/m4 QEMU counts instructions (-icount): a microsecond there is 1000 "
+                    "instructions of the emulated core.",
         epilog="examples:\n"
                "  mcutrain bench\n"
                "  mcutrain bench --method zo --mode np --queries 20 --batch 4\n"
-               "  mcutrain bench --port /dev/ttyACM0 --repeat 5 --steps 1",
+               "  mcutrain bench --port /dev/ttyACM0 --repeat 5 --steps 1\n"
+               "  mcutrain bench --port qemu-m0 --method zo --mode np",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--model", help="int8 model file (default: the committed tiny); on a serial board a path "
@@ -120,6 +123,23 @@ def run_virtual(args):
     return proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
 
+def run_qemu(args):
+    """On an emulated board under -icount, where the bench's microseconds are QEMU's virtual ones:
+    1000 instructions each (boards/qemu/time.py)."""
+    model = Path(args.model or TINY)
+    if not model.exists():
+        raise FileNotFoundError(f"{model}: no such model file")
+    with tempfile.TemporaryDirectory() as tmp:
+        board = qemu.QemuBoard(args.port, qemu.deploy_image(args.port, model, Path(tmp) / "romfs.img"), serve=False,
+                               icount=True)
+        try:
+            return board.exec(script("/rom/model.mcut", args), timeout=1800).decode(errors="replace"), ""
+        except qemu.QemuError as e:
+            return "", str(e)
+        finally:
+            board.close()
+
+
 def run_serial(args):
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
@@ -147,8 +167,13 @@ def rate(macs, us):
 def show(report, args):
     header = report["header"]
     batch = int(header.get("batch", args.batch))
-    where = (f"the virtual board (MicroPython unix port, {args.heap} heap)" if args.port in ports.SIMULATED
-             else f"{header.get('board')} on {args.port}")
+    if args.port in ports.SIMULATED:
+        where = f"the virtual board (MicroPython unix port, {args.heap} heap)"
+    elif args.port in qemu.BOARDS:
+        where = (f"{header.get('board')}, emulated ({args.port}, QEMU -icount shift=0: a µs is 1000 instructions "
+                 f"of the emulated core)")
+    else:
+        where = f"{header.get('board')} on {args.port}"
     print(f"{where}, {header.get('kernels')} kernels; batch {batch}, times are means of {header.get('repeat')} "
           f"calls (steps: {header.get('steps')}, after a warm-up step)")
     print()
@@ -190,6 +215,8 @@ def show(report, args):
 def run(args):
     if args.port in ports.SIMULATED:
         output, errors = run_virtual(args)
+    elif args.port in qemu.BOARDS:
+        output, errors = run_qemu(args)
     else:
         output, errors = run_serial(args)
     report = parse(output)
