@@ -34,6 +34,16 @@ static mp_obj_t check(const char *op, int status) {
     return mp_obj_new_int(status);
 }
 
+// A Cortex-M0 faults on an int16 or int32 access at an address that is not a multiple of its
+// size (a memoryview of a bytearray from an odd offset, say): such a buffer is an error. An empty
+// one is never read, wherever it points.
+static void check_aligned(const void *p, size_t len, size_t size, const char *what) {
+    if ((size == 2 || size == 4) && len && (uintptr_t)p % size != 0) {
+        raise_value_error(what, size == 4 ? "address is not a multiple of 4 (int32 elements)"
+                                          : "address is not a multiple of 2 (int16 elements)");
+    }
+}
+
 // Views of a buffer as elements of `size` bytes; a byte length that is not a whole number
 // of elements is an error, never silently truncated.
 static void *buffer(mp_obj_t obj, size_t size, size_t *n, mp_uint_t flags, const char *what) {
@@ -43,6 +53,7 @@ static void *buffer(mp_obj_t obj, size_t size, size_t *n, mp_uint_t flags, const
         raise_value_error(what, size == 4 ? "byte length is not a multiple of 4 (int32 elements)"
                                           : "byte length is not a multiple of 2 (int16 elements)");
     }
+    check_aligned(info.buf, info.len, size, what);
     *n = info.len / size;
     return info.buf;
 }
@@ -157,16 +168,17 @@ static qnn_s32_t rw_s32(mp_obj_t obj, const char *what) {
 
 // A tensor typed by its buffer's element size (from the array typecode); each kernel rejects
 // the sizes it does not take.
-static qnn_any_t any_buffer(mp_obj_t obj, mp_uint_t flags) {
+static qnn_any_t any_buffer(mp_obj_t obj, mp_uint_t flags, const char *what) {
     mp_buffer_info_t info;
     mp_get_buffer_raise(obj, &info, flags);
     qnn_any_t s = {info.buf, 0, mp_binary_get_size('@', info.typecode, NULL)};
+    check_aligned(s.p, info.len, s.size, what);
     s.n = info.len / s.size;
     return s;
 }
 
-static qnn_cany_t any_in(mp_obj_t obj) {
-    qnn_any_t s = any_buffer(obj, MP_BUFFER_READ);
+static qnn_cany_t any_in(mp_obj_t obj, const char *what) {
+    qnn_any_t s = any_buffer(obj, MP_BUFFER_READ, what);
     return (qnn_cany_t){s.p, s.n, s.size};
 }
 
@@ -183,7 +195,7 @@ static int32_t int32_arg(mp_obj_t obj, const char *op) {
 // perturb(t, mask, seed, sigma, sign)
 static mp_obj_t perturb(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    return check("perturb", qnn_perturb(any_buffer(args[0], MP_BUFFER_RW), out_s8(args[1], "mask"),
+    return check("perturb", qnn_perturb(any_buffer(args[0], MP_BUFFER_RW, "t"), out_s8(args[1], "mask"),
         int32_arg(args[2], "perturb"), int32_arg(args[3], "perturb"), int32_arg(args[4], "perturb")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(perturb_obj, 5, 5, perturb);
@@ -191,7 +203,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(perturb_obj, 5, 5, perturb);
 // unperturb(t, mask, seed, sigma, sign)
 static mp_obj_t unperturb(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    return check("unperturb", qnn_unperturb(any_buffer(args[0], MP_BUFFER_RW), in_s8(args[1], "mask"),
+    return check("unperturb", qnn_unperturb(any_buffer(args[0], MP_BUFFER_RW, "t"), in_s8(args[1], "mask"),
         int32_arg(args[2], "unperturb"), int32_arg(args[3], "unperturb"), int32_arg(args[4], "unperturb")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(unperturb_obj, 5, 5, unperturb);
@@ -212,7 +224,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(seeds_obj, seeds);
 // zo_update(w, seeds, coeffs, step_multiplier, step_shift, params)
 static mp_obj_t zo_update(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    return check("zo_update", qnn_zo_update(any_buffer(args[0], MP_BUFFER_RW), in_s32(args[1], "seeds"),
+    return check("zo_update", qnn_zo_update(any_buffer(args[0], MP_BUFFER_RW, "w"), in_s32(args[1], "seeds"),
         in_s32(args[2], "coeffs"), in_s32(args[3], "step_multiplier"), in_s32(args[4], "step_shift"),
         in_s32(args[5], "params")));
 }
@@ -220,7 +232,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zo_update_obj, 6, 6, zo_update);
 
 // fill(t, value)
 static mp_obj_t fill(mp_obj_t t, mp_obj_t value) {
-    return check("fill", qnn_fill(any_buffer(t, MP_BUFFER_WRITE), int32_arg(value, "fill")));
+    return check("fill", qnn_fill(any_buffer(t, MP_BUFFER_WRITE, "t"), int32_arg(value, "fill")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(fill_obj, fill);
 
@@ -229,7 +241,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(fill_obj, fill);
 // (gw or gx, x or w, g, params): the weight and input gradients' shared argument list.
 typedef int (*grad_kernel_t)(qnn_s32_t, qnn_cs8_t, qnn_cany_t, qnn_cs32_t);
 static mp_obj_t call_grad(const char *op, grad_kernel_t kernel, const mp_obj_t *args, const char *out, const char *in) {
-    return check(op, kernel(rw_s32(args[0], out), in_s8(args[1], in), any_in(args[2]), in_s32(args[3], "params")));
+    return check(op, kernel(rw_s32(args[0], out), in_s8(args[1], in), any_in(args[2], "g"), in_s32(args[3], "params")));
 }
 
 // <op>(out, x or w, g, params): one wrapper and its function object per gradient kernel.
@@ -252,7 +264,7 @@ GRAD_WRAPPER(max_pool_input_grad, "gx", "x")
 typedef int (*grad_of_g_kernel_t)(qnn_s32_t, qnn_cany_t, qnn_cs32_t);
 static mp_obj_t call_grad_of_g(const char *op, grad_of_g_kernel_t kernel, mp_obj_t out, const char *out_name,
                                mp_obj_t g, mp_obj_t params) {
-    return check(op, kernel(rw_s32(out, out_name), any_in(g), in_s32(params, "params")));
+    return check(op, kernel(rw_s32(out, out_name), any_in(g, "g"), in_s32(params, "params")));
 }
 
 // <op>(out, g, params)
@@ -268,7 +280,7 @@ GRAD_OF_G_WRAPPER(global_avg_pool_input_grad, "gx")
 
 // clamp_mask(g, y, params)
 static mp_obj_t clamp_mask(mp_obj_t g, mp_obj_t y, mp_obj_t params) {
-    return check("clamp_mask", qnn_clamp_mask(any_buffer(g, MP_BUFFER_RW), in_s8(y, "y"), in_s32(params, "params")));
+    return check("clamp_mask", qnn_clamp_mask(any_buffer(g, MP_BUFFER_RW, "g"), in_s8(y, "y"), in_s32(params, "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(clamp_mask_obj, clamp_mask);
 
@@ -283,14 +295,14 @@ static MP_DEFINE_CONST_FUN_OBJ_3(quantize_s8_obj, quantize_s8);
 // sgd_update(w, g, step_multiplier, step_shift, params)
 static mp_obj_t sgd_update(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    return check("sgd_update", qnn_sgd_update(any_buffer(args[0], MP_BUFFER_RW), in_s32(args[1], "g"),
+    return check("sgd_update", qnn_sgd_update(any_buffer(args[0], MP_BUFFER_RW, "w"), in_s32(args[1], "g"),
         in_s32(args[2], "step_multiplier"), in_s32(args[3], "step_shift"), in_s32(args[4], "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(sgd_update_obj, 5, 5, sgd_update);
 
 // row_norms(out, g, params)
 static mp_obj_t row_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
-    return check("row_norms", qnn_row_norms(rw_s32(out, "out"), any_in(g), in_s32(params, "params")));
+    return check("row_norms", qnn_row_norms(rw_s32(out, "out"), any_in(g, "g"), in_s32(params, "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(row_norms_obj, row_norms);
 
@@ -302,7 +314,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(standardize_obj, standardize);
 
 // channel_norms(out, g, params)
 static mp_obj_t channel_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
-    return check("channel_norms", qnn_channel_norms(rw_s32(out, "out"), any_in(g), in_s32(params, "params")));
+    return check("channel_norms", qnn_channel_norms(rw_s32(out, "out"), any_in(g, "g"), in_s32(params, "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(channel_norms_obj, channel_norms);
 

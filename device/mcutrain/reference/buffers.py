@@ -20,10 +20,15 @@ def view(buf, dtype, what):
     """A writable-if-possible NumPy view of a buffer-protocol object; never a copy."""
     mv = memoryview(buf).cast("B")
     itemsize = np.dtype(dtype).itemsize
+    bits = "int32" if itemsize == 4 else "int16"
     if len(mv) % itemsize:
-        bits = "int32" if itemsize == 4 else "int16"
         raise ValueError(f"{what}: byte length is not a multiple of {itemsize} ({bits} elements)")
-    return np.frombuffer(mv, dtype=dtype)
+    view = np.frombuffer(mv, dtype=dtype)
+    # The C kernels refuse what a Cortex-M0 would fault on: an int16/int32 buffer at an odd address
+    # (an empty one is never read).
+    if len(view) and view.ctypes.data % itemsize:
+        raise ValueError(f"{what}: address is not a multiple of {itemsize} ({bits} elements)")
+    return view
 
 
 def s8(buf, what):
