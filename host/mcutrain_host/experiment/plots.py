@@ -30,19 +30,19 @@ def draw(report_path, study, records, table, model):
 
 
 def by_corruption(path, study, table, model):
+    """A grid: a row per corruption, a column per method, the mean accuracy after in each cell."""
     corruptions, methods = study.corruptions, study.methods
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(corruptions) * len(methods) ** 0.5), 4.5))
-    width = 0.8 / len(methods)
-    for j, method in enumerate(methods):
-        values = [table.get((model, c, method), {}).get("after", 0) for c in corruptions]
-        errors = [table.get((model, c, method), {}).get("after_sd", 0) for c in corruptions]
-        ax.bar([i + (j - (len(methods) - 1) / 2) * width for i in range(len(corruptions))], values, width,
-               yerr=errors, label=method, color=color(method), error_kw={"linewidth": 0.6})
-    ax.set_xticks(range(len(corruptions)), [c.replace("_", " ") for c in corruptions], rotation=45, ha="right")
-    ax.set_ylabel("held-out accuracy after adaptation (%)")
-    ax.set_title(f"{model}, severity {study.severity}")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
+    values = [[table.get((model, c, m), {}).get("after", float("nan")) for m in methods] for c in corruptions]
+    fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(methods), 1.2 + 0.35 * len(corruptions)))
+    ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for i, row in enumerate(values):
+        for j, value in enumerate(row):
+            if value == value:  # not NaN: the cell ran
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 60 else "black")
+    ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
+    ax.set_yticks(range(len(corruptions)), [c.replace("_", " ") for c in corruptions])
+    ax.set_title(f"{model}, severity {study.severity}: held-out accuracy after adaptation (%)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
