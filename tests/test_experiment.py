@@ -95,6 +95,11 @@ def test_other_settings_in_the_same_folder_are_refused(finished):
     proc = experiment("--out", str(out), "--batch", "5")
     assert proc.returncode == 2
     assert "other batch" in proc.stderr
+    proc = experiment("--out", str(out), "--lr", "tiny/fqt=0.5")
+    assert proc.returncode == 2
+    assert "tiny/fog/fqt/0 ran at lr 0.01, this study says 0.5" in proc.stderr
+    # Another model's rate changes none of these cells.
+    assert experiment("--out", str(out), "--lr", "small/fqt=0.5").returncode == 0
 
 
 def test_bad_settings_are_refused_with_the_known_names():
@@ -110,11 +115,14 @@ def test_bad_settings_are_refused_with_the_known_names():
         study.make({"lr": {"zo-wp": "fast"}})
 
 
-def test_learning_rates_default_per_method_and_can_be_set():
-    s = study.make({"models": "tiny", "lr": "zo-wp=0.3,fqt=0.003"})
-    assert s.learning_rate("zo-wp") == 0.3 and s.learning_rate("fqt") == 0.003
-    assert s.learning_rate("zo-np") == METHODS["zo-np"].lr > 0
-    assert study.make({"models": "tiny", "lr": {"fqt": 0.003, "zo-wp": 0.3}}) == s
+def test_learning_rates_default_per_method_and_can_be_set_per_model():
+    s = study.make({"models": "tiny", "lr": "zo-wp=0.3,fqt=0.003,small/fqt=0.001"})
+    assert s.learning_rate("tiny", "zo-wp") == 0.3 and s.learning_rate("tiny", "fqt") == 0.003
+    assert s.learning_rate("small", "fqt") == 0.001 and s.learning_rate("small", "zo-wp") == 0.3
+    assert s.learning_rate("tiny", "zo-np") == METHODS["zo-np"].lr > 0
+    assert study.make({"models": "tiny", "lr": {"fqt": 0.003, "zo-wp": 0.3, "small/fqt": 0.001}}) == s
+    with pytest.raises(ValueError, match="'zo' is not a method that learns"):
+        study.make({"lr": "small/zo=0.1"})
 
 
 def test_every_method_sees_the_same_samples_in_the_same_order():

@@ -25,7 +25,8 @@ FIELDS = {
     "batch": ("N", "samples per training step"),
     "eval_every": ("N", "evaluate the held-out images every N samples"),
     "queries": ("N", "ZO perturbations per step and layer"),
-    "lr": ("METHOD=RATE,...", "learning rates other than the defaults (--list-methods), e.g. zo-wp=0.3"),
+    "lr": ("METHOD=RATE,...", "learning rates other than the defaults (--list-methods), for every model or, "
+                              "as MODEL/METHOD=RATE, for one: e.g. zo-wp=0.3,small/fqt=0.003"),
     "dataset": ("NAME", "dataset name"),
     "data_dir": ("DIR", "folder with the dataset's files"),
 }

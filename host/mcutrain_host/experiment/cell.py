@@ -57,7 +57,8 @@ def run(study, model, corruption, method, seed):
     else:
         result = adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed)
     result.update(key=key(model, corruption, method, seed), model=model, corruption=corruption, method=method,
-                  seed=seed, severity=study.severity, seconds=round(time.perf_counter() - start, 2))
+                  seed=seed, severity=study.severity, lr=study.learning_rate(model, method),
+                  seconds=round(time.perf_counter() - start, 2))
     return result
 
 
@@ -75,7 +76,7 @@ def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
         m.plan(batch=study.batch)
         return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
     steps, order, evals = schedule(study, len(inputs))
-    t = Trainer(m, batch=study.batch, lr=study.learning_rate(method), queries=study.queries, seed=seed + 1,
+    t = Trainer(m, batch=study.batch, lr=study.learning_rate(model, method), queries=study.queries, seed=seed + 1,
                 schedule_name="cosine", total_steps=steps, **spec.trainer)
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
@@ -115,7 +116,7 @@ def adapt_float(study, model, train_x, train_y, test_x, test_y):
 
     steps, order, evals = schedule(study, len(train_x))
     weighted = [layer for layer in net.layers if layer.params]
-    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate("float-bp"), steps)
+    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate(model, "float-bp"), steps)
     curve = [(0, accuracy())]
     for s, idx in enumerate(order):
         logits = net.logits(network.to_float(train_x[idx]), train=True)

@@ -92,7 +92,8 @@ def cost_table(records, costs, study, model):
         cells = [r for r in records if r["model"] == model and r["method"] == m]
         forwards = [r["forwards_per_step"] for r in cells if "forwards_per_step" in r]
         planned, step = cost.get("planned"), cost.get("us")
-        row = [m, METHODS[m].title, f"{study.learning_rate(m):g}" if METHODS[m].lr else "-", planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
+        rate = study.learning_rate(model, m)
+        row = [m, METHODS[m].title, "-" if rate is None else f"{rate:g}", planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
                cost.get("heap", cost.get("error", "-")), "-" if step is None else round(step), arm(cost.get("qemu-m0")),
                f"{statistics.mean(forwards):.1f}" if forwards else "-",
                f"{statistics.mean(r['seconds'] for r in cells):.1f}" if cells else "-"]

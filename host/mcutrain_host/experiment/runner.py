@@ -57,25 +57,31 @@ def sessions(out):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def check_study(study, out):
+def check_study(study, out, done):
+    """Refuses to go on in OUT with settings that would change how its cells ran: the models,
+    corruptions, methods and seeds may change, and the learning rate of cells not yet run."""
     path = Path(out) / "study.json"
     settings = dataclasses.asdict(study)
     if path.exists():
         before = json.loads(path.read_text())
-        # Which models, corruptions, methods and seeds may grow; how each cell runs may not change.
-        changed = [k for k in settings if k not in ("models", "corruptions", "methods", "seeds")
+        changed = [k for k in settings if k not in ("models", "corruptions", "methods", "seeds", "lr")
                    and before.get(k) != json.loads(json.dumps(settings[k]))]
         if changed:
             raise StudyMismatch(f"{out} holds a study run with other {', '.join(changed)} "
                                 f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use another --out")
+    for model, corruption, method, seed in cells(study):
+        record = done.get(cell.key(model, corruption, method, seed))
+        if record is not None and record.get("lr") != study.learning_rate(model, method):
+            raise StudyMismatch(f"{out}: {record['key']} ran at lr {record.get('lr')}, this study says "
+                                f"{study.learning_rate(model, method)}; use another --out")
     Path(out).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1) + "\n")
 
 
 def run(study, out, workers, command_line):
     """Runs the cells not yet in OUT; returns the number run. Ctrl-C stops after saving what is done."""
-    check_study(study, out)
     done = results(out)
+    check_study(study, out, done)
     todo = [c for c in cells(study) if cell.key(*c) not in done]
     total = len(cells(study))
     bar = Progress(total, "cells")

@@ -6,7 +6,8 @@
     seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples and the trainer's seed
     samples = 1000                 # adaptation samples (training split), per seed
     batch = 10
-    lr = { zo-wp = 0.3 }           # learning rates other than the methods' defaults
+    lr = { zo-wp = 0.3, "small/fqt" = 0.003 }  # rates other than the methods' defaults, for
+                                               # every model or (MODEL/METHOD) for one
 """
 
 import dataclasses
@@ -32,12 +33,17 @@ class Study:
     batch: int = 10
     eval_every: int = 250
     queries: int = 10
-    lr: tuple = ()  # (method, learning rate) pairs over the methods' defaults
+    lr: tuple = ()  # (method or model/method, learning rate) pairs over the methods' defaults
     dataset: str = "fashion-mnist"
     data_dir: str = ""
 
-    def learning_rate(self, method):
-        return dict(self.lr).get(method, METHODS[method].lr)
+    def learning_rate(self, model, method):
+        """The model's own rate for the method, else the study's, else the method's default; None
+        for a method that does not learn."""
+        if not METHODS[method].lr:
+            return None
+        rates = dict(self.lr)
+        return rates.get(f"{model}/{method}", rates.get(method, METHODS[method].lr))
 
     def model_files(self, model):
         """(int8 NAME.mcut, float NAME-float.npz beside it) of a model name or .mcut path."""
@@ -91,11 +97,13 @@ def make(settings):
 
 
 def learning_rates(value):
-    """(method, rate) pairs of a {method: rate} table or "method=rate,..." text."""
+    """(key, rate) pairs of a {key: rate} table or "key=rate,..." text; a key is a method, or
+    MODEL/METHOD for one model."""
     if isinstance(value, str):
         value = dict(item.split("=", 1) if "=" in item else (item, "") for item in value.split(",") if item)
     pairs = []
-    for method, rate in dict(value).items():
+    for key, rate in dict(value).items():
+        method = key.rsplit("/", 1)[-1]
         if method not in METHODS or METHODS[method].family == "none":
             raise ValueError(f"lr: {method!r} is not a method that learns")
         try:
@@ -103,8 +111,8 @@ def learning_rates(value):
         except (TypeError, ValueError):
             rate = 0.0
         if rate <= 0:
-            raise ValueError(f"lr: {method} needs a positive rate, e.g. {method}=0.01")
-        pairs.append((method, rate))
+            raise ValueError(f"lr: {key} needs a positive rate, e.g. {key}=0.01")
+        pairs.append((key, rate))
     return tuple(sorted(pairs))
 
 
