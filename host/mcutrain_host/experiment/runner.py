@@ -3,7 +3,9 @@ once, so an interrupted study resumes where it stopped: the same command skips t
 
 OUT/study.json holds the study; resuming with different settings is refused, since cells run
 under other settings would not belong in one table. OUT/sessions.jsonl records each run of the
-command (its command line, cells run, seconds), so a resumed study reports its whole time.
+command (its command line, cells run, seconds), so a resumed study reports its whole time; a run
+rewrites OUT/session.json after every cell, so one that was killed outright (no Ctrl-C) is still
+counted, by the next run, up to its last cell.
 """
 
 import concurrent.futures
@@ -52,6 +54,15 @@ def drop_partial_line(path):
             path.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
+def close_killed_session(out):
+    """Moves the record of a run killed before it could close its session into sessions.jsonl."""
+    left = Path(out) / "session.json"
+    if left.exists():
+        with open(Path(out) / "sessions.jsonl", "a") as f:
+            f.write(left.read_text().strip() + "\n")
+        left.unlink()
+
+
 def sessions(out):
     path = Path(out) / "sessions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
@@ -86,8 +97,14 @@ def run(study, out, workers, command_line):
     total = len(cells(study))
     bar = Progress(total, "cells")
     bar.set(total - len(todo))
+    close_killed_session(out)
     start, finished = time.monotonic(), 0
     drop_partial_line(Path(out) / "results.jsonl")
+
+    def session():
+        return {"command": command_line, "cells": finished, "seconds": round(time.monotonic() - start, 1),
+                "workers": workers, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+
     context = multiprocessing.get_context("fork")
     try:
         with open(Path(out) / "results.jsonl", "a") as log, concurrent.futures.ProcessPoolExecutor(
@@ -99,6 +116,7 @@ def run(study, out, workers, command_line):
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                     finished += 1
+                    (Path(out) / "session.json").write_text(json.dumps(session()))
                     bar.update(1)
             except BaseException:
                 for f in futures:
@@ -107,7 +125,6 @@ def run(study, out, workers, command_line):
     finally:
         bar.close()
         with open(Path(out) / "sessions.jsonl", "a") as f:
-            f.write(json.dumps({"command": command_line, "cells": finished,
-                                "seconds": round(time.monotonic() - start, 1), "workers": workers,
-                                "cpus": os.cpu_count(), "python": sys.version.split()[0]}) + "\n")
+            f.write(json.dumps(session()) + "\n")
+        (Path(out) / "session.json").unlink(missing_ok=True)
     return finished
