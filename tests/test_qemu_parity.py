@@ -3,13 +3,11 @@ by the qnn natmod on the emulated Cortex-M0 (armv6m), Cortex-M3 (armv7m) and Cor
 (armv7emsp), must equal the NumPy reference byte for byte, errors included.
 
 Fewer cases than on the virtual board: the cases file rides in the ROM image, the results come
-back in a file. The board puts every buffer at 0 to 3 bytes past an aligned address, in whole
-elements: int8 anywhere and int16 at 2 (slices of a bytearray or an array('h')), int32 aligned
-(docs/kernels.md types int32 tensors as array('i')). A kernel that loads a word from an int8 or
-int16 buffer faults on the Cortex-M0, and the board's fault report fails the test at once."""
+back in a file. The board places the buffers as the virtual board's parity does (parity.py:
+int8 at every offset, int16 at 2), where a word load from them would fault on the Cortex-M0, and
+the board's fault report fails the test at once."""
 
 import inspect
-import struct
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from kernel_cases import CaseMaker
 from mcutrain import reference
 from mcutrain_host import deploy, kernel_calls, qemu
-from parity import run_reference
+from parity import BOARD_RUNNER, read_results, run_reference
 from test_qemu_boards import BOARDS, pytestmark  # noqa: F401  (the same skip reasons)
 from test_trainer import TINY
 import test_kernels_add
@@ -42,55 +40,8 @@ import test_kernels_zo_update
 VALID, BROKEN = 5, 2  # cases per kernel: valid ones, and ones with an argument broken (break_case)
 
 # Results go to a file in the board's /flash (a host folder, through semihosting), not over the
-# UART: QEMU's nRF51 UART stops for good when the host falls behind a long output. Per case: u32
-# length and the result ("r<value>" or "e<message>"); per buffer argument: u8 its address modulo 4,
-# u32 length and its bytes after the call.
-RUNNER = kernel_calls.READER + r'''
-import qnn, uctypes
-
-def placed(a, at):
-    """a copy of `a` at `at` bytes past an aligned address, rounded down to whole elements"""
-    skip = at // (len(bytes(a)) // len(a)) if len(a) else 0
-    b = a[:0]  # the same type (MicroPython's arrays do not tell their typecode)
-    for _ in range(skip):
-        b.append(0)
-    b.extend(a)
-    return memoryview(b)[skip:]
-
-with open("/rom/cases.bin", "rb") as f, open("/flash/results.bin", "wb") as out:
-    for index, (op, args) in enumerate(read_calls(f)):
-        args = [a if isinstance(a, int) else placed(a, (index + i) % 4) for i, a in enumerate(args)]
-        try:
-            result = "r%d" % getattr(qnn, op)(*args)
-        except ValueError as e:
-            result = "e" + str(e)
-        r = result.encode()
-        out.write(struct.pack("<I", len(r)))
-        out.write(r)
-        for a in args:
-            if not isinstance(a, int):
-                b = bytes(a)
-                out.write(struct.pack("<BI", uctypes.addressof(a) % 4, len(b)))
-                out.write(b)
-print("done")
-'''
-
-
-def read_results(path, cases):
-    """[(result, buffers' bytes, buffers' addresses modulo 4)] as the runner wrote them."""
-    results = []
-    with open(path, "rb") as f:
-        for op, args in cases:
-            (n,) = struct.unpack("<I", f.read(4))
-            result, buffers, offsets = f.read(n).decode(), [], []
-            for a in args:
-                if not isinstance(a, int):
-                    at, n = struct.unpack("<BI", f.read(5))
-                    offsets.append(at)
-                    buffers.append(f.read(n))
-            results.append((result, buffers, offsets))
-        assert not f.read(1), "more results than cases"
-    return results
+# UART: QEMU's nRF51 UART stops for good when the host falls behind a long output.
+RUNNER = BOARD_RUNNER + '\nmain("/rom/cases.bin", "/flash/results.bin")\nprint("done")\n'
 
 
 def fill_case(m):
