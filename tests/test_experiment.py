@@ -81,7 +81,7 @@ def test_an_interrupted_study_resumes_with_the_same_results(finished, tmp_path):
     # A kill in the middle of a write leaves half a line: it is not a finished cell.
     (resumed / "results.jsonl").write_text("\n".join(kept) + "\n" + lines[-1][:25])
     # The run that left them was killed outright: its last session.json is all that says its time.
-    (resumed / "session.json").write_text(json.dumps({"command": "experiment (killed)", "cells": 3, "seconds": 9.5,
+    (resumed / "session.json").write_text(json.dumps({"command": "experiment (killed)", "models": ["tiny"], "cells": 3, "seconds": 9.5,
                                                       "workers": 2, "cpus": 2, "python": "3"}))
     proc = experiment("--out", str(resumed))
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -39,5 +39,16 @@ class Progress:
         elapsed = time.monotonic() - self.start
         values = " ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
         rate = f"{self.done / elapsed:.1f}/s " if elapsed > 0 else ""
+        left = ""
+        if 0 < self.done < self.total and elapsed > 0:
+            left = f" ({duration(elapsed * (self.total - self.done) / self.done)} left)"
         return (f"{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total} "
-                f"{rate}{values} {elapsed:.0f}s")
+                f"{rate}{values} {elapsed:.0f}s{left}")
+
+
+def duration(seconds):
+    """1 h 05 min, 4 min 10 s, 12 s."""
+    hours, rest = divmod(round(seconds), 3600)
+    if hours:
+        return f"{hours} h {rest // 60:02d} min"
+    return f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"

@@ -94,16 +94,16 @@ def run(study, out, workers, command_line):
     done = results(out)
     check_study(study, out, done)
     todo = [c for c in cells(study) if cell.key(*c) not in done]
-    total = len(cells(study))
-    bar = Progress(total, "cells")
-    bar.set(total - len(todo))
+    before = len(cells(study)) - len(todo)
+    bar = Progress(len(todo), f"cells ({before} done before)" if before else "cells")
     close_killed_session(out)
     start, finished = time.monotonic(), 0
     drop_partial_line(Path(out) / "results.jsonl")
 
     def session():
-        return {"command": command_line, "cells": finished, "seconds": round(time.monotonic() - start, 1),
-                "workers": workers, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+        return {"command": command_line, "models": list(study.models), "cells": finished,
+                "seconds": round(time.monotonic() - start, 1), "workers": workers, "cpus": os.cpu_count(),
+                "python": sys.version.split()[0]}
 
     context = multiprocessing.get_context("fork")
     try:
