@@ -5,6 +5,7 @@ folder."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,17 @@ def test_other_settings_in_the_same_folder_are_refused(finished):
     assert "tiny/fog/fqt/0 ran at lr 0.01, this study says 0.5" in proc.stderr
     # Another model's rate changes none of these cells.
     assert experiment("--out", str(out), "--lr", "small/fqt=0.5").returncode == 0
+
+
+def test_a_folder_in_use_by_a_live_run_is_refused_and_a_dead_runs_lock_taken_over(finished):
+    out, _ = finished
+    (out / "lock").write_text(str(os.getppid()))  # a live process: the one that started pytest
+    proc = experiment("--out", str(out))
+    assert proc.returncode == 2 and f"in use by process {os.getppid()}" in proc.stderr
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / "lock").write_text(dead.stdout.strip())
+    assert experiment("--out", str(out)).returncode == 0
+    assert not (out / "lock").exists()
 
 
 def test_bad_settings_are_refused_with_the_known_names():

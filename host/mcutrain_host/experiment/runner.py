@@ -5,7 +5,8 @@ OUT/study.json holds the study; resuming with different settings is refused, sin
 under other settings would not belong in one table. OUT/sessions.jsonl records each run of the
 command (its command line, cells run, seconds), so a resumed study reports its whole time; a run
 rewrites OUT/session.json after every cell, so one that was killed outright (no Ctrl-C) is still
-counted, by the next run, up to its last cell.
+counted, by the next run, up to its last cell. OUT/lock keeps a second run out of a folder while
+one is running.
 """
 
 import concurrent.futures
@@ -54,6 +55,24 @@ def drop_partial_line(path):
             path.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
+def claim(out):
+    """Makes this process the only run in OUT (OUT/lock holds its pid); refuses while another
+    live process holds it. A lock left by a killed run is taken over."""
+    lock = Path(out) / "lock"
+    if lock.exists():
+        try:
+            pid = int(lock.read_text())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            pass  # left by a run that was killed
+        except PermissionError:
+            raise StudyMismatch(f"{out} is in use by process {pid}") from None
+        else:
+            if pid != os.getpid():
+                raise StudyMismatch(f"{out} is in use by process {pid}: wait for it, or stop it (Ctrl-C)")
+    lock.write_text(str(os.getpid()))
+
+
 def close_killed_session(out):
     """Moves the record of a run killed before it could close its session into sessions.jsonl."""
     left = Path(out) / "session.json"
@@ -91,6 +110,15 @@ def check_study(study, out, done):
 
 def run(study, out, workers, command_line):
     """Runs the cells not yet in OUT; returns the number run. Ctrl-C stops after saving what is done."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    claim(out)
+    try:
+        return _run(study, out, workers, command_line)
+    finally:
+        (Path(out) / "lock").unlink(missing_ok=True)
+
+
+def _run(study, out, workers, command_line):
     done = results(out)
     check_study(study, out, done)
     todo = [c for c in cells(study) if cell.key(*c) not in done]
