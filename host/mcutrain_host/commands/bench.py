@@ -48,17 +48,21 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
-def script(model, args):
-    """The MicroPython the board runs."""
+def script(model, methods, mode="mix", batch=1, repeat=20, steps=3, settings=None):
+    """The MicroPython a board runs: mcutrain.bench on the model file `model` (a path there)."""
+    return (f"import mcutrain.bench\n"
+            f"mcutrain.bench.main({str(model)!r}, methods={tuple(methods)!r}, mode={mode!r}, batch={batch}, "
+            f"repeat={repeat}, steps={steps}, settings={settings or {}!r})\n")
+
+
+def script_for(model, args):
+    """script() with the command's options."""
     settings = {}
     if args.queries:
         settings["queries"] = args.queries
     if args.layers:
         settings["layers"] = [int(i) for i in args.layers.split("/")]
-    methods = tuple(args.method or METHODS)
-    return (f"import mcutrain.bench\n"
-            f"mcutrain.bench.main({str(model)!r}, methods={methods!r}, mode={args.mode!r}, batch={args.batch}, "
-            f"repeat={args.repeat}, steps={args.steps}, settings={settings!r})\n")
+    return script(model, args.method or METHODS, args.mode, args.batch, args.repeat, args.steps, settings)
 
 
 def parse_line(line):
@@ -112,28 +116,36 @@ def parse(output):
     return report if report["header"] is not None else None
 
 
-def run_virtual(args):
+def host_model(args):
+    """The model file on the host: for the virtual and the emulated boards."""
     model = Path(args.model or TINY)
     if not model.exists():
         raise FileNotFoundError(f"{model}: no such model file")
+    return model.resolve()
+
+
+def on_virtual_board(code, heap):
+    """(stdout, stderr) of a bench script on the virtual board."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.py"
-        path.write_text(script(model.resolve(), args))
-        proc = micropython.run_script(path, heap=args.heap)
+        path.write_text(code)
+        proc = micropython.run_script(path, heap=heap)
     return proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+
+def run_virtual(args):
+    return on_virtual_board(script_for(host_model(args), args), args.heap)
 
 
 def run_qemu(args):
     """On an emulated board under -icount, where the bench's microseconds are QEMU's virtual ones:
     1000 instructions each (boards/qemu/time.py)."""
-    model = Path(args.model or TINY)
-    if not model.exists():
-        raise FileNotFoundError(f"{model}: no such model file")
+    model = host_model(args)
     with tempfile.TemporaryDirectory() as tmp:
         board = qemu.QemuBoard(args.port, qemu.deploy_image(args.port, model, Path(tmp) / "romfs.img"), serve=False,
                                icount=True)
         try:
-            return board.exec(script("/rom/model.mcut", args), timeout=1800).decode(errors="replace"), ""
+            return board.exec(script_for("/rom/model.mcut", args), timeout=1800).decode(errors="replace"), ""
         except qemu.QemuError as e:
             return "", str(e)
         finally:
@@ -151,7 +163,7 @@ def run_serial(args):
     try:
         board.enter_raw_repl(soft_reset=True)
         # No output for a while is normal: a ZO step of a bigger model takes seconds on a Cortex-M0+.
-        out, err = board.exec_raw(script(args.model or ports.BOARD_MODEL, args), timeout=600)
+        out, err = board.exec_raw(script_for(args.model or ports.BOARD_MODEL, args), timeout=600)
         board.exit_raw_repl()
     except TransportError as e:
         raise OSError(f"{args.port}: {e}") from e

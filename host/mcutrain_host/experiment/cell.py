@@ -10,8 +10,6 @@ samples and at the end.
 import functools
 import time
 
-import numpy as np
-
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
 from mcutrain_host import adaptation_data, network
@@ -68,9 +66,13 @@ def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
     inputs = adaptation_data.model_inputs(train_x, m.description)
     test_bytes = b"".join(adaptation_data.model_inputs(test_x, m.description))
     test_labels = bytes(test_y)
+    layer_runs = count_layer_runs(m)
 
     def accuracy():
-        return m.evaluate(test_bytes, test_labels) / len(test_labels)
+        runs = layer_runs[0]
+        correct = m.evaluate(test_bytes, test_labels)
+        layer_runs[0] = runs  # evaluating is not training: its forward passes are not counted
+        return correct / len(test_labels)
 
     if spec.family == "none":
         m.plan(batch=study.batch)
@@ -81,19 +83,11 @@ def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
         t.select_layers(*batches[0], spec.sparse)
-    layer_runs = count_layer_runs(m)
-    curve = [(0, accuracy())]
-    runs_in_steps = 0
-    for s, (x, y) in enumerate(batches):
-        before = layer_runs[0]
-        t.step(x, y)
-        runs_in_steps += layer_runs[0] - before
-        seen = (s + 1) * study.batch
-        if seen in evals:
-            curve.append((seen, accuracy()))
+    layer_runs[0] = 0  # the selection's probes are not steps either
+    curve = follow(accuracy, [lambda x=x, y=y: t.step(x, y) for x, y in batches], study.batch, evals)
     return {"accuracy_before": curve[0][1], "accuracy_after": curve[-1][1], "curve": curve, "steps": steps,
             "layers": [index for index, _ in t.stats()["layers"]],
-            "forwards_per_step": round(runs_in_steps / steps / len(m.layers), 2)}
+            "forwards_per_step": round(layer_runs[0] / steps / len(m.layers), 2)}
 
 
 def count_layer_runs(m):
@@ -107,6 +101,17 @@ def count_layer_runs(m):
     return count
 
 
+def follow(accuracy, steps, batch, evals):
+    """Runs the steps (callables, `batch` samples each) in turn; returns the curve [(samples seen,
+    accuracy)]: before the first step, and after each step that ends on a number in `evals`."""
+    curve = [(0, accuracy())]
+    for s, step in enumerate(steps, 1):
+        step()
+        if s * batch in evals:
+            curve.append((s * batch, accuracy()))
+    return curve
+
+
 def adapt_float(study, model, train_x, train_y, test_x, test_y):
     net = network.load(study.model_files(model)[1])
     test = network.to_float(test_x)
@@ -114,16 +119,14 @@ def adapt_float(study, model, train_x, train_y, test_x, test_y):
     def accuracy():
         return float((net.logits(test).argmax(axis=1) == test_y).mean())
 
-    steps, order, evals = schedule(study, len(train_x))
-    weighted = [layer for layer in net.layers if layer.params]
-    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate(model, "float-bp"), steps)
-    curve = [(0, accuracy())]
-    for s, idx in enumerate(order):
+    def step(idx):
         logits = net.logits(network.to_float(train_x[idx]), train=True)
         net.backward(softmax_cross_entropy(logits, train_y[idx])[1])
         optimizer.step()
-        seen = (s + 1) * study.batch
-        if seen in evals:
-            curve.append((seen, accuracy()))
+
+    steps, order, evals = schedule(study, len(train_x))
+    weighted = [layer for layer in net.layers if layer.params]
+    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate(model, "float-bp"), steps)
+    curve = follow(accuracy, [lambda idx=idx: step(idx) for idx in order], study.batch, evals)
     return {"accuracy_before": curve[0][1], "accuracy_after": curve[-1][1], "curve": curve, "steps": steps,
             "layers": [net.layers.index(layer) for layer in weighted[-LAST_LAYERS:]], "forwards_per_step": 1}

@@ -6,12 +6,11 @@ instructions of a step on the emulated Cortex-M0 (mcutrain_host.instructions).""
 
 import collections
 import shutil
-import tempfile
 from pathlib import Path
 
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
-from mcutrain_host import deploy, instructions, micropython, qemu
+from mcutrain_host import deploy, instructions, qemu
 from mcutrain_host.commands import bench
 from mcutrain_host.link import LinkDown
 from mcutrain_host.experiment.methods import METHODS
@@ -49,19 +48,15 @@ def on_virtual_board(mcut, method, layers, queries):
     settings = trainer_settings(method, layers)
     kind, mode = settings.pop("method"), settings.pop("mode", "mix")
     settings["queries"] = queries
-    script = (f"import mcutrain.bench\nmcutrain.bench.main({str(Path(mcut).resolve())!r}, methods=({kind!r},), "
-              f"mode={mode!r}, repeat=1, steps=3, settings={settings!r})\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cost.py"
-        path.write_text(script)
-        proc = micropython.run_script(path, heap=HEAP)
-    report = bench.parse(proc.stdout.decode(errors="replace"))
+    output, errors = bench.on_virtual_board(bench.script(Path(mcut).resolve(), (kind,), mode, repeat=1, steps=3,
+                                                         settings=settings), HEAP)
+    report = bench.parse(output)
     if report is None or not report["steps"]:
-        return {"error": (proc.stderr or proc.stdout).decode(errors="replace")[-500:]}
+        return {"error": (errors or output)[-500:]}
     step = report["steps"][0]
     if "error" in step:
         return {"error": step["error"]}
-    stage = next(iter(k for k in report["memory"] if k != "model"))
+    stage = next(k for k in report["memory"] if k != "model")
     return {"us": step["us"], "heap": report["memory"][stage]["heap_used"]}
 
 

@@ -104,7 +104,6 @@ def check_study(study, out, done):
         if record is not None and record.get("lr") != study.learning_rate(model, method):
             raise StudyMismatch(f"{out}: {record['key']} ran at lr {record.get('lr')}, this study says "
                                 f"{study.learning_rate(model, method)}; use another --out")
-    Path(out).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1) + "\n")
 
 
@@ -121,8 +120,9 @@ def run(study, out, workers, command_line):
 def _run(study, out, workers, command_line):
     done = results(out)
     check_study(study, out, done)
-    todo = [c for c in cells(study) if cell.key(*c) not in done]
-    before = len(cells(study)) - len(todo)
+    every = cells(study)
+    todo = [c for c in every if cell.key(*c) not in done]
+    before = len(every) - len(todo)
     bar = Progress(len(todo), f"cells ({before} done before)" if before else "cells")
     close_killed_session(out)
     start, finished = time.monotonic(), 0
