@@ -71,22 +71,19 @@ with open("/rom/calls.bin", "rb") as f:
         args = None
 
 from mcutrain import model
-from mcutrain.trainer import Trainer
 m = model.load("/rom/model.mcut")
 m.plan(batch=1)
 x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
 m.infer(x)
 print("infer", ticks(m.infer, x))
-for method, name in (("zo", "zo-mix"), ("fqt", "fqt")):
-    t = Trainer(m, method=method, mode="mix")
-    t.step(x, y)  # the first step, as mcutrain.bench's, is left out
-    print("step", name, ticks(t.step, x, y))
-    t = None
 '''
+# mcutrain.bench's methods, each timed on a fresh board by mcutrain_host.instructions.
+STEPS = [("step zo-mix", {"method": "zo", "mode": "mix"}), ("step fqt", {"method": "fqt", "mode": "mix"})]
 
 
 def run(board, calls, workdir):
-    """SysTick readings on `board`: the kernel calls' in order, then {name: ticks} of the model's."""
+    """On `board`: SysTick readings of the kernel calls, in order, and {name: instructions} of the
+    model's inference and training steps."""
     data = Path(workdir) / "calls.bin"
     kernel_calls.write_calls(data, calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(data, "calls.bin")]
@@ -97,8 +94,8 @@ def run(board, calls, workdir):
     finally:
         q.close()
     kernel = [int(line.split()[1]) for line in lines if line.startswith("call ")]
-    model = {" ".join(line.split()[:-1]): int(line.split()[-1]) for line in lines if line.startswith(("infer", "step"))}
-    return kernel, model
+    model = {"infer": round(int(line.split()[1]) * BOARDS[board]) for line in lines if line.startswith("infer ")}
+    return kernel, {**model, **instructions.training_steps(board, TINY, STEPS)}
 
 
 def main():
@@ -121,7 +118,7 @@ def main():
     print()
     print(f"tiny (models/tiny.mcut), batch 1: instructions {''.join(f'{b:>14}' for b in BOARDS)}")
     for name in results["qemu-m0"][1]:
-        print(f"{name:49}{''.join(f'{results[b][1][name] * r:14.0f}' for b, r in BOARDS.items())}")
+        print(f"{name:49}{''.join(f'{results[b][1][name]:>14}' for b in BOARDS)}")
     version = subprocess.run([qemu.QEMU, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"natmods: armv6m on qemu-m0, armv7m on qemu-m3, armv7emsp on qemu-m4; MicroPython 1.25 qemu port; {version}")
 
