@@ -115,6 +115,12 @@ def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
     assert_trains_alike(board, tmp_path, TINY, METHODS[method])
 
 
+def test_zo_trains_a_layer_inside_a_residual_block(board, tmp_path):
+    """small's conv 9 feeds the add at 10, whose other input (tensor 8) comes from before layer 9:
+    re-running from layer 9 needs it kept, as sparse training may choose any layer."""
+    assert_trains_alike(board, tmp_path, SMALL, "mode=wp,layers=4/9,queries=2")
+
+
 NO_ALLOCATION = SETTINGS_PARSER + """
 import gc, sys
 from mcutrain import model

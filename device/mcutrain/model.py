@@ -143,13 +143,17 @@ class Model:
         slot_of, slot_sizes = assign_slots(self.layers, sizes, keep)
         self.arena = [bytearray(n) for n in slot_sizes]
         self.acts = [None] + [memoryview(self.arena[slot_of[t]])[:sizes[t]] for t in range(1, last + 1)]
-        self.restartable = tuple(all(t == 0 or t > k or t in keep for layer in self.layers[k:] for t in layer.inputs)
-                                 for k in range(last))
+        self.restartable = tuple(self.restart_inputs(k).issubset(keep) for k in range(last))
         for layer in self.layers:
             layer.set_batch(batch)
         self.batch = batch
         self.predictions = array("i", bytes(4 * batch))
         self.argmax_params = array("i", (batch, self.classes))
+
+    def restart_inputs(self, start):
+        """The tensors a forward from layer `start` reads but does not make (a residual add's skip
+        among them; tensor 0 is the caller's): what plan() must keep for forward(start)."""
+        return {t for layer in self.layers[start:] for t in layer.inputs if 0 < t <= start}
 
     def activation(self, t):
         """Tensor t's buffer in the arena (t = 0: the last input given to infer)."""

@@ -106,6 +106,10 @@ class Trainer:
         for layer in layers:
             keep.extend(layer.inputs)
             keep.append(layer.output)
+            # Its queries re-run the network from the layer up, a residual add's skip included.
+            keep.extend(self.model.restart_inputs(layer.index))
+        if top and layers:
+            keep.extend(self.model.restart_inputs(top[0].index))  # the hybrid's ZO base is measured from there
         self.model.plan(batch=self.batch, keep=keep)
         self.loss = Loss(self.model)
         if top:
