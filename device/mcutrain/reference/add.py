@@ -1,7 +1,7 @@
 import numpy as np
 
 from mcutrain.reference import buffers as B
-from mcutrain.reference.requant import INT32_MAX, INT32_MIN, requantize
+from mcutrain.reference.requant import INT32_MAX, INT32_MIN, requantize, requantize_in_place
 
 OP = "add"
 
@@ -22,8 +22,15 @@ def add(out, a, b, params):
               "params")
     B.require(OP, len(a) == count and len(b) == count, "input")
     B.require(OP, len(out) == count, "output")
-    sa = requantize((a.astype(np.int64) - a_zp) << left_shift, a_mult, a_shift)
-    sb = requantize((b.astype(np.int64) - b_zp) << left_shift, b_mult, b_shift)
-    s = np.clip(sa + sb, INT32_MIN, INT32_MAX)
-    B.clamp_into(out, requantize(s, out_mult, out_shift) + out_zp, act_min, act_max)
+    s = _rescaled(a, a_zp, left_shift, a_mult, a_shift) + _rescaled(b, b_zp, left_shift, b_mult, b_shift)
+    np.clip(s, INT32_MIN, INT32_MAX, out=s)
+    requantize_in_place(s, out_mult, out_shift)
+    s += out_zp
+    B.clamp_into(out, s, act_min, act_max)
     return 0
+
+
+def _rescaled(x, zp, left_shift, multiplier, shift):
+    """requant((x - zp) << left_shift, multiplier, shift), looked up: x has only 256 values."""
+    table = requantize((np.arange(-128, 128, dtype=np.int64) - zp) << left_shift, multiplier, shift)
+    return table[x.astype(np.int64) + 128]

@@ -14,20 +14,34 @@ INT32_MAX = (1 << 31) - 1
 
 def requantize(acc, multiplier, shift):
     """Elementwise over broadcast int arrays; returns int64 values in int32 range."""
-    acc = np.asarray(acc, dtype=np.int64)
     multiplier = np.asarray(multiplier, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
-    a = acc
+    a = np.empty(np.broadcast_shapes(np.shape(acc), multiplier.shape, shift.shape), np.int64)
+    a[...] = acc
+    return requantize_in_place(a, multiplier, shift)
+
+
+def requantize_in_place(a, multiplier, shift):
+    """requantize into a, an int64 array of the broadcast shape (returned). In place, one pass
+    per operation: requantization is most of the time a forward pass takes on the host."""
     if np.any(shift > 0):
-        a = np.clip(acc << np.maximum(shift, 0), INT32_MIN, INT32_MAX)
-    ab = a * multiplier
+        np.left_shift(a, np.maximum(shift, 0), out=a)
+        np.clip(a, INT32_MIN, INT32_MAX, out=a)
+    saturated = (a == INT32_MIN) & (multiplier == INT32_MIN) if np.any(multiplier == INT32_MIN) else None
     # srdhm: C's truncating (ab + nudge) / 2^31 with nudge 2^30 or 1 - 2^30 by the sign of ab
     # equals the floor (ab + 2^30) >> 31 for either sign.
-    high = (ab + (1 << 30)) >> 31
-    if np.any(multiplier == INT32_MIN):
-        high = np.where((a == INT32_MIN) & (multiplier == INT32_MIN), INT32_MAX, high)
+    a *= multiplier
+    a += 1 << 30
+    a >>= 31
+    if saturated is not None:
+        a[saturated] = INT32_MAX
     right = np.maximum(-shift, 0)
     # Rounding half away from zero of high / 2^right: floor((high + 2^(right-1) - [high < 0]) / 2^right),
     # and high itself when right is 0.
-    half = (np.int64(1) << right) >> 1
-    return (high + half - ((high < 0) & (right > 0))) >> right
+    negative = a < 0
+    if not np.all(right > 0):
+        negative &= right > 0
+    a += (np.int64(1) << right) >> 1
+    a -= negative
+    a >>= right
+    return a
