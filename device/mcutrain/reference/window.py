@@ -21,14 +21,18 @@ def members(out_size, size, k, stride, pad):
 
 
 def _reads(out_size, size, k, stride, pad):
-    """Per tap t: (outputs o whose tap t reads inside, the input each reads). A tap maps outputs
-    to distinct inputs, so a gather or a scatter through it never collides."""
-    o = np.arange(out_size, dtype=np.int64)
+    """Per tap t: (slice of the outputs o whose tap t reads inside, slice of the inputs they
+    read). Inputs o * stride - pad + t step by stride, so a tap maps outputs to distinct inputs:
+    a gather or a scatter through it never collides, and both sides are plain slices."""
     taps = []
     for t in range(k):
-        i = o * stride - pad + t
-        inside = (i >= 0) & (i < size)
-        taps.append((o[inside], i[inside]))
+        first = max(0, -((t - pad) // stride))  # the first output whose input is >= 0
+        last = min(out_size, (size - 1 - t + pad) // stride + 1)  # one past the last inside
+        if last <= first:
+            taps.append((slice(0, 0), slice(0, 0)))
+            continue
+        start = first * stride - pad + t
+        taps.append((slice(first, last), slice(start, start + (last - first - 1) * stride + 1, stride)))
     return taps
 
 
@@ -43,7 +47,7 @@ def patches(xs, p):
     cols = _reads(out_w, in_w, k_w, stride_w, pad_left)
     for ky, (oy, iy) in enumerate(_reads(out_h, in_h, k_h, stride_h, pad_top)):
         for kx, (ox, ix) in enumerate(cols):
-            out[:, oy[:, None], ox[None, :], ky, kx] = xs[:, iy[:, None], ix[None, :]]
+            out[:, oy, ox, ky, kx] = xs[:, iy, ix]
     return out
 
 
@@ -55,5 +59,5 @@ def scatter(windows, p):
     cols = _reads(out_w, in_w, k_w, stride_w, pad_left)
     for ky, (oy, iy) in enumerate(_reads(out_h, in_h, k_h, stride_h, pad_top)):
         for kx, (ox, ix) in enumerate(cols):
-            out[:, iy[:, None], ix[None, :]] += windows[:, oy[:, None], ox[None, :], ky, kx]
+            out[:, iy, ix] += windows[:, oy, ox, ky, kx]
     return out
