@@ -1,5 +1,7 @@
 """Parity of qnn.conv2d and qnn.depthwise_conv2d with the NumPy reference on the virtual board."""
 
+from array import array
+
 from kernel_cases import CaseMaker
 from parity import assert_parity, run_reference
 
@@ -54,6 +56,27 @@ def test_depthwise_conv2d_parity(board, tmp_path):
     m = CaseMaker(seed=12)
     cases = [conv_case(m, "depthwise_conv2d") for _ in range(400)]
     assert_edges_covered(cases)
+    assert_parity(board, tmp_path, cases)
+
+
+def test_sums_at_the_float32_limit_are_exact(board, tmp_path):
+    """The reference sums in float32 while max|x - in_zp| * sum|w| of a filter stays below 2^24
+    (taps * 255 * 127: 518 taps), else float64. Each case makes every product the largest and a
+    bias cancels all but 5 of the sum, so one unit lost to rounding changes the output."""
+    cases = []
+    for taps in (517, 518, 519, 520):
+        total = taps * 255 * 127
+        for op, kernel in (("conv2d", (1, 1)), ("depthwise_conv2d", (taps, 1))):
+            in_c = taps if op == "conv2d" else 2
+            k_h, k_w = kernel
+            out_c = 2
+            filters = 1 if op == "depthwise_conv2d" else out_c
+            x = bytearray(b"\x7f" * (k_h * k_w * in_c))
+            w = bytearray(b"\x7f" * (filters * k_h * k_w * in_c))
+            cases.append((op, [bytearray(out_c), x, w, array("i", [5 - total] * out_c),
+                               array("i", [(1 << 31) - 1] * out_c), array("i", [0] * out_c),
+                               array("i", (1, k_h, k_w, in_c, 1, 1, out_c, k_h, k_w, 1, 1, 0, 0, -128, 0, -128, 127))]))
+    assert all(run_reference(*case)[1][0] == bytes([5, 5]) for case in cases)
     assert_parity(board, tmp_path, cases)
 
 
