@@ -15,7 +15,7 @@ from mcutrain_host.commands import bench
 from mcutrain_host.link import LinkDown
 from mcutrain_host.experiment.methods import METHODS
 
-HEAP = "256K"
+HEAP = "1M"  # room for every method of every model: the heap column says what a step holds
 ARM_BOARD = "qemu-m0"
 
 

@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from mcutrain_host.experiment import plots
+from mcutrain_host.experiment.costs import HEAP
 from mcutrain_host.experiment.methods import METHODS, ZO
 from mcutrain_host.progress import duration
 
@@ -157,7 +158,8 @@ def write(path, study, records, costs, sessions):
                   "Planned bytes: what mcutrain's planner holds at one sample per step (weights, parameter "
                   "blocks, activation arena, training buffers), × inference: relative to inference alone. Heap "
                   "and µs per step: `mcutrain.bench` on the virtual board (x64 MicroPython, 64-bit objects, so an "
-                  "upper bound of a 32-bit board's heap), one sample per step. Forward passes per step: layer "
+                  f"upper bound of a 32-bit board's heap; {HEAP} of heap), one sample per step: the "
+                  "heap it held, code and objects included, is what a board needs free. Forward passes per step: layer "
                   "runs per step divided by the model's layers, in the study's cells. Instructions: one step at one "
                   "sample on the emulated Cortex-M0 (190 KB heap, armv6m natmod) counted by SysTick under QEMU "
                   "-icount (mcutrain_host/instructions.py), where QEMU is installed.", ""]
