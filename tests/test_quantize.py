@@ -8,7 +8,7 @@ import pytest
 
 from mcutrain.model import Model
 from mcutrain_host import datasets, model_file, network
-from mcutrain_host.quantize import activation_quantization, quantize, quantize_images, quantize_multiplier
+from mcutrain_host.quantize import activation_quantization, calibrate, quantize, quantize_images, quantize_multiplier
 from model_cases import MODELS
 
 
@@ -47,6 +47,32 @@ def test_committed_int8_model_is_the_quantized_committed_float_model(name):
     calibration, _ = datasets.load("fashion-mnist", "heldout")
     # The calibration `mcutrain quantize` uses by default: the first 2000 held-out images.
     assert model_file.pack(quantize(float_model, calibration[:2000])) == (MODELS / f"{name}.mcut").read_bytes()
+
+
+def channels_permuted(permutation):
+    """The same function with layer 0's output channels reordered, so layer 2 sums in another order."""
+    permuted = network.load(MODELS / "tiny-float.npz")
+    first, second = permuted.layers[0].params, permuted.layers[2].params
+    first["weight"], first["bias"] = first["weight"][permutation], first["bias"][permutation]
+    second["weight"] = second["weight"][..., permutation]
+    return permuted
+
+
+def test_calibration_gives_the_same_ranges_whatever_the_summation_order():
+    """Float32 BLAS rounds these sums differently per CPU and per order; calibration sums exactly."""
+    float_model = network.load(MODELS / "tiny-float.npz")
+    images, _ = datasets.load("fashion-mnist", "heldout")
+    permutation = np.random.default_rng(0).permutation(float_model.shapes[1][-1])
+    permuted = channels_permuted(permutation)
+    assert calibrate(permuted, images[:1000]) == calibrate(float_model, images[:1000])
+    assert calibrate(float_model, images[:1000], batch=250) == calibrate(float_model, images[:1000])
+
+
+def test_calibration_refuses_sums_it_cannot_make_exactly():
+    float_model = network.load(MODELS / "tiny-float.npz")
+    float_model.layers[4].params["bias"] = float_model.layers[4].params["bias"] + 2.0 ** 20  # huge activations
+    with pytest.raises(ValueError, match="layer 4: calibration sums"):
+        calibrate(float_model, np.full((2, 28, 28, 1), 255, np.uint8))
 
 
 def test_int8_and_float_tiny_agree_on_test_images():

@@ -31,11 +31,13 @@ class Network:
             self.inputs.append(inputs)
             self.shapes.append(layer.out_shape)
 
-    def tensors(self, x, train=False):
-        """Every tensor of one forward pass; x is float32 (n, h, w, c) in [0, 1]."""
+    def tensors(self, x, train=False, rounding=None):
+        """Every tensor of one forward pass; x is float (n, h, w, c) in [0, 1]. rounding, if given,
+        maps each layer's output before the next layer reads it (calibration's fixed-point grid)."""
         tensors = [x]
         for layer, inputs in zip(self.layers, self.inputs):
-            tensors.append(layer.forward([tensors[t] for t in inputs], train))
+            y = layer.forward([tensors[t] for t in inputs], train)
+            tensors.append(rounding(y) if rounding else y)
         return tensors
 
     def logits(self, x, train=False):

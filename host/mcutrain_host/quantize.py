@@ -3,7 +3,8 @@
 - Weights: symmetric per output channel, scale = max |w| / 127, values in [-127, 127].
 - Bias: int32 in the accumulator's scale (input scale * weight scale).
 - Activations: per tensor, asymmetric, from the min/max (widened to include 0) seen on
-  calibration images; pooling keeps its input's scale and zero point, as the kernels do.
+  calibration images in an exact fixed-point forward pass, so every CPU and BLAS gives the same
+  bytes; pooling keeps its input's scale and zero point, as the kernels do.
 - Requantization: (multiplier, shift) from TFLite's QuantizeMultiplier, the kernels' rounding.
 Scales are rounded to float32 first, since the file stores float32: everything derived from
 a scale is derived from the stored value.
@@ -15,11 +16,15 @@ from array import array
 import numpy as np
 
 from mcutrain import model_file as mf
-from mcutrain_host.network import to_float
+from mcutrain_host.network import Network, to_float
 
 OPS = {name: code for code, name in mf.OP_NAMES.items()}
 SHARES_INPUT_QUANTIZATION = ("max_pool", "avg_pool", "global_avg_pool")
 ADD_LEFT_SHIFT = 20  # TFLite's int8 add: headroom for the rescaled inputs
+# Calibration's fixed-point grids: activations in steps of 2^-20, weights to 20 significant bits.
+# tiny's and small's largest sums then reach about 2^48 of float64's 2^53 exact steps.
+ACTIVATION_BITS = 20
+WEIGHT_BITS = 20
 
 
 def quantize_multiplier(real):
@@ -62,13 +67,65 @@ def quantize_images(images, scale, zero_point):
     return np.clip(q, -128, 127).astype(np.int8)
 
 
+def on_grid(values, fraction_bits):
+    """float64 values rounded to multiples of 2^-fraction_bits (ties to even: the same on every CPU)."""
+    return np.ldexp(np.round(np.ldexp(np.asarray(values, np.float64), fraction_bits)), -fraction_bits)
+
+
+def weight_fraction_bits(weight):
+    """Fraction bits that keep WEIGHT_BITS significant bits of the layer's largest weight."""
+    return WEIGHT_BITS - math.frexp(float(np.abs(weight).max()))[1]
+
+
+def exact_copy(network):
+    """A float64 copy of the network on fixed-point grids, and each weighted layer's weight grid.
+
+    Activations are multiples of 2^-ACTIVATION_BITS, weights of 2^-bits, biases of their product's
+    grid: every sum a forward pass makes is then a sum of multiples of one grid, exact in float64
+    in any order while it stays below 2^53 grid steps (checked by check_exact).
+    """
+    copy = Network(network.description, network.input_shape, batch_norm=False)
+    weight_bits = {}
+    for index, (source, layer) in enumerate(zip(network.layers, copy.layers)):
+        exported = source.export()
+        if "weight" in exported:
+            bits = weight_bits[index] = weight_fraction_bits(exported["weight"])
+            layer.params = {"weight": on_grid(exported["weight"], bits),
+                            "bias": on_grid(exported["bias"], bits + ACTIVATION_BITS)}
+    return copy, weight_bits
+
+
+def check_exact(copy, weight_bits, peaks):
+    """Raise unless every weighted layer's sums stayed below 2^53 steps of their grid.
+
+    peaks[t] is the largest magnitude tensor t reached; a partial sum of a layer's output is at
+    most its input's peak times the largest per-channel sum of |weights|, plus the bias.
+    """
+    for index, bits in weight_bits.items():
+        weight, bias = copy.layers[index].params["weight"], copy.layers[index].params["bias"]
+        channel_axis = 2 if copy.description[index]["op"] == "depthwise_conv2d" else 0
+        per_channel = np.moveaxis(np.abs(weight), channel_axis, 0).reshape(len(bias), -1).sum(axis=1)
+        bound = peaks[copy.inputs[index][0]] * per_channel.max() + np.abs(bias).max()
+        if bound >= 2.0 ** (53 - ACTIVATION_BITS - bits):
+            raise ValueError(f"layer {index}: calibration sums reach {bound:.3g}, too large to sum exactly "
+                             f"at 2^-{ACTIVATION_BITS + bits}; the float network's activations are out of range")
+
+
 def calibrate(network, images, batch=500):
-    """(scale, zero point) of every tensor of the network, from these uint8 images."""
+    """(scale, zero point) of every tensor of the network, from these uint8 images.
+
+    The ranges come from an exact fixed-point forward pass (exact_copy), not from float32 BLAS,
+    whose rounding depends on the CPU: the same images give the same bytes on every machine.
+    """
+    copy, weight_bits = exact_copy(network)
+    activation_grid = lambda y: on_grid(y, ACTIVATION_BITS)  # noqa: E731
     lows = np.full(len(network.shapes), np.inf)
     highs = np.full(len(network.shapes), -np.inf)
     for start in range(0, len(images), batch):
-        for t, y in enumerate(network.tensors(to_float(images[start:start + batch]))):
+        x = activation_grid(to_float(images[start:start + batch]))
+        for t, y in enumerate(copy.tensors(x, rounding=activation_grid)):
             lows[t], highs[t] = min(lows[t], y.min()), max(highs[t], y.max())
+    check_exact(copy, weight_bits, np.maximum(-lows, highs))
     quantization = [activation_quantization(lows[0], highs[0])]
     for index, spec in enumerate(network.description):
         if spec["op"] in SHARES_INPUT_QUANTIZATION:
