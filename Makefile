@@ -71,7 +71,7 @@ bench-kernels: natmods $(MICROPYTHON)
 	$(PYTHON) bench/kernels.py
 
 # Emulated Cortex-M boards (issue #7): MicroPython's qemu port under qemu-system-arm, started and
-# driven by host/mcutrain_host/qemu.py. qemu-m0 is QEMU's microbit (Cortex-M0, armv6m, given
+# driven by host/mcutrain_host/board/qemu.py. qemu-m0 is QEMU's microbit (Cortex-M0, armv6m, given
 # 256 KB SRAM and 1 MB flash), qemu-m3 mps2-an385 (Cortex-M3, armv7m), qemu-m4 mps2-an386
 # (Cortex-M4F, armv7emsp; our board folder boards/qemu/MPS2_AN386). Each gets a QEMU_HEAP-byte GC
 # heap (default 190 KB, about an RP2040's free heap) and binary sys.stdin/stdout.buffer

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from kernels import Spec, conv, requant, s8, s32
-from mcutrain_host import deploy, instructions, kernel_calls, qemu
+from mcutrain_host import instructions, kernel_calls
+from mcutrain_host.board import deploy, qemu
 
 TINY = Path(__file__).resolve().parents[1] / "models" / "tiny.mcut"
 BOARDS = instructions.PER_TICK

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from mcutrain import reference
-from mcutrain_host import kernel_calls, micropython
+from mcutrain_host import kernel_calls
+from mcutrain_host.board import micropython, virtual
 
 HARNESS = micropython.REPO / "native_modules" / "qnn" / "harness"
 RNG = np.random.default_rng(0)
@@ -158,7 +159,7 @@ def board_times(calls):
         data, script = Path(tmp) / "calls.bin", Path(tmp) / "bench.py"
         kernel_calls.write_calls(data, calls)
         script.write_text(BOARD_SCRIPT)
-        proc = micropython.run_script(script, heap="1M", args=[str(data)])
+        proc = virtual.run_script(script, heap="1M", args=[str(data)])
         if proc.returncode:
             sys.exit(proc.stdout.decode() + proc.stderr.decode())
     lines = proc.stdout.decode().split()

@@ -18,9 +18,9 @@ import numpy as np
 
 from mcutrain import link as protocol
 from mcutrain import serve
-from mcutrain_host import ports, transports
-from mcutrain_host.link import Link
-from mcutrain_host.session import format_settings
+from mcutrain_host.board import ports, transports
+from mcutrain_host.board.link import Link
+from mcutrain_host.board.session import format_settings
 
 TINY = Path(__file__).resolve().parents[1] / "models" / "tiny.mcut"
 SETTINGS = {"method": "zo", "mode": "np", "layers": [6], "queries": 1, "batch": 8}

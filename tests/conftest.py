@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from mcutrain_host import micropython
+from mcutrain_host.board import virtual
 
 # tests/device/ holds MicroPython scripts, run on the virtual board by test_device.py.
 collect_ignore_glob = ["device/*"]
@@ -20,7 +20,7 @@ class Board:
         self.count = 0
 
     def run_file(self, path, heap="192K", args=()):
-        proc = micropython.run_script(path, heap=heap, args=[str(a) for a in args])
+        proc = virtual.run_script(path, heap=heap, args=[str(a) for a in args])
         out = proc.stdout.decode(errors="replace")
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")

@@ -17,7 +17,7 @@ import pytest
 from mcutrain import bench as device_bench
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython, virtual
 from mcutrain_host.commands import bench, boards, repl
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -149,7 +149,7 @@ def micropython_script(code):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "code.py"
         path.write_text(code)
-        yield micropython.run_script(path, heap="256K")
+        yield virtual.run_script(path, heap="256K")
 
 
 def test_bench_on_a_serial_board_goes_through_the_raw_repl(monkeypatch):

@@ -2,13 +2,14 @@
 before anything is copied, and the refusals say what to do."""
 
 from mcutrain_host import cli
+from mcutrain_host.commands.train import model_identity
 from test_trainer import TINY
 
 
 def test_deploy_to_the_virtual_board_confirms_with_the_boards_hello(capsys):
     assert cli.main(["deploy", "--port", "sim", "--heap", "256K"]) == 0
     out = capsys.readouterr().out
-    assert "arch x64, .mpy ABI 6.3" in out and "kernels=qnn" in out and "model=626909ee" in out
+    assert "arch x64, .mpy ABI 6.3" in out and "kernels=qnn" in out and f"model={model_identity(TINY)}" in out
 
 
 def test_a_plan_larger_than_the_heap_is_refused_with_both_figures(capsys):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython
 
 DEVICE_TESTS = sorted((Path(__file__).parent / "device").glob("*.py"))
 

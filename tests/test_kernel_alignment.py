@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mcutrain_host import qemu
+from mcutrain_host.board import qemu
 from test_qemu_boards import pytestmark as needs_qemu
 from test_trainer import TINY
 

@@ -5,7 +5,7 @@ no call reads or writes outside its buffers (a sanitizer report aborts the harne
 import re
 import subprocess
 
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython
 
 HARNESS = micropython.REPO / "native_modules" / "qnn" / "harness"
 CALLS = 600_000

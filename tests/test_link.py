@@ -1,4 +1,4 @@
-"""The serial link end to end: the host (mcutrain_host.link, .session) and the virtual board
+"""The serial link end to end: the host (mcutrain_host.board.link, .session) and the virtual board
 (mcutrain.serve on MicroPython with the qnn natmod), over a pipe or a pty, through damage,
 resets and live settings."""
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mcutrain import link as protocol
-from mcutrain_host import link, ports, transports
-from mcutrain_host.session import Session, Stream, expected_checksum
+from mcutrain_host.board import link, ports, transports
+from mcutrain_host.board.session import Session, Stream, expected_checksum
 from faults import Faulty
 from test_trainer import TINY, corrupted_samples
 

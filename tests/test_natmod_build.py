@@ -3,7 +3,7 @@ importable on the virtual board under an RP2040-sized heap."""
 
 import pytest
 
-from mcutrain_host import micropython, natmod
+from mcutrain_host.board import micropython, natmod
 
 
 @pytest.mark.parametrize("arch", natmod.SHIPPED_ARCHS)

@@ -1,6 +1,6 @@
 """The emulated Cortex-M boards (issue #7): MicroPython's qemu port under qemu-system-arm, with
 the qnn natmod for the board's arch and the package deployed as a ROMFS image, driven over a pty
-by the same host session as the virtual board (host/mcutrain_host/qemu.py)."""
+by the same host session as the virtual board (host/mcutrain_host/board/qemu.py)."""
 
 import json
 import shutil
@@ -10,8 +10,9 @@ import zlib
 import pytest
 
 from mcutrain import model as model_module
-from mcutrain_host import cli, deploy, qemu
-from mcutrain_host.session import Session, Stream, expected_checksum
+from mcutrain_host import cli
+from mcutrain_host.board import deploy, qemu
+from mcutrain_host.board.session import Session, Stream, expected_checksum
 from test_link import SETTINGS, newest_checkpoint, samples
 from test_trainer import TINY, TRAIN_STEPS, corrupted_samples, run_both
 

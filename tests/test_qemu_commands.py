@@ -4,8 +4,10 @@ from the checkpoints in the run's flash folder, bench runs there in virtual micr
 
 import re
 
-from mcutrain_host import cli, instructions, micropython
+from mcutrain_host import cli, instructions
+from mcutrain_host.board import micropython
 from mcutrain_host.commands import repl
+from mcutrain_host.commands.train import model_identity
 from test_bench_boards_repl import crafted_run
 from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
 
@@ -15,7 +17,7 @@ TINY = micropython.REPO / "models" / "tiny.mcut"
 def test_deploy_builds_the_image_and_confirms_with_the_boards_hello(capsys):
     assert cli.main(["deploy", "--port", "qemu-m0"]) == 0
     out = capsys.readouterr().out
-    assert "arch armv6m, .mpy ABI 6.3" in out and "kernels=qnn" in out and "model=626909ee" in out
+    assert "arch armv6m, .mpy ABI 6.3" in out and "kernels=qnn" in out and f"model={model_identity(TINY)}" in out
     assert f"booted from {micropython.build_dir() / 'qemu-m0-deploy' / 'romfs.img'}" in out
 
 

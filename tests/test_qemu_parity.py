@@ -14,7 +14,8 @@ import pytest
 
 from kernel_cases import CaseMaker
 from mcutrain import reference
-from mcutrain_host import deploy, kernel_calls, qemu
+from mcutrain_host import kernel_calls
+from mcutrain_host.board import deploy, qemu
 from parity import BOARD_RUNNER, read_results, run_reference
 from test_qemu_boards import BOARDS, pytestmark  # noqa: F401  (the same skip reasons)
 from test_trainer import TINY

@@ -10,7 +10,8 @@ from array import array
 import pytest
 
 from kernel_cases import CaseMaker
-from mcutrain_host import deploy, kernel_calls, qemu
+from mcutrain_host import kernel_calls
+from mcutrain_host.board import deploy, qemu
 from parity import run_reference
 from test_kernels_conv2d import conv_case
 from test_kernels_fully_connected import fc_case

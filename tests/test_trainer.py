@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mcutrain import model as model_module
-from mcutrain_host import datasets, micropython
+from mcutrain_host import datasets
+from mcutrain_host.board import micropython
 from mcutrain_host.quantize import quantize_images
 
 TINY = micropython.REPO / "models" / "tiny.mcut"

@@ -11,7 +11,7 @@ qemu-m3. A reading is one run after a collection (under -icount runs repeat to t
 import tempfile
 from pathlib import Path
 
-from mcutrain_host import qemu
+from mcutrain_host.board import qemu
 
 PER_TICK = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}
 

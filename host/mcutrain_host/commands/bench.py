@@ -5,7 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mcutrain_host import micropython, ports, qemu
+from mcutrain_host.board import micropython, ports, qemu, virtual
 from mcutrain_host.commands import positive_int
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -129,7 +129,7 @@ def on_virtual_board(code, heap):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.py"
         path.write_text(code)
-        proc = micropython.run_script(path, heap=heap)
+        proc = virtual.run_script(path, heap=heap)
     return proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
 

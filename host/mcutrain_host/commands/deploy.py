@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 from mcutrain import link as protocol
-from mcutrain_host import deploy, micropython, ports, qemu, transports
+from mcutrain_host.board import deploy, micropython, ports, qemu, transports
 from mcutrain_host.commands import train
-from mcutrain_host.link import BoardError, Link, LinkDown
+from mcutrain_host.board.link import BoardError, Link, LinkDown
 
 
 def add_parser(subparsers):

@@ -8,12 +8,13 @@ import tempfile
 import numpy as np
 
 from mcutrain import model as device_model
-from mcutrain_host import corruptions, datasets, network, ports
+from mcutrain_host import corruptions, datasets, network
+from mcutrain_host.board import ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
-from mcutrain_host.deploy import DeployError
-from mcutrain_host.link import BoardError, LinkDown
+from mcutrain_host.board.deploy import DeployError
+from mcutrain_host.board.link import BoardError, LinkDown
 from mcutrain_host.quantize import quantize_images
-from mcutrain_host.session import evaluate_on_board
+from mcutrain_host.board.session import evaluate_on_board
 
 
 def add_parser(subparsers):

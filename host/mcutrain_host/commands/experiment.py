@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython
 from mcutrain_host.commands import positive_int
 from mcutrain_host.experiment import cell, costs, report, runner, study
 from mcutrain_host.experiment.methods import METHODS

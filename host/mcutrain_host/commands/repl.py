@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 from mcutrain.trainer import SETTINGS
-from mcutrain_host import metrics, micropython, ports, qemu
+from mcutrain_host import metrics
+from mcutrain_host.board import micropython, ports, qemu, virtual
 
 RUNS = micropython.REPO / "runs"
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -131,7 +132,7 @@ def repl_virtual(code, heap, flash=None):
     if flash is not None:
         env, cwd = dict(os.environ, MICROPYPATH=str(flash.resolve() / "lib")), flash
     else:
-        env, cwd = micropython.board_env(), None
+        env, cwd = virtual.board_env(), None
     process = subprocess.Popen([str(binary), "-X", f"heapsize={heap}", "-i", "-c", code], env=env, cwd=cwd)
     # Ctrl-C belongs to the board (it interrupts running code there), not to this waiting parent.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from mcutrain import model as device_model
 from mcutrain import serve
-from mcutrain_host import adaptation_data, corruptions, micropython, natmod, plot, ports
+from mcutrain_host import adaptation_data, corruptions, plot
+from mcutrain_host.board import micropython, natmod, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
-from mcutrain_host.deploy import DeployError
-from mcutrain_host.link import BoardError
+from mcutrain_host.board.deploy import DeployError
+from mcutrain_host.board.link import BoardError
 from mcutrain_host.metrics import Metrics
 from mcutrain_host.metrics import load as load_metrics
 from mcutrain_host.progress import Progress
-from mcutrain_host.session import Session, Stream, expected_checksum
+from mcutrain_host.board.session import Session, Stream, expected_checksum
 
 # FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
 LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
-from mcutrain_host import deploy, instructions, qemu
+from mcutrain_host import instructions
+from mcutrain_host.board import deploy, qemu
 from mcutrain_host.commands import bench
-from mcutrain_host.link import LinkDown
+from mcutrain_host.board.link import LinkDown
 from mcutrain_host.experiment.methods import METHODS
 
 HEAP = "1M"  # room for every method of every model: the heap column says what a step holds

@@ -14,7 +14,8 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from mcutrain_host import corruptions, micropython
+from mcutrain_host import corruptions
+from mcutrain_host.board import micropython
 from mcutrain_host.experiment.methods import METHODS
 
 TEST_SEED = 1_000_003  # the held-out images are one draw, the same for every seed and method

@@ -5,7 +5,7 @@ An .mpy starts with b"M", the format version (6), then a byte holding the native
 sys.implementation._mpy: arch = _mpy >> 10, sub-version = (_mpy >> 8) & 3, version = _mpy & 0xff.
 """
 
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython
 
 # MicroPython's MP_NATIVE_ARCH_* numbering (py/persistentcode.h).
 ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6,

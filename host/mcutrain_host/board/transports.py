@@ -10,8 +10,8 @@ import time
 import tty
 from pathlib import Path
 
-from mcutrain_host import micropython
-from mcutrain_host.link import LinkDown
+from mcutrain_host.board import micropython
+from mcutrain_host.board.link import LinkDown
 
 SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mcutrain_host import micropython
+from mcutrain_host.board import micropython
 
 LEFT_OUT = ("reference",)
 

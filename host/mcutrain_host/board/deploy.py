@@ -9,8 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mcutrain_host import micropython, natmod, package
-from mcutrain_host.session import format_settings
+from mcutrain_host.board import micropython, natmod, package, virtual
+from mcutrain_host.board.session import format_settings
 
 PROBE = "import gc, sys\ngc.collect()\nprint(sys.implementation._mpy, gc.mem_free(), gc.mem_alloc())\n"
 
@@ -56,7 +56,7 @@ def probe_virtual(heap):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "probe.py"
         script.write_text(PROBE)
-        proc = micropython.run_script(script, heap=heap)
+        proc = virtual.run_script(script, heap=heap)
     if proc.returncode:
         raise DeployError(f"the virtual board did not start: {proc.stderr.decode(errors='replace')}")
     return parse_probe(proc.stdout.decode())
@@ -84,7 +84,7 @@ def needed(model, settings, arch):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plan.py"
         script.write_text(PLAN)
-        proc = micropython.run_script(script, heap="2M", args=[str(model), format_settings(settings)])
+        proc = virtual.run_script(script, heap="2M", args=[str(model), format_settings(settings)])
     if proc.returncode:
         raise DeployError("the training plan fails on the virtual board:\n" + proc.stderr.decode(errors="replace"))
     base, used = (int(v) for v in proc.stdout.split())

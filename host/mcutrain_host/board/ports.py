@@ -5,7 +5,7 @@ mcutrain deployed."""
 
 from pathlib import Path
 
-from mcutrain_host import deploy, qemu, transports
+from mcutrain_host.board import deploy, qemu, transports
 
 SIMULATED = ("sim", "sim-pty")
 BOARD_MODEL = "/model.mcut"  # where `mcutrain deploy` puts the model on a real board

@@ -14,7 +14,7 @@ import zlib
 
 from mcutrain import link as protocol
 from mcutrain import serve
-from mcutrain_host.link import BoardError, BoardReset, Link, LinkDown, parse_info
+from mcutrain_host.board.link import BoardError, BoardReset, Link, LinkDown, parse_info
 
 RESULT = struct.Struct("<BIIIiH")  # event, steps, samples, checksum, loss, correct
 

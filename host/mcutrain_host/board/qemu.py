@@ -31,9 +31,9 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcutrain_host import deploy, micropython
-from mcutrain_host.link import LinkDown
-from mcutrain_host.transports import SERVE, Board, read_available
+from mcutrain_host.board import deploy, micropython
+from mcutrain_host.board.link import LinkDown
+from mcutrain_host.board.transports import SERVE, Board, read_available
 
 DEFAULT_HEAP = 194560  # bytes; the Makefile's QEMU_HEAP
 QEMU = "qemu-system-arm"
