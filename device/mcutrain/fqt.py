@@ -1,4 +1,4 @@
-"""Fully quantized back-propagation (FQT) of the last layers (shared/papers.md, section 2).
+"""Fully quantized back-propagation (FQT) of the last layers (docs/algorithms.md, section 2).
 
 The error starts as the loss's int8 output error (softmax - one_hot at scale 1/127) and walks
 down from the last layer to the lowest trainable one, through every layer between: a weighted

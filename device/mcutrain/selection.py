@@ -1,4 +1,4 @@
-"""Which layers to train: the zeroth-order gradient-norm ratio (shared/papers.md, section 1).
+"""Which layers to train: the zeroth-order gradient-norm ratio (docs/algorithms.md, section 1).
 
 A layer's score is ||G / s_w|| / ||W s_w||: how large a step its gradient asks for, relative to
 the weights themselves, both in real units. G comes from a few weight-perturbation probes of

@@ -1,4 +1,4 @@
-"""Quantized zeroth-order training of one layer (shared/papers.md, section 1).
+"""Quantized zeroth-order training of one layer (docs/algorithms.md, section 1).
 
 Weight perturbation (WP): perturb the layer's int8 weights and int32 bias by +-sigma*u, re-run
 the network from the layer's kept input, and apply sum_q dL_q * u_q with `zo_update`, which

@@ -32,7 +32,7 @@ class Adam:
 
 
 class StandardizedSGD:
-    """FQT's update rule in float (shared/papers.md, section 2): per output channel (a conv
+    """FQT's update rule in float (docs/algorithms.md, section 2): per output channel (a conv
     filter, a dense row) w -= lr * (g - mean g) / std g; the bias as one group of channels.
     Cosine-decayed like the board's schedule."""
 
