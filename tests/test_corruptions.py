@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mcutrain_host import datasets
+from mcutrain_host import datasets, model_file
 from mcutrain_host.commands import corrupt as command
 from mcutrain_host.corruptions import CORRUPTIONS, NAMES, corrupt, filters
+from mcutrain_host.quantize import quantize_images
+from model_cases import MODELS
 
 SEVERITIES = range(1, 6)
 
@@ -228,7 +230,7 @@ def test_help_teaches_with_an_example(capsys):
     with pytest.raises(SystemExit):
         run_command(["corrupt", "--help"])
     text = capsys.readouterr().out
-    assert "example: mcutrain corrupt --preview" in text and "severities 1 to 5" in text
+    assert "mcutrain corrupt --preview" in text and "severities 1 to 5" in text
 
 
 def test_preview_writes_a_grid_of_every_corruption_and_severity(tmp_path, capsys):
@@ -247,3 +249,19 @@ def test_preview_writes_a_grid_of_every_corruption_and_severity(tmp_path, capsys
     top, left = command.HEADER_HEIGHT, command.LABEL_WIDTH
     assert np.array_equal(grid[top:top + tile, left:left + tile],
                           first.repeat(command.TILE_SCALE, 0).repeat(command.TILE_SCALE, 1))
+
+
+def test_export_writes_samples_a_trainer_takes(tmp_path, capsys):
+    """Each sample: the model's int8 input of the corrupted image, then its label (the README's x0.bin)."""
+    path = tmp_path / "x.bin"
+    tiny = MODELS / "tiny.mcut"
+    assert run_command(["corrupt", "--export", str(path), "--count", "3", "--model", str(tiny),
+                        "--corruption", "fog", "--severity", "2"]) == 0
+    assert "the first 3 fashion-mnist test images, fog severity 2" in capsys.readouterr().out
+    images, labels = datasets.load("fashion-mnist", "test")
+    description = model_file.read(tiny)
+    expected = quantize_images(corrupt(images[:3], "fog", 2, 0), description.input_scale, description.input_zero_point)
+    data = path.read_bytes()
+    assert len(data) == 3 * 785
+    for i in range(3):
+        assert data[i * 785:i * 785 + 784] == expected[i].tobytes() and data[i * 785 + 784] == labels[i]

@@ -1,11 +1,13 @@
-"""mcutrain corrupt: list the image corruptions, or draw a preview grid of them on dataset images."""
+"""mcutrain corrupt: list the image corruptions, draw a preview grid of them on dataset images, or
+write corrupted images as the samples a model's trainer takes."""
 
 import argparse
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mcutrain_host import corruptions, datasets
+from mcutrain_host import adaptation_data, corruptions, datasets, model_file
+from mcutrain_host.board import micropython
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 
 # Preview layout, in pixels: tiles are enlarged so 28x28 images stay readable.
@@ -15,6 +17,7 @@ GROUP_GAP = 8  # between images
 LABEL_WIDTH = 110  # the corruption's name, left of its row
 HEADER_HEIGHT = 14  # "clean 1 2 3 4 5" above the columns
 COLUMNS = ("clean",) + tuple(str(s) for s in corruptions.SEVERITIES)
+TINY = micropython.REPO / "models" / "tiny.mcut"
 
 
 def add_parser(subparsers):
@@ -24,16 +27,29 @@ def add_parser(subparsers):
                     "severities 1 to 5, as mcutrain_host.corruptions.corrupt() applies them.\n"
                     "--list names them. --preview draws a PNG grid: one row per corruption and, for\n"
                     "each image, its clean version then severities 1 to 5. The same --seed gives the\n"
-                    "same picture. docs/corruptions.md describes every corruption.",
-        epilog="example: mcutrain corrupt --preview corruptions.png --count 4 --seed 1\n"
-               "         mcutrain corrupt --list",
+                    "same picture. --export writes the first --count images of the split, corrupted\n"
+                    "(--corruption, default none), as a model's trainer takes them: per image its int8\n"
+                    "input bytes, then one label byte, so that at a board's REPL\n"
+                    "  d = open('x0.bin', 'rb').read(); t.step(d[:-1], d[-1:])\n"
+                    "trains on it. docs/corruptions.md describes every corruption.",
+        epilog="examples:\n"
+               "  mcutrain corrupt --preview corruptions.png --count 4 --seed 1\n"
+               "  mcutrain corrupt --list\n"
+               "  mcutrain corrupt --export x0.bin --count 1 --model models/tiny.mcut",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     action = p.add_mutually_exclusive_group(required=True)
     action.add_argument("--list", action="store_true", help="print the corruptions, one a line, with what they do")
     action.add_argument("--preview", metavar="PNG", help="write the preview grid to this PNG file")
+    action.add_argument("--export", metavar="FILE", help="write corrupted images as samples of --model to FILE")
     add_dataset_arguments(p, "test")
     p.add_argument("--count", type=positive_int, default=6,
-                   help="images in the preview, one per class first (default: %(default)s)")
+                   help="images in the preview (one per class first) or the export (default: %(default)s)")
+    p.add_argument("--model", default=str(TINY),
+                   help="with --export: the int8 model whose input the samples are (default: the committed tiny)")
+    p.add_argument("--corruption", default="none", choices=("none",) + corruptions.NAMES, metavar="NAME",
+                   help="with --export: the corruption, none for clean images (default: %(default)s)")
+    p.add_argument("--severity", type=int, default=5, choices=corruptions.SEVERITIES, metavar="1-5",
+                   help="with --export: the corruption's severity (default: %(default)s)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the random corruptions (default: %(default)s)")
     p.set_defaults(run=run)
@@ -53,10 +69,28 @@ def run(args):
             print(f"{name:{width}}  {corruptions.CORRUPTIONS[name].summary}")
         return 0
     images, labels = datasets.load(args.dataset, args.split, args.data_dir)
+    if args.export:
+        return export(args, images[:args.count], labels[:args.count])
     chosen = images[first_of_each_class(labels)[:args.count]]
     preview(chosen, args.seed).save(args.preview, format="PNG")
     print(f"wrote {args.preview}: {len(corruptions.NAMES)} corruptions x severities 1-5 of {len(chosen)} "
           f"{args.dataset} {args.split} images (seed {args.seed})")
+    return 0
+
+
+def export(args, images, labels):
+    description = model_file.read(args.model)
+    if images.shape[1:] != tuple(description.input_shape):
+        raise ValueError(f"{args.model} takes {description.input_shape} images, {args.dataset} has {images.shape[1:]}")
+    if args.corruption != "none":
+        images = corruptions.corrupt(images, args.corruption, args.severity, args.seed)
+    inputs = adaptation_data.model_inputs(images, description)
+    with open(args.export, "wb") as f:
+        for x, y in zip(inputs, labels):
+            f.write(x + bytes([int(y)]))
+    corrupted = "clean" if args.corruption == "none" else f"{args.corruption} severity {args.severity}"
+    print(f"wrote {args.export}: the first {len(inputs)} {args.dataset} {args.split} images, {corrupted}, as "
+          f"samples of {len(inputs[0]) + 1} bytes ({len(inputs[0])} int8 inputs of {args.model}, then the label)")
     return 0
 
 
