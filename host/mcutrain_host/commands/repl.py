@@ -125,15 +125,16 @@ def run(args):
 
 def repl_virtual(code, heap, flash=None):
     """The unix port's REPL (-i: inspect after the -c code) on this terminal; with `flash`, from
-    the run's flash folder as its virtual board ran, else from the package in the build."""
+    the run's flash folder as its virtual board ran, else from the package in the build. It runs in
+    this terminal's folder, so the files you name there (a model, samples) open as you typed them."""
     binary = micropython.unix_binary()
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
     if flash is not None:
-        env, cwd = dict(os.environ, MICROPYPATH=str(flash.resolve() / "lib")), flash
+        env = dict(os.environ, MICROPYPATH=str(flash.resolve() / "lib"))
     else:
-        env, cwd = virtual.board_env(), None
-    process = subprocess.Popen([str(binary), "-X", f"heapsize={heap}", "-i", "-c", code], env=env, cwd=cwd)
+        env = virtual.board_env()
+    process = subprocess.Popen([str(binary), "-X", f"heapsize={heap}", "-i", "-c", code], env=env)
     # Ctrl-C belongs to the board (it interrupts running code there), not to this waiting parent.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
