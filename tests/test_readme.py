@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from mcutrain_host.board import micropython
 from test_qemu_boards import pytestmark as needs_qemu
 
