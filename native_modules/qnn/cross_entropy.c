@@ -1,6 +1,7 @@
 // Softmax cross-entropy of int8 logits in integers only, so that every board gets the same bits
 // with or without an FPU. The fixed-point exp and log are specified, with their error bounds, in
 // device/mcutrain/reference/cross_entropy.py.
+#include "divide.h"
 #include "qnn.h"
 
 #define ONE_Q30 ((int64_t)1 << 30)
@@ -93,14 +94,16 @@ int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t
         }
         int64_t l = (int64_t)(top - q[label]) * scale_q16 + log_q16(sum);
         loss.p[b] = (int32_t)(l > INT32_MAX ? INT32_MAX : l);
-        total += loss.p[b];
+        total += loss.p[b];  // every loss is >= 0: the mean below divides unsigned
         // 127 * (e / sum - one_hot), rounded half away from zero.
         for (int32_t c = 0; c < classes; c++) {
             int64_t e = exp_neg_q30((int64_t)(top - q[c]) * scale_q16);
             uint64_t num = (uint64_t)(127 * (c == label ? sum - e : e));
-            int32_t magnitude = (int32_t)((2 * num + (uint64_t)sum) / (2 * (uint64_t)sum));
+            uint64_t unused;
+            int32_t magnitude = (int32_t)qnn_divide_u64(2 * num + (uint64_t)sum, 2 * (uint64_t)sum, &unused);
             g[c] = (int8_t)(c == label ? -magnitude : magnitude);
         }
     }
-    return (int)(total / batch);
+    uint64_t unused;
+    return (int)qnn_divide_u64((uint64_t)total, (uint64_t)batch, &unused);
 }

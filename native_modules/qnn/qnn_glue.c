@@ -1,6 +1,15 @@
 // The MicroPython face of qnn: turns buffer-protocol objects into typed spans, calls the
 // kernel, and raises ValueError with a message for any error code. No logic lives here.
+// It compiles two ways: as a dynamic native module (Makefile, py/dynruntime.mk) and as a user C
+// module frozen into firmware (micropython.mk, micropython.cmake), whose code stays in flash.
+#if MICROPY_ENABLE_DYNRUNTIME
 #include "py/dynruntime.h"
+#define raise_value_error_str(str) mp_raise_dyn(mp_obj_new_exception_arg1_dyn(&mp_type_ValueError, str))
+#else
+#include "py/binary.h"
+#include "py/runtime.h"
+#define raise_value_error_str(str) nlr_raise(mp_obj_new_exception_arg1(&mp_type_ValueError, str))
+#endif
 #include "qnn.h"
 
 static const char *status_message(int status) {
@@ -24,7 +33,7 @@ static NORETURN void raise_value_error(const char *a, const char *b) {
             msg[n++] = *c;
         }
     }
-    mp_raise_dyn(mp_obj_new_exception_arg1_dyn(&mp_type_ValueError, mp_obj_new_str(msg, n)));
+    raise_value_error_str(mp_obj_new_str(msg, n));
 }
 
 static mp_obj_t check(const char *op, int status) {
@@ -362,6 +371,49 @@ static mp_obj_t copy(mp_obj_t dst, mp_obj_t src, mp_obj_t params) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(copy_obj, copy);
 
+// Every function of the module, for both ways of registering them. The qstrs are spelled out:
+// the natmod build finds them in the source text, not in macro expansions.
+#define QNN_FUNCTIONS(X) \
+    X(MP_QSTR_fully_connected, fully_connected_obj) \
+    X(MP_QSTR_conv2d, conv2d_obj) \
+    X(MP_QSTR_depthwise_conv2d, depthwise_conv2d_obj) \
+    X(MP_QSTR_max_pool, max_pool_obj) \
+    X(MP_QSTR_avg_pool, avg_pool_obj) \
+    X(MP_QSTR_global_avg_pool, global_avg_pool_obj) \
+    X(MP_QSTR_add, add_obj) \
+    X(MP_QSTR_requantize, requantize_obj) \
+    X(MP_QSTR_argmax, argmax_obj) \
+    X(MP_QSTR_perturb, perturb_obj) \
+    X(MP_QSTR_unperturb, unperturb_obj) \
+    X(MP_QSTR_rademacher_axpy, rademacher_axpy_obj) \
+    X(MP_QSTR_seeds, seeds_obj) \
+    X(MP_QSTR_zo_update, zo_update_obj) \
+    X(MP_QSTR_fill, fill_obj) \
+    X(MP_QSTR_fc_weight_grad, fc_weight_grad_obj) \
+    X(MP_QSTR_conv2d_weight_grad, conv2d_weight_grad_obj) \
+    X(MP_QSTR_depthwise_weight_grad, depthwise_weight_grad_obj) \
+    X(MP_QSTR_bias_grad, bias_grad_obj) \
+    X(MP_QSTR_fc_input_grad, fc_input_grad_obj) \
+    X(MP_QSTR_conv2d_input_grad, conv2d_input_grad_obj) \
+    X(MP_QSTR_depthwise_input_grad, depthwise_input_grad_obj) \
+    X(MP_QSTR_avg_pool_input_grad, avg_pool_input_grad_obj) \
+    X(MP_QSTR_max_pool_input_grad, max_pool_input_grad_obj) \
+    X(MP_QSTR_global_avg_pool_input_grad, global_avg_pool_input_grad_obj) \
+    X(MP_QSTR_clamp_mask, clamp_mask_obj) \
+    X(MP_QSTR_quantize_s8, quantize_s8_obj) \
+    X(MP_QSTR_sgd_update, sgd_update_obj) \
+    X(MP_QSTR_row_norms, row_norms_obj) \
+    X(MP_QSTR_topk, topk_obj) \
+    X(MP_QSTR_standardize, standardize_obj) \
+    X(MP_QSTR_channel_norms, channel_norms_obj) \
+    X(MP_QSTR_cross_entropy, cross_entropy_obj) \
+    X(MP_QSTR_crc32, crc32_obj) \
+    X(MP_QSTR_frame_encode, frame_encode_obj) \
+    X(MP_QSTR_frame_decode, frame_decode_obj) \
+    X(MP_QSTR_copy, copy_obj)
+
+#if MICROPY_ENABLE_DYNRUNTIME
+
 // The natmod links no libc; GCC may still emit calls to these for struct copies and loops.
 void *memcpy(void *dst, const void *src, size_t n) {
     uint8_t *d = dst;
@@ -380,51 +432,29 @@ void *memset(void *dst, int value, size_t n) {
     return dst;
 }
 
+#define STORE_GLOBAL(qstr, obj) mp_store_global(qstr, MP_OBJ_FROM_PTR(&obj));
+
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
-
-    // Forward ops
-    mp_store_global(MP_QSTR_fully_connected, MP_OBJ_FROM_PTR(&fully_connected_obj));
-    mp_store_global(MP_QSTR_conv2d, MP_OBJ_FROM_PTR(&conv2d_obj));
-    mp_store_global(MP_QSTR_depthwise_conv2d, MP_OBJ_FROM_PTR(&depthwise_conv2d_obj));
-    mp_store_global(MP_QSTR_max_pool, MP_OBJ_FROM_PTR(&max_pool_obj));
-    mp_store_global(MP_QSTR_avg_pool, MP_OBJ_FROM_PTR(&avg_pool_obj));
-    mp_store_global(MP_QSTR_global_avg_pool, MP_OBJ_FROM_PTR(&global_avg_pool_obj));
-    mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
-    mp_store_global(MP_QSTR_requantize, MP_OBJ_FROM_PTR(&requantize_obj));
-    mp_store_global(MP_QSTR_argmax, MP_OBJ_FROM_PTR(&argmax_obj));
-    // Random numbers and perturbation
-    mp_store_global(MP_QSTR_perturb, MP_OBJ_FROM_PTR(&perturb_obj));
-    mp_store_global(MP_QSTR_unperturb, MP_OBJ_FROM_PTR(&unperturb_obj));
-    mp_store_global(MP_QSTR_rademacher_axpy, MP_OBJ_FROM_PTR(&rademacher_axpy_obj));
-    mp_store_global(MP_QSTR_seeds, MP_OBJ_FROM_PTR(&seeds_obj));
-    mp_store_global(MP_QSTR_zo_update, MP_OBJ_FROM_PTR(&zo_update_obj));
-    mp_store_global(MP_QSTR_fill, MP_OBJ_FROM_PTR(&fill_obj));
-    // Gradients
-    mp_store_global(MP_QSTR_fc_weight_grad, MP_OBJ_FROM_PTR(&fc_weight_grad_obj));
-    mp_store_global(MP_QSTR_conv2d_weight_grad, MP_OBJ_FROM_PTR(&conv2d_weight_grad_obj));
-    mp_store_global(MP_QSTR_depthwise_weight_grad, MP_OBJ_FROM_PTR(&depthwise_weight_grad_obj));
-    mp_store_global(MP_QSTR_bias_grad, MP_OBJ_FROM_PTR(&bias_grad_obj));
-    mp_store_global(MP_QSTR_fc_input_grad, MP_OBJ_FROM_PTR(&fc_input_grad_obj));
-    mp_store_global(MP_QSTR_conv2d_input_grad, MP_OBJ_FROM_PTR(&conv2d_input_grad_obj));
-    mp_store_global(MP_QSTR_depthwise_input_grad, MP_OBJ_FROM_PTR(&depthwise_input_grad_obj));
-    mp_store_global(MP_QSTR_avg_pool_input_grad, MP_OBJ_FROM_PTR(&avg_pool_input_grad_obj));
-    mp_store_global(MP_QSTR_max_pool_input_grad, MP_OBJ_FROM_PTR(&max_pool_input_grad_obj));
-    mp_store_global(MP_QSTR_global_avg_pool_input_grad, MP_OBJ_FROM_PTR(&global_avg_pool_input_grad_obj));
-    mp_store_global(MP_QSTR_clamp_mask, MP_OBJ_FROM_PTR(&clamp_mask_obj));
-    // Updates, selection, loss
-    mp_store_global(MP_QSTR_quantize_s8, MP_OBJ_FROM_PTR(&quantize_s8_obj));
-    mp_store_global(MP_QSTR_sgd_update, MP_OBJ_FROM_PTR(&sgd_update_obj));
-    mp_store_global(MP_QSTR_row_norms, MP_OBJ_FROM_PTR(&row_norms_obj));
-    mp_store_global(MP_QSTR_topk, MP_OBJ_FROM_PTR(&topk_obj));
-    mp_store_global(MP_QSTR_standardize, MP_OBJ_FROM_PTR(&standardize_obj));
-    mp_store_global(MP_QSTR_channel_norms, MP_OBJ_FROM_PTR(&channel_norms_obj));
-    mp_store_global(MP_QSTR_cross_entropy, MP_OBJ_FROM_PTR(&cross_entropy_obj));
-    // Utilities
-    mp_store_global(MP_QSTR_crc32, MP_OBJ_FROM_PTR(&crc32_obj));
-    mp_store_global(MP_QSTR_frame_encode, MP_OBJ_FROM_PTR(&frame_encode_obj));
-    mp_store_global(MP_QSTR_frame_decode, MP_OBJ_FROM_PTR(&frame_decode_obj));
-    mp_store_global(MP_QSTR_copy, MP_OBJ_FROM_PTR(&copy_obj));
-
+    QNN_FUNCTIONS(STORE_GLOBAL)
     MP_DYNRUNTIME_INIT_EXIT
 }
+
+#else
+
+#define GLOBAL_ENTRY(qstr, obj) {MP_ROM_QSTR(qstr), MP_ROM_PTR(&obj)},
+
+static const mp_rom_map_elem_t qnn_globals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_qnn)},
+    QNN_FUNCTIONS(GLOBAL_ENTRY)
+};
+static MP_DEFINE_CONST_DICT(qnn_globals, qnn_globals_table);
+
+const mp_obj_module_t qnn_user_cmodule = {
+    .base = {&mp_type_module},
+    .globals = (mp_obj_dict_t *)&qnn_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_qnn, qnn_user_cmodule);
+
+#endif

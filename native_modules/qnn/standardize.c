@@ -3,6 +3,7 @@
 // (g - mean) / std in fixed point, so that an update moves every channel by its learning rate
 // whatever the gradient's scale (FQT's gradient standardization); channel_norms scores the
 // channels of a channels-last error for a partial update.
+#include "divide.h"
 #include "gradient.h"
 
 // The elements of channel c: runs of `inner` elements, one every channels * inner. 64-bit run
@@ -19,7 +20,9 @@ static inline int32_t normalised(int32_t g, int e) {
 
 // rhaz(a / b) for b >= 1 and |a| < 2^62.
 static inline int64_t rhaz_div64(int64_t a, int64_t b) {
-    return a >= 0 ? (a + b / 2) / b : -((b / 2 - a) / b);
+    uint64_t unused, half = (uint64_t)b >> 1;
+    return a >= 0 ? (int64_t)qnn_divide_u64((uint64_t)a + half, (uint64_t)b, &unused)
+                  : -(int64_t)qnn_divide_u64(half - (uint64_t)a, (uint64_t)b, &unused);
 }
 
 // floor(sqrt(x)), bit by bit.
@@ -75,7 +78,9 @@ int qnn_standardize(qnn_s32_t g, qnn_cs32_t params) {
         }
         // std with 8 fraction bits: floor(sqrt(floor(squares * 2^16 / n))) < 2^24.
         uint64_t n_u = (uint64_t)n;
-        int64_t std = isqrt64(((squares / n_u) << 16) + ((squares % n_u) << 16) / n_u);
+        uint64_t rest, unused;
+        uint64_t whole = qnn_divide_u64(squares, n_u, &rest);
+        int64_t std = isqrt64((whole << 16) + qnn_divide_u64(rest << 16, n_u, &unused));
         FOR_CHANNEL(i, c, count, channels, inner) {
             int64_t d = normalised(g.p[i], e) - mean;  // |d| <= 2^16: the product stays below 2^55
             g.p[i] = std ? qnn_grad_saturate(rhaz_div64(d * ((int64_t)1 << (q_bits + 8)), std)) : 0;
