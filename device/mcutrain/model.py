@@ -105,8 +105,13 @@ LAYERS = {model_file.CONV2D: Convolution, model_file.DEPTHWISE_CONV2D: Convoluti
 
 
 def load(path):
+    """The model in a file. A file in ROMFS has a buffer, the flash itself: its weights stay there."""
     with open(path, "rb") as f:
-        return Model(model_file.load(f))
+        try:
+            mapped = memoryview(f)
+        except TypeError:  # an ordinary file: its tensors are read into RAM
+            mapped = None
+        return Model(model_file.load(f, mapped))
 
 
 def elements(shape):
@@ -116,6 +121,11 @@ def elements(shape):
 
 def nbytes(buf):
     return len(buf) * (4 if isinstance(buf, array) else 1)
+
+
+def in_flash(tensor):
+    """Whether a tensor is a view of a mapped model file (model_file.load's `mapped`)."""
+    return isinstance(tensor, memoryview)
 
 
 class Model:
@@ -198,12 +208,23 @@ class Model:
                     correct += 1
         return correct
 
+    def writable(self, layers):
+        """Copies the weights of these layers to RAM where they are read in place from flash: a
+        trainer changes them. Once copied they stay in RAM, with whatever training did to them."""
+        for layer in layers:
+            if in_flash(layer.weight):
+                layer.weight = layer.record.tensors[0] = bytearray(layer.weight)
+
     def memory(self):
-        """Bytes held: weights (all tensors), params (parameter blocks), arena (activations)."""
-        weights = sum(nbytes(t) for layer in self.description.layers for t in layer.tensors)
+        """Bytes held in RAM: weights (the tensors not read in place), params (parameter blocks),
+        arena (activations), their total; and flash, the weights read in place from flash."""
+        tensors = [t for layer in self.description.layers for t in layer.tensors]
+        flash = sum(nbytes(t) for t in tensors if in_flash(t))
+        weights = sum(nbytes(t) for t in tensors) - flash
         params = sum(nbytes(layer.params) for layer in self.layers)
         arena = sum(len(slot) for slot in self.arena)
-        return {"weights": weights, "params": params, "arena": arena, "total": weights + params + arena}
+        return {"weights": weights, "flash": flash, "params": params, "arena": arena,
+                "total": weights + params + arena}
 
 
 def assign_slots(layers, sizes, keep):

@@ -84,8 +84,13 @@ def fail(message, *values):
     raise ModelError("model file: " + (message % values if values else message))
 
 
-def load(stream):
-    """The ModelFile in a seekable binary stream (an open file, io.BytesIO)."""
+def load(stream, mapped=None):
+    """The ModelFile in a seekable binary stream (an open file, io.BytesIO).
+
+    mapped: the same bytes as a read-only buffer, where the file sits in memory-mapped flash
+    (a file in ROMFS, whose memoryview is the flash itself). Its int8 weights are then read in
+    place, as read-only views that cost no RAM; Model.writable copies those a trainer changes.
+    """
     size = stream.seek(0, 2)
     if size < HEADER_SIZE + CRC_SIZE:
         fail("%d bytes, too short for a header and a CRC", size)
@@ -121,7 +126,7 @@ def load(stream):
     if tensor_count != len(expected):
         fail("the layers need %d tensors, the table has %d", len(expected), tensor_count)
     check_tensor_table(table, layer_count * LAYER_SIZE, expected, align4(tables_end), size - CRC_SIZE)
-    read_tensors(stream, model, layouts, align4(tables_end))
+    read_tensors(stream, mapped, model, layouts, align4(tables_end))
     return model
 
 
@@ -251,12 +256,15 @@ def tensor_layout(model, layer):
     return [(1, weights), (4, out_c), (4, out_c), (4, out_c)]
 
 
-def read_tensors(stream, model, layouts, offset):
-    """Allocates and reads every tensor (validated sizes: at most the file's size in all)."""
+def read_tensors(stream, mapped, model, layouts, offset):
+    """Allocates and reads every tensor (validated sizes: at most the file's size in all); int8
+    tensors of a mapped file are views of it instead."""
     for index, layer in enumerate(model.layers):
         for element_size, count in layouts[index]:
             stream.seek(offset)
-            if element_size == 1:
+            if element_size == 1 and mapped is not None:
+                tensor = mapped[offset:offset + count]
+            elif element_size == 1:
                 tensor = bytearray(count)
                 if stream.readinto(tensor) != count:
                     fail("ended early")

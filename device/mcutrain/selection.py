@@ -12,6 +12,7 @@ from array import array
 
 from mcutrain import fixed, scales
 from mcutrain.backend import kernels
+from mcutrain.model import in_flash
 
 
 def gradient_norm_ratios(trainer, layers, x, labels, queries):
@@ -25,11 +26,15 @@ def gradient_norm_ratios(trainer, layers, x, labels, queries):
         mask = bytearray((len(layer.weight) + 7) // 8)
         kernels.seeds(seeds, trainer.stream)
         squares = 0
+        weight = layer.weight
+        if in_flash(weight):  # read-only: probe a copy in RAM, one layer at a time
+            layer.weight = bytearray(weight)
         for q in range(queries):
             kernels.perturb(layer.weight, mask, seeds[q], trainer.sigma, 1)
             plus = loss(model.forward(0))
             kernels.unperturb(layer.weight, mask, seeds[q], trainer.sigma, 1)
             squares += (plus - base) ** 2
+        layer.weight = weight
         results.append((_ratio_squared(model.description, layer, squares), layer.index))
     model.infer(x)  # leave the arena as an unperturbed forward pass
     return results

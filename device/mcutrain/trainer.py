@@ -97,6 +97,7 @@ class Trainer:
         # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
         self.zo_layers = self.loss = self.scratch = self.fqt = None
         gc.collect()
+        self.model.writable(top + layers)
         keep = []
         if top:
             from mcutrain import fqt  # loaded on use: on a board, code is RAM
