@@ -76,31 +76,49 @@ bench-kernels: natmods $(MICROPYTHON)
 # (Cortex-M4F, armv7emsp; our board folder boards/qemu/MPS2_AN386). Each gets a QEMU_HEAP-byte GC
 # heap (default 190 KB, about an RP2040's free heap) and binary sys.stdin/stdout.buffer
 # (boards/qemu/mcutrain_qemu.h).
-# Firmware: $(BUILD_DIR)/qemu/heap-<QEMU_HEAP>/<board>/firmware.elf.
+# Firmware: $(BUILD_DIR)/qemu/heap-<QEMU_HEAP>/<board>/firmware.elf, and <board>-frozen/ (below).
 QEMU_HEAP ?= 194560
 QEMU_BOARDS := qemu-m0 qemu-m3 qemu-m4
 QEMU_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/$(b)/firmware.elf)
+QEMU_FROZEN_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/$(b)-frozen/firmware.elf)
 QEMU_MPY_BOARD_qemu-m0 := BOARD=MICROBIT
 QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385
 QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
 QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 
 .PHONY: qemu-boards bench-arm
-qemu-boards: $(QEMU_FIRMWARE)
+qemu-boards: $(QEMU_FIRMWARE) $(QEMU_FROZEN_FIRMWARE)
 
 # Instructions per kernel call, per MAC and per training step of tiny on qemu-m0/m3/m4, counted by
 # SysTick under QEMU's -icount (bench/arm.py).
 bench-arm: natmods $(QEMU_FIRMWARE)
 	$(PYTHON) bench/arm.py
 
-$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk | $(MPY_DIR)/py/dynruntime.mk
-	@rm -rf $(@D) && mkdir -p $(@D)  # from scratch: the port's qstr cache misses configuration changes
+# One firmware build of the qemu port, from scratch (the port's qstr cache misses configuration
+# changes): $(1) our board name, $(2) what to freeze and which user C modules to build in.
+define qemu_firmware
+	@rm -rf $(@D) && mkdir -p $(@D)
 	@start=$$(date +%s); \
-	$(MAKE) -C $(MPY_DIR)/ports/qemu $(QEMU_MPY_BOARD_$*) BUILD=$(@D) FROZEN_MANIFEST= \
+	$(MAKE) -C $(MPY_DIR)/ports/qemu $(QEMU_MPY_BOARD_$(1)) BUILD=$(@D) $(2) \
 	    MICROPY_HEAP_SIZE=$(QEMU_HEAP) \
-	    CFLAGS_EXTRA='-DMP_CONFIGFILE="<$(CURDIR)/boards/qemu/mcutrain_qemu.h>" $(QEMU_CFLAGS_$*)' \
+	    CFLAGS_EXTRA='-DMP_CONFIGFILE="<$(CURDIR)/boards/qemu/mcutrain_qemu.h>" $(QEMU_CFLAGS_$(1))' \
 	    -j2 > $(@D)/build.log 2>&1 || { tail -40 $(@D)/build.log; exit 1; }; \
-	printf '%-8s heap %d bytes, built in %d s: %s\n' $* $(QEMU_HEAP) $$(( $$(date +%s) - start )) $@
+	printf '%-15s heap %d bytes, built in %d s: %s\n' $(notdir $(@D)) $(QEMU_HEAP) $$(( $$(date +%s) - start )) $@
+endef
+
+$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk | $(MPY_DIR)/py/dynruntime.mk
+	$(call qemu_firmware,$*,FROZEN_MANIFEST=)
+
+# The same boards with the device package frozen and qnn built in as a user C module (#16): their
+# code runs from flash, and the ROM image holds only the model. The port's frozen build insists
+# that micropython-lib exists, which Debian's tarball strips; our manifests need nothing from it.
+FROZEN_SOURCES := device/manifest.py boards/qemu/manifest.py boards/qemu/time.py $(wildcard device/mcutrain/*.py) \
+    $(wildcard native_modules/qnn/*.[ch]) native_modules/qnn/micropython.mk
+NO_MICROPYTHON_LIB := $(BUILD_DIR)/no-micropython-lib
+$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%-frozen/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk \
+        $(FROZEN_SOURCES) | $(MPY_DIR)/py/dynruntime.mk $(MPY_CROSS)
+	@mkdir -p $(NO_MICROPYTHON_LIB) && echo "stands in for micropython-lib (see the Makefile)" > $(NO_MICROPYTHON_LIB)/README.md
+	$(call qemu_firmware,$*,USER_C_MODULES=$(CURDIR)/native_modules FROZEN_MANIFEST=$(CURDIR)/boards/qemu/manifest.py MPY_LIB_DIR=$(NO_MICROPYTHON_LIB))
 
 # The committed pre-trained models (float .npz and int8 model file), trained from scratch on
 # Fashion-MNIST, each followed by its clean test accuracy. `make demo` uses them as committed.

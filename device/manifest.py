@@ -1,7 +1,6 @@
-# Freezes the mcutrain package into firmware, so that its bytecode runs from flash:
-#   make -C <micropython>/ports/<port> BOARD=... FROZEN_MANIFEST=<this repo>/device/manifest.py
-# The NumPy reference (mcutrain/reference) stays out: a board has the qnn kernels.
-# A port's own manifest can be kept with include("$(PORT_DIR)/boards/manifest.py") in a copy.
+# The mcutrain package, frozen into firmware so that its bytecode runs from flash; included by
+# boards/manifest.py (a real board) and boards/qemu/manifest.py (the emulated ones). The NumPy
+# reference (mcutrain/reference) stays out: a board has the qnn kernels.
 import os
 
 package("mcutrain", files=sorted(f for f in os.listdir("mcutrain") if f.endswith(".py")))

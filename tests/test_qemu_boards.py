@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 BOARDS = ["qemu-m0", "qemu-m3", "qemu-m4"]
+FROZEN = [f"{board}-frozen" for board in BOARDS]  # the package and qnn in the firmware (#16)
 
 KERNELS = """
 import qnn, sys, gc
@@ -55,7 +56,21 @@ def test_the_board_boots_mounts_the_image_and_runs_kernels(tmp_path, board):
     assert q.process is None
 
 
-@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("board", FROZEN)
+def test_a_frozen_board_runs_the_kernels_and_package_from_its_firmware(tmp_path, board):
+    image = qemu.deploy_image(board, TINY, tmp_path / "deploy.romfs")
+    q = qemu.QemuBoard(board, image, serve=False)
+    try:
+        arch, crc, out, free = q.exec(KERNELS).decode().split(maxsplit=3)
+        assert int(crc) == zlib.crc32(b"123456789") and out == "[1,"
+        where = q.exec("import os, qnn, time, mcutrain.trainer as t\n"
+                       "print(os.listdir('/rom'), hasattr(qnn, '__file__'), t.__file__, time.__file__)").decode()
+        assert where.split() == ["['model.mcut']", "False", "mcutrain/trainer.py", "time.py"], where  # not /rom/lib/...
+    finally:
+        q.close()
+
+
+@pytest.mark.parametrize("board", BOARDS + FROZEN)
 def test_a_short_training_session_over_the_pty(tmp_path, board):
     """20 training samples of tiny (batch 2: 10 steps) and two evaluations of 4 samples; a
     checkpoint into the board's /flash (a host folder); the board's counters and sample checksum."""
@@ -144,13 +159,16 @@ def test_zo_adaptation_over_the_link_improves_tiny_on_the_cortex_m0(tmp_path):
 
 @pytest.mark.parametrize("settings", ["mode=np,layers=4/6,queries=4", "method=fqt,layers=4/6,lr=0.003"],
                          ids=["zo", "fqt"])
-def test_20_steps_leave_the_same_bytes_on_the_cortex_m0_the_virtual_board_and_cpython(board, tmp_path, settings):
-    """The armv6m natmod on an emulated Cortex-M0, the x64 natmod on the unix port and the NumPy
-    reference on CPython: the same weights and losses after 20 steps of batch 2."""
+@pytest.mark.parametrize("m0", ["qemu-m0", "qemu-m0-frozen"])
+def test_20_steps_leave_the_same_bytes_on_the_cortex_m0_the_virtual_board_and_cpython(board, tmp_path, settings, m0):
+    """The armv6m natmod (or qnn built into the firmware) on an emulated Cortex-M0, the x64 natmod
+    on the unix port and the NumPy reference on CPython: the same weights and losses after 20 steps
+    of batch 2."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 16)  # cycled: the whole file is read into the board's RAM
     on_virtual, on_cpython = run_both(board, tmp_path, [TINY, data, 20, 2, settings])
-    tree = deploy.files("armv6m", TINY) + [(data, "samples.bin")]
+    code = [] if qemu.BOARDS[m0].frozen else deploy.files("armv6m", TINY)[:-1]
+    tree = code + [(TINY, "model.mcut"), (data, "samples.bin")]
     image = qemu.romfs_image(tree, tmp_path / "deploy.romfs")
     program = TRAIN_STEPS.replace(
         "path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]",
@@ -165,7 +183,7 @@ def test_20_steps_leave_the_same_bytes_on_the_cortex_m0_the_virtual_board_and_cp
         '        if layer.weight is not None:\n            for t in (layer.weight, layer.bias):\n'
         '                f.write((sep + bytes(t).hex()).encode())\n                sep = " "\n')
     assert "/flash/weights.txt" in program and "/rom/samples.bin" in program
-    q = qemu.QemuBoard("qemu-m0", image, serve=False)
+    q = qemu.QemuBoard(m0, image, serve=False)
     try:
         losses = q.exec(program, timeout=300).decode().replace("\r\n", "\n")
         on_m0 = (q.flash / "weights.txt").read_text() + "\n" + losses

@@ -4,6 +4,10 @@
     qemu-m3  mps2-an385: Cortex-M3, armv7m natmod
     qemu-m4  mps2-an386: Cortex-M4F, armv7emsp (our board folder, boards/qemu/MPS2_AN386)
 
+and each as `<board>-frozen`: firmware with the device package frozen (device/manifest.py) and
+qnn built in as a user C module (native_modules/qnn/micropython.mk), the way a user builds it
+for a real board, so that their code runs from flash; its ROM image holds only the model.
+
 `make qemu-boards` builds the firmware (QEMU_HEAP bytes of GC heap, 190 KB by default, about an
 RP2040's free heap). Deploying is flashing: the tree `mcutrain deploy` puts on a board
 (lib/mcutrain/*.mpy, lib/qnn.mpy for the board's arch, model.mcut) becomes a ROMFS image
@@ -28,7 +32,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mcutrain_host.board import deploy, micropython
@@ -47,14 +51,16 @@ class Spec:
     rom_address: int  # where the ROMFS image goes: free flash (microbit) or RAM above the firmware
     rom_limit: int
     qemu_args: tuple = ()
+    frozen: bool = False  # the package and qnn are in the firmware
 
 
-BOARDS = {
+NATMOD_BOARDS = {
     "qemu-m0": Spec("microbit", "armv6m", 0x00080000, 0x00080000,
                     ("-global", "nrf51-soc.flash-size=1048576", "-global", "nrf51-soc.sram-size=262144")),
     "qemu-m3": Spec("mps2-an385", "armv7m", 0x00200000, 0x00100000),
     "qemu-m4": Spec("mps2-an386", "armv7emsp", 0x00200000, 0x00100000),
 }
+BOARDS = dict(NATMOD_BOARDS, **{f"{name}-frozen": replace(spec, frozen=True) for name, spec in NATMOD_BOARDS.items()})
 
 # Run on the board before the server: mount the image, and the host folder as /flash. Its files go
 # through ARM semihosting (QEMU runs with -semihosting): `bkpt 0xAB` with an operation in r0 and a
@@ -154,7 +160,10 @@ TIME = micropython.REPO / "boards" / "qemu" / "time.py"
 
 def deploy_image(board, model, output):
     """The deploy tree for `board` (the package, the natmod for its arch, the model) as an image,
-    with lib/time.py: the port has no `time`, boards/qemu/time.py reads a hardware timer instead."""
+    with lib/time.py: the port has no `time`, boards/qemu/time.py reads a hardware timer instead.
+    A frozen board's firmware has all of that but the model (boards/qemu/manifest.py)."""
+    if BOARDS[board].frozen:
+        return romfs_image([(Path(model), "model.mcut")], output)
     return romfs_image(deploy.files(BOARDS[board].arch, model) + [(TIME, "lib/time.py")], output)
 
 
