@@ -50,3 +50,52 @@ class Faulty:
 
     def close(self):
         self.inner.close()
+
+
+class Delayed:
+    """A board slower than the host expects: every byte from the board arrives `latency` seconds
+    after the board sent it (a fixed delay, not a rate limit: pipelined answers stay pipelined)."""
+
+    def __init__(self, inner, latency):
+        self.inner, self.latency = inner, latency
+        self.queue = []  # (due time, bytes), oldest first
+        self.closed = None  # the inner transport's end, raised once what came before it is read
+
+    def write(self, data):
+        self.inner.write(data)
+
+    def read(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            due = bytearray()
+            while self.queue and self.queue[0][0] <= now:
+                due += self.queue.pop(0)[1]
+            if due:
+                return bytes(due)
+            if self.closed and not self.queue:
+                raise self.closed
+            if now >= deadline:
+                return b""
+            until = min(deadline, self.queue[0][0]) if self.queue else deadline
+            if self.closed:
+                time.sleep(until - now)
+                continue
+            try:
+                data = self.inner.read(until - now)
+            except Exception as e:  # the link's end (LinkDown): after the bytes still on their way
+                self.closed = e
+                continue
+            if data:
+                self.queue.append((time.monotonic() + self.latency, data))
+
+    def restart(self):
+        self.queue.clear()
+        self.closed = None
+        self.inner.restart()
+
+    def kill(self):
+        self.inner.kill()
+
+    def close(self):
+        self.inner.close()

@@ -21,6 +21,7 @@ def test_demo_adapts_on_the_virtual_board_over_the_link(tmp_path):
     after = re.search(r"accuracy after adaptation:  ([\d.]+)%", proc.stdout)
     assert before and after, proc.stdout
     assert "samples applied: 200 in 200 steps" in proc.stdout
+    assert re.search(r"^link: \d+ frames, \d+ retransmitted, \d+ damaged frames received$", proc.stdout, re.M)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert sum(r["event"] == "step" for r in records) == 200
     assert records[-1]["event"] == "end" and records[-1]["checksum"] == records[-1]["expected_checksum"]

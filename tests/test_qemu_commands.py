@@ -5,10 +5,11 @@ from the checkpoints in the run's flash folder, bench runs there in virtual micr
 import re
 
 from mcutrain_host import cli, instructions
-from mcutrain_host.board import micropython
+from mcutrain_host.board import micropython, qemu
 from mcutrain_host.commands import repl
 from mcutrain_host.commands.train import model_identity
 from test_bench_boards_repl import crafted_run
+from test_link_recovery import board_on_a_serial_port
 from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -25,6 +26,17 @@ def test_deploy_refuses_a_plan_larger_than_the_boards_heap(capsys):
     assert cli.main(["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "32"]) == 1
     err = capsys.readouterr().err
     assert "need about" in err and "KB free (qemu-m0: `make qemu-boards QEMU_HEAP=...` sets it)" in err
+
+
+def test_deploy_to_a_serial_board_without_a_filesystem_says_so_and_what_to_do(tmp_path, capsys):
+    """The qemu port has no writable filesystem: as a serial board (its pty), deploy cannot make /lib."""
+    board = board_on_a_serial_port(qemu.deploy_image("qemu-m0", TINY, tmp_path / "deploy.romfs"))
+    try:
+        assert cli.main(["deploy", "--port", board.pty]) == 1
+    finally:
+        board.close()
+    err = capsys.readouterr().err
+    assert "cannot create /lib on the board" in err and "no writable filesystem" in err and "--port qemu-m0" in err
 
 
 def test_bench_runs_on_the_emulated_board_in_virtual_microseconds(capsys):

@@ -15,8 +15,9 @@ from array import array
 from mcutrain.backend import kernels
 
 VERSION = 1
-# Frame types, host to board.
-HELLO, CONFIG, SAMPLE, SAVE, STATS, BYE = 1, 2, 3, 4, 5, 6
+# Frame types, host to board. ABORT is BYE from a host that does not know the session: one taking
+# back a board whose host died mid-run, which must not have to guess the seq the board expects.
+HELLO, CONFIG, SAMPLE, SAVE, STATS, BYE, ABORT = 1, 2, 3, 4, 5, 6, 7
 # Frame types, board to host: ACK answers a frame (same seq); BOOT announces a (re)started board.
 ACK, BOOT = 0x80, 0x81
 HEADER = 5  # type u8, seq u16, length u16
@@ -98,6 +99,9 @@ class Link:
                 self.dropped += 1
                 continue
             seq = frame[1] | frame[2] << 8
+            if frame[0] == ABORT:
+                self.seq, self.length = seq, n - HEADER
+                return ABORT
             if frame[0] == HELLO and n >= HEADER + 5 and self.payload_u32(1) != self.session:
                 # A HELLO with a new session number restarts the numbering at its seq; a repeat
                 # of an old one (a delayed copy) must not, or later frames would look out of order.

@@ -191,7 +191,7 @@ class Server:
                     answer = self.hello()
                 elif kind == protocol.STATS:
                     answer = self.stats()
-                elif kind == protocol.BYE:
+                elif kind == protocol.BYE or kind == protocol.ABORT:
                     link.answer_text("bye")
                     return
                 else:

@@ -117,12 +117,25 @@ def to_folder(folder, tree):
 
 def to_serial(transport, tree):
     """Copies the tree through mpremote's raw-REPL file functions."""
+    from mpremote.transport import TransportError
+
     for folder in sorted({str(Path(dest).parent) for _, dest in tree if "/" in dest}, key=len):
         path = ""
         for part in folder.split("/"):
             path += "/" + part
             if not transport.fs_exists(path):
-                transport.fs_mkdir(path)
+                try:
+                    transport.fs_mkdir(path)
+                except (OSError, TransportError) as e:  # mpremote's message is the bare path
+                    raise DeployError(
+                        f"cannot create {path} on the board ({type(e).__name__}): it has no writable "
+                        f"filesystem. Flash a MicroPython firmware with a filesystem on its flash (the "
+                        f"standard RP2040 and STM32 builds have one), or use an emulated board, --port "
+                        f"qemu-m0, qemu-m3 or qemu-m4, which boots these files as a ROM image") from e
     for source, dest in tree:
-        transport.fs_writefile("/" + dest, Path(source).read_bytes())
+        try:
+            transport.fs_writefile("/" + dest, Path(source).read_bytes())
+        except (OSError, TransportError) as e:
+            raise DeployError(f"cannot write /{dest} on the board ({type(e).__name__}: {e}); "
+                              f"is its filesystem full or read-only?") from e
 

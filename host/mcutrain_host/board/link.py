@@ -93,7 +93,7 @@ class Link:
     board's memory of past answers to one control answer and WINDOW sample answers.
     """
 
-    def __init__(self, transport, window=8, min_timeout=0.05, max_timeout=10.0, give_up=60.0):
+    def __init__(self, transport, window=8, initial_timeout=1.0, min_timeout=0.05, max_timeout=10.0, give_up=60.0):
         if not 1 <= window <= protocol.WINDOW:
             raise ValueError(f"window must be in 1..{protocol.WINDOW}")
         self.transport = transport
@@ -104,7 +104,8 @@ class Link:
         self.in_flight = {}  # seq -> [wire bytes, first sent, last sent, retransmitted, callback]
         self.order = []  # seqs in flight, oldest first
         self.srtt, self.rttvar = None, 0.0
-        self.estimate = self.timeout = 1.0
+        self.resent_answered = {}  # seq -> (first sent, answered) of recently answered resent frames
+        self.estimate = self.timeout = initial_timeout
         self.opening = False
         # Zero bytes sent before a retransmission: enough to complete any frame read the board
         # may be stuck in (damaged length bytes promise it more than came), the largest until
@@ -171,6 +172,7 @@ class Link:
         """Forgets frames in flight (their board is gone)."""
         self.in_flight.clear()
         self.order.clear()
+        self.resent_answered.clear()
         self.timeout = self.estimate
 
     # ---- receiving ----
@@ -193,18 +195,39 @@ class Link:
     def _dispatch(self, kind, seq, payload):
         if kind == protocol.BOOT and not self.opening:
             raise BoardReset("the board restarted: " + payload[1:].decode(errors="replace"))
-        if kind != protocol.ACK or seq not in self.in_flight:
-            return  # an answer repeated for a retransmission already answered
+        if kind != protocol.ACK:
+            return
+        if seq not in self.in_flight:
+            self._answered_again(seq)
+            return
         # ACKs come in order: one for a later frame means every earlier one was applied too,
         # but each frame's own answer is what its callback needs, so wait for it.
         wire, first, last, retransmitted, callback = self.in_flight.pop(seq)
         self.order.remove(seq)
-        if not retransmitted:
-            self._measure(time.monotonic() - first)
+        now = time.monotonic()
+        if retransmitted:
+            # Karn: which copy this answers is unknown, so it cannot time the link, unless the
+            # board answers a copy again (_answered_again).
+            self.resent_answered[seq] = (first, now)
+            if len(self.resent_answered) > 2 * protocol.WINDOW:
+                del self.resent_answered[next(iter(self.resent_answered))]
+        else:
+            self._measure(now - first)
         # An answer is progress: drop the backoff. Kept, it would only grow on a lossy line, where
         # every frame ends up retransmitted and none can time the link again.
         self.timeout = self.estimate
         callback(payload[0], payload[1:])
+
+    def _answered_again(self, seq):
+        """A second answer to a resent frame: the board had its first copy, so the resend was
+        needless and the first answer timed the first copy. This is how a board slower than the
+        estimate (a training step on an RP2040) gets timed: every frame is resent, so without it
+        no first transmission would ever be answered before its timeout."""
+        sent = self.resent_answered.pop(seq, None)
+        if sent is not None:
+            first, answered = sent
+            self._measure(answered - first)
+            self.timeout = self.estimate
 
     def _measure(self, rtt):
         # Karn and Jacobson: only first transmissions time the link; the timeout follows mean + 4 deviations.

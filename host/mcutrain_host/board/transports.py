@@ -10,10 +10,18 @@ import time
 import tty
 from pathlib import Path
 
+from mcutrain import link as protocol
 from mcutrain_host.board import micropython
-from mcutrain_host.board.link import LinkDown
+from mcutrain_host.board.link import LinkDown, Parser, encode
 
 SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
+
+# What a host sends a board before its REPL: the board may still be serving a host that died (the
+# server ignores Ctrl-C, which any frame may hold). Zero bytes complete a frame the board was
+# reading when that host stopped mid-write, then pass as delimiters; ABORT ends the server
+# whatever seq it expects. A REPL ignores the zeros, and the frame's bytes at most leave it in the
+# raw REPL with a line that mpremote's Ctrl-C clears.
+TAKE_BACK = bytes(protocol.MAX_BODY) + encode(protocol.ABORT, 0, b"")
 
 
 class Board:
@@ -38,6 +46,23 @@ def read_available(serial, timeout):
     serial.timeout = max(0.0, timeout)
     first = serial.read(1)
     return first + serial.read(serial.in_waiting) if first else b""
+
+
+def take_back(serial, timeout=2.0):
+    """Brings a board left inside the server by a dead host back to its REPL: sends TAKE_BACK, then
+    reads until the server says bye, or a REPL answers with text (the board was not serving), or
+    `timeout` passes in silence (a raw REPL does not echo; a server in a long training step reads
+    the ABORT only after it, and the caller's retries meet it then). True if a server ended."""
+    serial.write(TAKE_BACK)
+    parser = Parser()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for kind, _, payload in parser.feed(read_available(serial, deadline - time.monotonic())):
+            if kind == protocol.ACK and payload == b"\x00bye":
+                return True
+        if parser.noise.strip(b"\x00"):
+            return False
+    return False
 
 
 class VirtualBoard(Board):
@@ -132,6 +157,7 @@ class SerialBoard(Board):
         for attempt in range(attempts):  # a board that just reset takes a moment to enumerate again
             try:
                 self.repl = SerialTransport(self.port, baudrate=self.baudrate)
+                take_back(self.repl.serial)
                 self.repl.enter_raw_repl(soft_reset=True)
                 self.repl.exec_raw_no_follow(self.prelude + SERVE.format(model=self.model,
                                                                          checkpoint=self.checkpoint))

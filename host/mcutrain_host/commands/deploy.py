@@ -83,6 +83,7 @@ def deploy_serial(port, model, settings):
     except TransportError as e:
         raise deploy.DeployError(f"cannot open {port} ({e}); `mcutrain boards` lists the serial ports") from e
     try:
+        transports.take_back(repl.serial)
         repl.enter_raw_repl(soft_reset=True)
         board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
         tree = deploy.files(board.arch, model)

@@ -217,6 +217,9 @@ def print_summary(summary):
     print(f"accuracy after adaptation:  {100 * after:.1f}% ({100 * (after - before):+.1f} points, on the board)")
     print(f"samples applied: {summary['samples']} in {summary['steps']} steps, checksum {summary['checksum']} "
           f"(expected {summary['expected_checksum']}), reconnects {summary['reconnects']}")
+    link = summary["link"]
+    print(f"link: {link.get('frames', 0)} frames, {link.get('retransmits', 0)} retransmitted, "
+          f"{link.get('damaged_frames', 0)} damaged frames received")
     print(f"metrics: {summary['out']}/metrics.jsonl and metrics.csv; plot: {summary['out']}/curves.png")
 
 
