@@ -113,3 +113,25 @@ def test_a_host_killed_mid_run_leaves_a_board_the_next_host_takes_back(tmp_path)
         assert counters[1:] == (stream.total, expected_checksum(stream.total))
     finally:
         board.close()
+
+
+def help_examples(command):
+    """The example command lines of `mcutrain COMMAND --help` that run on a board started here (the
+    virtual or an emulated one), as argument lists."""
+    text = subprocess.run([sys.executable, "-m", "mcutrain_host.cli", command, "--help"], capture_output=True,
+                          text=True, check=True).stdout
+    examples = [line.split()[1:] for line in text.split("examples:")[1].splitlines() if line.strip()]
+    return [args for args in examples
+            if "--port" not in args or args[args.index("--port") + 1].startswith(("sim", "qemu-"))]
+
+
+@pytest.mark.parametrize("command", ["deploy", "bench"])
+def test_every_help_example_on_a_board_started_here_runs(command):
+    examples = help_examples(command)
+    assert examples and all(args[0] == command for args in examples)
+    for args in examples:
+        if any(arg.startswith("qemu-") for arg in args) and shutil.which("qemu-system-arm") is None:
+            continue
+        proc = subprocess.run([sys.executable, "-m", "mcutrain_host.cli", *args], capture_output=True, text=True,
+                              timeout=1800)
+        assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-2000:])

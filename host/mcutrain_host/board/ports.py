@@ -3,6 +3,7 @@
 (started by the tool, files deployed as a ROM image); anything else is a serial device with
 mcutrain deployed."""
 
+import argparse
 from pathlib import Path
 
 from mcutrain_host.board import deploy, qemu, transports
@@ -18,7 +19,52 @@ def add_port_arguments(p):
                         "same behind a pseudo-terminal; qemu-m0 (Cortex-M0, the RP2040 stand-in), qemu-m3, "
                         "qemu-m4 (Cortex-M4F, the STM32F4 stand-in): emulated boards started here; or a "
                         "serial device such as /dev/ttyACM0 with mcutrain deployed (default: %(default)s)")
-    p.add_argument("--heap", default="256K", help="the virtual board's heap (default: %(default)s)")
+    p.add_argument("--heap", default="256K", action=HeapOption, type=heap_size,
+                   help="the board's GC heap: the virtual board's (default: %(default)s), or an emulated "
+                        f"board's (default: {qemu.DEFAULT_HEAP // 1024}K; firmware for another heap is built "
+                        "on its first use, in about 20 s; qemu-m0 holds up to "
+                        f"{qemu.MAX_HEAP['microbit'] // 1024}K)")
+    p.set_defaults(heap_given=False)
+
+
+class HeapOption(argparse.Action):
+    """--heap that remembers being given: an emulated board's default heap is its firmware's, not
+    the virtual board's."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        namespace.heap, namespace.heap_given = value, True
+
+
+def heap_size(text):
+    """--heap's type: the text as given (the virtual board's `-X heapsize` takes it so), if a size."""
+    try:
+        qemu.heap_bytes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def qemu_heap(args):
+    """The heap in bytes of the emulated board args.port: --heap, or its firmware's default;
+    DeployError if the board's RAM cannot hold it."""
+    if not args.heap_given:
+        return qemu.DEFAULT_HEAP
+    heap = qemu.heap_bytes(args.heap)
+    limit = qemu.MAX_HEAP[qemu.BOARDS[args.port].machine]
+    if not 16 * 1024 <= heap <= limit:
+        raise deploy.DeployError(f"--heap {args.heap}: {args.port} holds a heap of 16K to {limit // 1024}K")
+    return heap - heap % 4  # the firmware's heap is an array of words
+
+
+def heap_advice(port, heap, info, need):
+    """What to tell when a plan does not fit an emulated board: the --heap that would hold it, if
+    its RAM can."""
+    wanted = sum(need.values()) + heap - info.free  # the plan and what the board holds before it
+    kb = -(-wanted // (16 * 1024)) * 16 + 16  # rounded up to 16K, and 16K to spare
+    limit = qemu.MAX_HEAP[qemu.BOARDS[port].machine]
+    if kb * 1024 <= limit:
+        return f" ({port}'s heap is {heap // 1024}K: --heap {kb}K holds the plan)"
+    return f" ({port}'s heap is {heap // 1024}K, and --heap sets at most {limit // 1024}K)"
 
 
 def deploy_virtual(heap, model, flash, settings):
@@ -45,6 +91,7 @@ def connector(args, model, run_dir, settings):
             previous.restart()
             return previous
     elif args.port in qemu.BOARDS:
+        heap = qemu_heap(args)
         image = qemu.deploy_image(args.port, model, Path(run_dir) / "romfs.img")
         need = deploy.needed(model, settings, qemu.BOARDS[args.port].arch)
 
@@ -52,9 +99,9 @@ def connector(args, model, run_dir, settings):
             if previous is not None:
                 previous.restart()
                 return previous
-            board = qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash")
+            board = qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash", heap=heap)
             try:
-                deploy.check_fit(board.info, need, f" ({args.port}: `make qemu-boards QEMU_HEAP=...` sets it)")
+                deploy.check_fit(board.info, need, heap_advice(args.port, heap, board.info, need))
             except deploy.DeployError:
                 board.close()
                 raise

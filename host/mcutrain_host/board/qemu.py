@@ -127,6 +127,23 @@ class QemuError(Exception):
     """The emulated board cannot be built or started; the message says what to do."""
 
 
+# The largest GC heap (`--heap`) each machine's RAM holds next to the firmware. microbit: 256 KB of
+# SRAM less the firmware's other data (1 KB) and its 10 KB stack, with a margin; mps2: code and
+# data share the RAM below the ROMFS image at 2 MB, and 1.5 MB leaves room for the code.
+MAX_HEAP = {"microbit": 240 * 1024, "mps2-an385": 1536 * 1024, "mps2-an386": 1536 * 1024}
+
+
+def heap_bytes(text):
+    """'200K', '1M' or '204800' -> bytes, as MicroPython's `-X heapsize` reads it; ValueError if
+    it is not a size."""
+    units = {"K": 1024, "M": 1024 * 1024}
+    size = text.strip().upper()
+    try:
+        return int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size such as 200K, 1M or 204800") from None
+
+
 def firmware(board, heap=DEFAULT_HEAP):
     return micropython.build_dir() / "qemu" / f"heap-{heap}" / board / "firmware.elf"
 

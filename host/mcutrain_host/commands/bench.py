@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from mcutrain_host.board import micropython, ports, qemu, virtual
+from mcutrain_host.board.deploy import DeployError
 from mcutrain_host.commands import positive_int
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -26,7 +27,7 @@ def add_parser(subparsers):
                     "instructions of the emulated core.",
         epilog="examples:\n"
                "  mcutrain bench\n"
-               "  mcutrain bench --method zo --mode np --queries 20 --batch 4\n"
+               "  mcutrain bench --method zo --mode np --queries 20 --batch 4 --heap 512K\n"
                "  mcutrain bench --port /dev/ttyACM0 --repeat 5 --steps 1\n"
                "  mcutrain bench --port qemu-m0 --method zo --mode np",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,9 +142,13 @@ def run_qemu(args):
     """On an emulated board under -icount, where the bench's microseconds are QEMU's virtual ones:
     1000 instructions each (boards/qemu/time.py)."""
     model = host_model(args)
+    try:
+        heap = ports.qemu_heap(args)
+    except DeployError as e:
+        return "", str(e)
     with tempfile.TemporaryDirectory() as tmp:
         board = qemu.QemuBoard(args.port, qemu.deploy_image(args.port, model, Path(tmp) / "romfs.img"), serve=False,
-                               icount=True)
+                               icount=True, heap=heap)
         try:
             return board.exec(script_for("/rom/model.mcut", args), timeout=1800).decode(errors="replace"), ""
         except qemu.QemuError as e:
@@ -234,9 +239,13 @@ def run(args):
     report = parse(output)
     if report is None:
         print(f"mcutrain bench: the board did not run the bench:\n{output}{errors}".rstrip(), file=sys.stderr)
-        return 1
-    show(report, args)
-    if not report["complete"]:
-        print(f"mcutrain bench: the bench stopped early:\n{errors or output}".rstrip(), file=sys.stderr)
-        return 1
-    return 1 if any("error" in step for step in report["steps"]) else 0
+    else:
+        show(report, args)
+        if not report["complete"]:
+            print(f"mcutrain bench: the bench stopped early:\n{errors or output}".rstrip(), file=sys.stderr)
+    failed = report is None or not report["complete"] or any("error" in step for step in report["steps"])
+    if failed and "MemoryError" in output + errors:
+        print(f"mcutrain bench: the board ran out of heap. On sim and qemu-* boards --heap gives it more (qemu-m0 "
+              f"holds up to {qemu.MAX_HEAP['microbit'] // 1024}K); or bench fewer layers (--layers), a smaller "
+              f"batch or fewer queries", file=sys.stderr)
+    return 1 if failed else 0

@@ -22,7 +22,8 @@ def add_parser(subparsers):
                     "for qemu-m0, qemu-m3 or qemu-m4 they become the ROM image the emulated board boots "
                     "with (build/<board>-deploy/romfs.img; train and eval build their own).",
         epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
-               "  mcutrain deploy --port sim --heap 128K\n  mcutrain deploy --port qemu-m0 --method fqt",
+               "  mcutrain deploy --port sim --heap 192K\n  mcutrain deploy --port qemu-m0 --method fqt\n"
+               "  mcutrain deploy --port qemu-m0 --method fqt --batch 4 --heap 224K",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
