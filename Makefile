@@ -139,6 +139,10 @@ models: $(PYTHON)
 	$(MCUTRAIN) quantize models/small-float.npz -o models/small.mcut
 	$(MCUTRAIN) eval models/small-float.npz
 	$(MCUTRAIN) eval models/small.mcut
+	$(MCUTRAIN) pretrain --model medium --epochs 6 -o models/medium-float.npz
+	$(MCUTRAIN) quantize models/medium-float.npz -o models/medium.mcut
+	$(MCUTRAIN) eval models/medium-float.npz
+	$(MCUTRAIN) eval models/medium.mcut
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -41,7 +41,7 @@ def test_images_quantize_as_pixel_minus_128_at_the_shipped_input_scale():
     assert np.array_equal(q.astype(int), np.arange(256) - 128)
 
 
-@pytest.mark.parametrize("name", ["tiny", "small"])
+@pytest.mark.parametrize("name", ["tiny", "small", "medium"])
 def test_committed_int8_model_is_the_quantized_committed_float_model(name):
     float_model = network.load(MODELS / f"{name}-float.npz")
     calibration, _ = datasets.load("fashion-mnist", "heldout")

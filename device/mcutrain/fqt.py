@@ -18,6 +18,7 @@ from array import array
 
 from mcutrain import fixed
 from mcutrain.backend import kernels
+from mcutrain.buffers import int32_zeros
 from mcutrain.model import elements
 from mcutrain.zo import _set_base
 
@@ -80,7 +81,7 @@ class FQT:
         return self.model.batch * elements(self.model.description.shape(t))
 
     def int32(self, n):
-        buf = array("i", bytes(4 * n))
+        buf = int32_zeros(n)
         self.owned.append(buf)
         return buf
 

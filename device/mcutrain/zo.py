@@ -19,6 +19,7 @@ from array import array
 
 from mcutrain import fixed, scales
 from mcutrain.backend import kernels
+from mcutrain.buffers import int32_zeros
 
 WP, NP = "wp", "np"
 LOSS_UNIT = (1, -16)  # one Q16 loss step, in nats
@@ -231,7 +232,7 @@ class Scratch:
             sizes["mask"] = max(sizes["mask"], batch * ((nodes // batch + 7) // 8))
             sizes["weight_gradient"] = max(sizes["weight_gradient"], len(layer.weight))
             sizes["bias_gradient"] = max(sizes["bias_gradient"], layer.record.shape[2])
-        self.buffers = {name: bytearray(n) if name == "mask" else array("i", bytes(4 * n))
+        self.buffers = {name: bytearray(n) if name == "mask" else int32_zeros(n)
                         for name, n in sizes.items()}
 
     def int32(self, name, n):
