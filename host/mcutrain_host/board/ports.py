@@ -1,7 +1,7 @@
 """`--port`: where the board is. `sim` is the virtual board (started by the tool, over a pipe;
 `sim-pty` over a pseudo-terminal); `qemu-m0`, `qemu-m3`, `qemu-m4` are emulated Cortex-M boards
-(started by the tool, files deployed as a ROM image); anything else is a serial device with
-mcutrain deployed."""
+(started by the tool, files deployed as a ROM image), and `qemu-m0-frozen` etc. the same with
+mcutrain built into their firmware; anything else is a serial device with mcutrain deployed."""
 
 import argparse
 from pathlib import Path
@@ -17,7 +17,9 @@ def add_port_arguments(p):
     p.add_argument("--port", default="sim",
                    help="sim: the virtual board (MicroPython's unix port, started here); sim-pty: the "
                         "same behind a pseudo-terminal; qemu-m0 (Cortex-M0, the RP2040 stand-in), qemu-m3, "
-                        "qemu-m4 (Cortex-M4F, the STM32F4 stand-in): emulated boards started here; or a "
+                        "qemu-m4 (Cortex-M4F, the STM32F4 stand-in): emulated boards started here, and "
+                        "qemu-m0-frozen, qemu-m3-frozen, qemu-m4-frozen: the same with the package and qnn "
+                        "built into the firmware; or a "
                         "serial device such as /dev/ttyACM0 with mcutrain deployed (default: %(default)s)")
     p.add_argument("--heap", default="256K", action=HeapOption, type=heap_size,
                    help="the board's GC heap: the virtual board's (default: %(default)s), or an emulated "
