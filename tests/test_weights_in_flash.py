@@ -11,6 +11,7 @@ from mcutrain.backend import kernels
 from mcutrain.model import Model
 from mcutrain.trainer import Trainer
 from mcutrain_host import datasets
+from mcutrain_host.board import deploy
 from mcutrain_host.quantize import quantize_images
 from test_trainer import SMALL, TINY
 
@@ -71,3 +72,14 @@ def test_layer_selection_probes_flash_layers_through_ram_and_leaves_them_in_flas
     assert weight_bytes(in_flash) == weight_bytes(in_ram)
     untrained = [layer for layer in in_flash.layers if layer.weight is not None and layer.index not in chosen[1] + [14]]
     assert untrained and all(isinstance(layer.weight, memoryview) for layer in untrained)
+
+
+def test_the_fit_check_counts_only_the_trained_weights_of_a_model_read_in_place():
+    medium = TINY.with_name("medium.mcut")
+    settings = {"method": "fqt", "batch": 1}
+    in_ram = deploy.needed(medium, settings, None)["server"]
+    in_place = deploy.needed(medium, settings, None, weights_in_flash=True)["server"]
+    m = loaded(medium, mapped=True)
+    Trainer(m, **settings)
+    untrained = m.memory()["flash"]
+    assert untrained > 250_000 and abs((in_ram - in_place) - untrained) < 0.05 * untrained

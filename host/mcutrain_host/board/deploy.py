@@ -22,7 +22,15 @@ base = gc.mem_alloc()
 from mcutrain import serve
 from mcutrain.model import load
 from mcutrain.link import Link, HEADER, MAX_TEXT
-m = load(sys.argv[1])
+if sys.argv[3] == "flash":  # read in place from ROMFS on the board; here a bytes object stands in for the flash
+    import io
+    from mcutrain import model_file
+    from mcutrain.model import Model
+    data = open(sys.argv[1], "rb").read()
+    base += len(data)
+    m = Model(model_file.load(io.BytesIO(data), memoryview(data)))
+else:
+    m = load(sys.argv[1])
 link = Link(sys.stdin.buffer, sys.stdout.buffer, HEADER + max(serve.SAMPLE_HEADER + m.input_size, MAX_TEXT))
 s = serve.Server(m, link, None)
 s.configure(sys.argv[2])
@@ -75,20 +83,23 @@ def files(arch, model):
     return tree + [(qnn, "lib/qnn.mpy"), (Path(model), "model.mcut")]
 
 
-def needed(model, settings, arch):
+def needed(model, settings, arch, weights_in_flash=False):
     """Heap bytes the server needs for the model and the plan: measured on the virtual board
     (64-bit objects, so an upper bound for a 32-bit board), package bytecode included, less
     what the interpreter holds before the server is imported (the probe's `used` counts that on
     the board); plus the natmod's code, which a bare-metal port copies into the heap (the unix
-    port maps it outside)."""
+    port maps it outside). arch: the natmod's, None where qnn is in the board's firmware.
+    weights_in_flash: the board reads the model in place from ROMFS, so only the weights of the
+    layers the plan trains take heap."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plan.py"
         script.write_text(PLAN)
-        proc = virtual.run_script(script, heap="2M", args=[str(model), format_settings(settings)])
+        proc = virtual.run_script(script, heap="2M", args=[str(model), format_settings(settings),
+                                                           "flash" if weights_in_flash else "ram"])
     if proc.returncode:
         raise DeployError("the training plan fails on the virtual board:\n" + proc.stderr.decode(errors="replace"))
     base, used = (int(v) for v in proc.stdout.split())
-    in_heap = arch not in UNIX_ARCHS and natmod.natmod_for("qnn", arch)
+    in_heap = arch is not None and arch not in UNIX_ARCHS and natmod.natmod_for("qnn", arch)
     return {"server": used - base, "natmod": in_heap.stat().st_size if in_heap else 0}
 
 

@@ -95,7 +95,7 @@ def connector(args, model, run_dir, settings):
     elif args.port in qemu.BOARDS:
         heap = qemu_heap(args)
         image = qemu.deploy_image(args.port, model, Path(run_dir) / "romfs.img")
-        need = deploy.needed(model, settings, qemu.BOARDS[args.port].arch)
+        need = deploy.needed(model, settings, qemu.natmod_arch(args.port), weights_in_flash=True)
 
         def connect(previous):
             if previous is not None:

@@ -144,6 +144,11 @@ def heap_bytes(text):
         raise ValueError(f"{text!r} is not a size such as 200K, 1M or 204800") from None
 
 
+def natmod_arch(board):
+    """The arch of the natmod the board loads; None where qnn is built into its firmware."""
+    return None if BOARDS[board].frozen else BOARDS[board].arch
+
+
 def firmware(board, heap=DEFAULT_HEAP):
     return micropython.build_dir() / "qemu" / f"heap-{heap}" / board / "firmware.elf"
 

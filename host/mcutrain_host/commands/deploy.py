@@ -53,7 +53,8 @@ def run(args):
             folder = micropython.build_dir() / f"{args.port}-deploy"
             folder.mkdir(parents=True, exist_ok=True)
             transport = ports.connector(args, args.model, folder, settings)(None)
-            board, need = transport.info, sum(deploy.needed(Path(args.model), settings, transport.info.arch).values())
+            board, need = transport.info, sum(deploy.needed(Path(args.model), settings, qemu.natmod_arch(args.port),
+                                                            weights_in_flash=True).values())
             where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
