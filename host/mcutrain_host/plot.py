@@ -28,10 +28,15 @@ def curves(records, path, title=None):
     bottom.grid(alpha=0.3)
     for r in records:
         if r["event"] in ("set", "reconnect"):
-            label = f"{r['key']}={r['value']}" if r["event"] == "set" else "reconnect"
+            # A reconnect resumes after the board's last checkpoint: that is where it is drawn.
+            at = r["samples"] if r["event"] == "set" else r["resumed_at"]
+            refused = r["event"] == "set" and "error" in r
+            label = "reconnect" if r["event"] == "reconnect" else f"{r['key']}={r['value']}" + (
+                " (refused)" if refused else "")
             for axis in (top, bottom):
-                axis.axvline(r["samples"], color="grey", linestyle=":", linewidth=1)
-            top.annotate(label, (r["samples"], top.get_ylim()[0]), rotation=90, fontsize=7, va="bottom")
+                axis.axvline(at, color="lightgrey" if refused else "grey", linestyle=":", linewidth=1)
+            top.annotate(label, (at, top.get_ylim()[0]), rotation=90, fontsize=7, va="bottom",
+                         color="grey" if refused else "black")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

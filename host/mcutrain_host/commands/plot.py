@@ -1,5 +1,6 @@
 """mcutrain plot: PNG curves from a run's metrics.jsonl."""
 
+import sys
 from pathlib import Path
 
 from mcutrain_host import metrics, plot
@@ -28,6 +29,10 @@ def run(args):
     if end:
         e = end[-1]
         title = f"{e.get('corruption')} (severity {e.get('severity')}), {e['settings'].get('method')}"
-    plot.curves(records, output, title)
+    try:
+        plot.curves(records, output, title)
+    except ValueError as e:  # a run that ended before its first step or evaluation
+        print(f"mcutrain plot: {source}: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {output}")
     return 0

@@ -142,7 +142,7 @@ def adapt(args, label="adapting"):
     model = device_model.load(args.model)
     description = model.description
     settings = settings_from(args)
-    out = Path(args.out or micropython.REPO / "runs" / time.strftime("%Y%m%d-%H%M%S"))
+    out = Path(args.out) if args.out else new_run_folder(micropython.REPO / "runs")
     metrics = Metrics(out)
     train_x, train_y = corrupted(args, "train", args.samples, args.seed, description)
     test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
@@ -193,6 +193,19 @@ def adapt(args, label="adapting"):
     records = load_metrics(metrics.jsonl_path)
     plot.curves(records, out / "curves.png", f"{describe(args)}, {settings['method']}")
     return summary
+
+
+def new_run_folder(root):
+    """runs/<time>, made here and now: a second run started in the same second gets <time>-2."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in [""] + [f"-{n}" for n in range(2, 1000)]:
+        try:
+            (root / (stamp + suffix)).mkdir()  # exclusive: exactly one run gets each name
+            return root / (stamp + suffix)
+        except FileExistsError:
+            continue
+    raise OSError(f"{root}: a thousand runs started in second {stamp}")
 
 
 def model_identity(path):

@@ -1,0 +1,76 @@
+"""Run folders and runs that survive trouble, through the CLI as a user runs it: a board reset in
+the middle of `mcutrain train` still ends in its summary and curves; two runs started in the
+same second get folders of their own; plotting an empty run is an error message, not a crash."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from mcutrain_host import cli
+from mcutrain_host.commands.train import new_run_folder
+
+
+def board_processes(folder):
+    """The virtual board's process ids: the unix port serving from this run's flash folder."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if pid.isdigit() and b"micropython" in cmdline and str(folder).encode() in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_a_board_reset_mid_train_still_ends_in_the_summary_and_curves(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "mcutrain_host.cli", "train", "--port", "sim", "--samples", "300",
+                             "--test", "50", "--eval-every", "100", "--checkpoint-every", "10", "--out", str(out)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = []
+
+    def kill_the_board_at_step_150():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                steps = (out / "metrics.jsonl").read_text().count('"event": "step"')
+            except OSError:
+                steps = 0
+            if steps >= 150:
+                for pid in board_processes(out):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_board_at_step_150)
+    killer.start()
+    stdout, stderr = proc.communicate(timeout=600)
+    killer.join()
+    assert killed, "the board was never killed"
+    assert proc.returncode == 0, stdout + stderr
+    assert "accuracy after adaptation:" in stdout and "reconnects 1" in stdout, stdout
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in records].count("reconnect") == 1
+    assert records[-1]["checksum"] == records[-1]["expected_checksum"]
+    assert (out / "curves.png").stat().st_size > 0
+    assert cli.main(["plot", str(out), "-o", str(tmp_path / "again.png")]) == 0
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20261205-120000")
+    folders = [new_run_folder(tmp_path) for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
+    assert [f.name for f in folders] == ["20261205-120000", "20261205-120000-2", "20261205-120000-3"]
+
+
+def test_plotting_a_run_without_steps_says_so(tmp_path, capsys):
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"event": "end", "settings": {}}) + "\n")
+    assert cli.main(["plot", str(tmp_path)]) == 1
+    assert "no eval or step records to plot" in capsys.readouterr().err
