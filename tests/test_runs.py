@@ -10,8 +10,14 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from mcutrain_host import cli
+from mcutrain_host.board.micropython import REPO
 from mcutrain_host.commands.train import new_run_folder
+from test_datasets import write_cifar
+
+RUNS = REPO / "runs"
 
 
 def board_processes(folder):
@@ -74,3 +80,21 @@ def test_plotting_a_run_without_steps_says_so(tmp_path, capsys):
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"event": "end", "settings": {}}) + "\n")
     assert cli.main(["plot", str(tmp_path)]) == 1
     assert "no eval or step records to plot" in capsys.readouterr().err
+
+
+def test_a_dataset_of_another_size_is_refused_before_anything_is_streamed(tmp_path, capsys):
+    cifar = tmp_path / "cifar"
+    write_cifar(cifar, np.random.default_rng(0))
+    runs_before = set(RUNS.iterdir()) if RUNS.is_dir() else set()
+    assert cli.main(["train", "--port", "sim", "--dataset", "cifar10", "--data-dir", str(cifar), "--samples", "4",
+                     "--test", "4"]) == 2
+    assert "the model takes 28x28x1 images, the dataset's are 32x32x3" in capsys.readouterr().err
+    assert (set(RUNS.iterdir()) if RUNS.is_dir() else set()) == runs_before  # no empty run left behind
+    assert cli.main(["eval", str(REPO / "models" / "tiny-float.npz"), "--dataset", "cifar10", "--data-dir", str(cifar)]) == 2
+    assert cli.main(["eval", str(REPO / "models" / "tiny.mcut"), "--dataset", "cifar10", "--data-dir", str(cifar)]) == 2
+
+
+def test_trimmed_samples_are_announced(tmp_path, capsys):
+    assert cli.main(["train", "--port", "sim", "--samples", "10", "--batch", "3", "--test", "4",
+                     "--out", str(tmp_path / "run")]) == 0
+    assert "warning: 10 samples are not whole batches of 3: the run applies 9" in capsys.readouterr().err

@@ -21,7 +21,19 @@ def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, n
     return x, labels[pick]
 
 
+class ShapeMismatch(ValueError):
+    """The dataset's images are not the size the model takes (bad usage: exit code 2)."""
+
+
+def check_shape(images, shape):
+    """Before anything is streamed: a board given images of another size would wait for ever."""
+    if tuple(images.shape[1:]) != tuple(shape):
+        raise ShapeMismatch("the model takes %s images, the dataset's are %s: use a dataset of the model's size"
+                            % ("x".join(map(str, shape)), "x".join(map(str, images.shape[1:]))))
+
+
 def model_inputs(images, description):
     """uint8 images as the int8 bytes a model takes, one bytes object per image."""
+    check_shape(images, description.input_shape)
     q = quantize_images(images, description.input_scale, description.input_zero_point).reshape(len(images), -1)
     return [row.tobytes() for row in q]

@@ -11,6 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from mcutrain.model_file import ModelError  # noqa: E402
 from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, plot,  # noqa: E402
                                     pretrain, quantize, repl, train)
+from mcutrain_host.adaptation_data import ShapeMismatch  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 
 COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo, experiment)
@@ -57,6 +58,9 @@ def main(argv=None):
     except (DatasetError, ModelError, OSError) as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 1
+    except ShapeMismatch as e:
+        print(f"mcutrain {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -80,8 +80,6 @@ def run(args):
 
 def export(args, images, labels):
     description = model_file.read(args.model)
-    if images.shape[1:] != tuple(description.input_shape):
-        raise ValueError(f"{args.model} takes {description.input_shape} images, {args.dataset} has {images.shape[1:]}")
     if args.corruption != "none":
         images = corruptions.corrupt(images, args.corruption, args.severity, args.seed)
     inputs = adaptation_data.model_inputs(images, description)

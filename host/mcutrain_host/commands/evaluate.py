@@ -8,7 +8,7 @@ import tempfile
 import numpy as np
 
 from mcutrain import model as device_model
-from mcutrain_host import corruptions, datasets, network
+from mcutrain_host import adaptation_data, corruptions, datasets, network
 from mcutrain_host.board import ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.board.deploy import DeployError
@@ -54,11 +54,14 @@ def run(args):
             print("mcutrain eval: a board runs int8 model files, not float .npz", file=sys.stderr)
             return 2
         kind = "float"
-        correct = int((network.load(args.model).predict(images, args.batch) == labels).sum())
+        float_model = network.load(args.model)
+        adaptation_data.check_shape(images, float_model.input_shape)
+        correct = int((float_model.predict(images, args.batch) == labels).sum())
     else:
         kind = "int8"
         model = device_model.load(args.model)
         d = model.description
+        adaptation_data.check_shape(images, d.input_shape)
         x = quantize_images(images, d.input_scale, d.input_zero_point).reshape(len(labels), -1)
         if args.port:
             try:

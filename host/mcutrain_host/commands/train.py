@@ -142,11 +142,13 @@ def adapt(args, label="adapting"):
     model = device_model.load(args.model)
     description = model.description
     settings = settings_from(args)
-    out = Path(args.out) if args.out else new_run_folder(micropython.REPO / "runs")
-    metrics = Metrics(out)
+    # The data first: a dataset that does not fit the model must not leave an empty run behind.
     train_x, train_y = corrupted(args, "train", args.samples, args.seed, description)
     test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
     stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every)
+    warn_if_trimmed(args, len(train_y), len(test_y), stream.total, settings["batch"])
+    out = Path(args.out) if args.out else new_run_folder(micropython.REPO / "runs")
+    metrics = Metrics(out)
     settings.setdefault("total_steps", stream.total // settings["batch"])  # the schedule spans the run
     bar = Progress(stream.total, label)
     recent_losses = []
@@ -193,6 +195,19 @@ def adapt(args, label="adapting"):
     records = load_metrics(metrics.jsonl_path)
     plot.curves(records, out / "curves.png", f"{describe(args)}, {settings['method']}")
     return summary
+
+
+def warn_if_trimmed(args, drawn, tested, total, batch):
+    """Says on stderr where the run uses fewer samples than asked for."""
+    if drawn < args.samples:
+        print(f"warning: the {args.dataset} train split has {drawn} images: --samples {args.samples} uses {drawn}",
+              file=sys.stderr)
+    if tested < args.test:
+        print(f"warning: the {args.dataset} {args.split} split has {tested} images: --test {args.test} uses {tested}",
+              file=sys.stderr)
+    if total < drawn * args.epochs:
+        print(f"warning: {drawn * args.epochs} samples are not whole batches of {batch}: the run applies {total}",
+              file=sys.stderr)
 
 
 def new_run_folder(root):
