@@ -242,6 +242,19 @@ def test_repl_resumes_the_last_runs_trainer(tmp_path):
     assert "resumed from" in banner and "warning" not in proc.stdout
 
 
+def test_repl_after_a_finished_run_steps_at_the_runs_lr(tmp_path):
+    """A finished run's cosine schedule ends at 0: the REPL's `t` would return the same loss for ever."""
+    crafted_run(tmp_path, steps=100)  # its total_steps
+    proc = repl_session(tmp_path, "x = bytes(m.input_size)\n"
+                                  "print('before', t.stats()['lr_factor'])\n"
+                                  "w = bytes(m.layers[6].weight)\n"
+                                  "for i in range(3): t.step(x, b'\\x01')\n\n"
+                                  "print('changed', bytes(m.layers[6].weight) != w)\n")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "its 100-step schedule had ended, so t steps at lr=0.002" in proc.stdout.splitlines()[0]
+    assert "before 1.0" in proc.stdout and "changed True" in proc.stdout, proc.stdout
+
+
 def test_repl_without_a_checkpoint_says_so(tmp_path):
     crafted_run(tmp_path)
     for slot in tmp_path.glob("board.ckpt.*"):

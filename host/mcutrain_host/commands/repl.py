@@ -29,6 +29,9 @@ t = Trainer(m, **{settings!r})
 checksum = array('i', [0])
 if t.resume({checkpoint!r}, (checksum,)):
     _how = 'resumed from %s at step %d (%d samples)' % ({checkpoint!r}, t.steps, t.samples)
+    if t.schedule_name != 'constant' and t.steps >= t.total_steps:  # its schedule has run out: lr 0
+        t.set(schedule_name='constant')
+        _how += '; its %d-step schedule had ended, so t steps at lr=%s from here' % (t.total_steps, t.lr)
 else:
     _how = 'NOT resumed (no valid checkpoint at %s): as in the model file' % {checkpoint!r}
 print('mcutrain repl: m = model.load(%r); t = Trainer(m, %s) of run %s, %s; checksum: its sample-id CRC; '
@@ -44,7 +47,8 @@ def add_parser(subparsers):
                     "is loaded as `m`, a Trainer with the run's settings (the `end` record of its "
                     "metrics.jsonl, with the settings changed live applied) is built as `t` and resumed "
                     "from the run's checkpoint, so you can look at t.stats() and t.memory(), step it, or "
-                    "change its settings by hand. On the virtual board the checkpoint is RUN/board.ckpt; "
+                    "change its settings by hand. A finished run's schedule has brought its learning "
+                    "rate to 0: `t` then steps at the run's lr with a constant schedule. On the virtual board the checkpoint is RUN/board.ckpt; "
                     f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model {ports.BOARD_MODEL}; "
                     "on an emulated board (qemu-m0, qemu-m3, qemu-m4) QEMU boots with the model and the "
                     "run's RUN/flash folder as /flash, where such a run keeps its checkpoints. "
