@@ -34,24 +34,32 @@ WORDS = ("method", "mode", "schedule_name")
 
 
 def parse_settings(text):
-    """'lr=0.01;layers=4/6;mode=np' -> {'lr': 0.01, 'layers': [4, 6], 'mode': 'np'}."""
+    """'lr=0.01;layers=4/6;mode=np' -> {'lr': 0.01, 'layers': [4, 6], 'mode': 'np'}; spaces around
+    keys and values do not matter. The one parser of settings: the board's, and the host's for
+    flags, --config files and lines typed during a run."""
     settings = {}
     for item in text.split(";"):
-        if not item:
-            continue
         key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not key and not sep:
+            continue
         if not sep:
-            raise ValueError("settings are key=value, got %r" % item)
+            raise ValueError("settings are key=value, got %r" % item.strip())
         if key not in KNOWN:
             raise ValueError("unknown setting %r; the settings are %s" % (key, ", ".join(KNOWN)))
-        if key in WORDS:
-            settings[key] = value
-        elif key == "layers":
-            settings[key] = None if value == "all" else [int(i) for i in value.split("/")]
-        elif key in FLOATS:
-            settings[key] = float(value)
-        else:
-            settings[key] = int(value)
+        try:
+            if key in WORDS:
+                settings[key] = value
+            elif key == "layers":
+                settings[key] = None if value == "all" else [int(i) for i in value.split("/")]
+            elif key in FLOATS:
+                settings[key] = float(value)
+            else:
+                settings[key] = int(value)
+        except ValueError:
+            raise ValueError("%s=%s: %s takes %s" % (key, value, key, "a number" if key in FLOATS else
+                                                      "layer indices such as 4/6, or all" if key == "layers"
+                                                      else "a whole number"))
     return settings
 
 

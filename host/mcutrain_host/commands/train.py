@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mcutrain import model as device_model
 from mcutrain import serve
+from mcutrain.trainer import Trainer
 from mcutrain_host import adaptation_data, corruptions, plot
 from mcutrain_host.board import micropython, natmod, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
@@ -88,16 +89,19 @@ def settings_from(args):
     """The trainer settings: the config file, then the flags, then --set."""
     settings = {}
     if args.config:
-        for line in Path(args.config).read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                settings.update(serve.parse_settings(line))
+        for number, line in enumerate(Path(args.config).read_text().splitlines(), 1):
+            try:
+                settings.update(serve.parse_settings(line.split("#", 1)[0]))
+            except ValueError as e:
+                raise ValueError(f"{args.config}, line {number}: {e}") from e
     settings.update(method=args.method, mode=args.mode, lr=args.lr or LEARNING_RATES[args.method],
                     queries=args.queries, batch=args.batch, schedule_name="cosine")
     if args.layers:
         settings["layers"] = [int(i) for i in args.layers.split("/")]
     for item in args.set:
         settings.update(serve.parse_settings(item))
+    trainer_settings = {k: v for k, v in settings.items() if k not in serve.RUN_SETTINGS}
+    Trainer(device_model.load(args.model), **trainer_settings)  # refused here, not as a board's traceback
     return settings
 
 
@@ -131,7 +135,7 @@ class LiveSettings:
         while not self.queue.empty():
             line = self.queue.get()
             try:
-                settings.update(serve.parse_settings(line.replace(" ", "")))
+                settings.update(serve.parse_settings(line))
             except ValueError as e:
                 print(f"\nignored {line!r}: {e} (type key=value, e.g. lr=0.005)", file=sys.stderr)
         return settings

@@ -1,0 +1,52 @@
+"""Settings: one parser for --set, --config files and lines typed during a run, errors that name
+the key (and the file and line), and settings the board would refuse refused on the host first,
+each as one line with exit code 2 (#15 items 13, 14)."""
+
+import io
+import time
+
+import pytest
+
+from mcutrain_host import cli
+from mcutrain_host.commands.train import LiveSettings
+
+
+def train(tmp_path, *flags):
+    return cli.main(["train", "--port", "sim", "--samples", "4", "--test", "4", "--out", str(tmp_path / "run"),
+                     *flags])
+
+
+def test_a_config_file_takes_spaces_comments_and_blank_lines(tmp_path):
+    config = tmp_path / "settings.txt"
+    config.write_text("# tuned on fog\nlr = 0.002\n\nqueries = 3   # fewer\n")
+    assert train(tmp_path, "--config", str(config), "--method", "zo") == 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--set", "lr=abc"], "lr=abc: lr takes a number"),
+    (["--set", "queries=2.5"], "queries=2.5: queries takes a whole number"),
+    (["--set", "lr=-1"], "lr must be positive"),
+    (["--layers", "9"], "layer 9 is not a layer with weights"),
+    (["--set", "colour=red"], "unknown setting 'colour'"),
+])
+def test_bad_settings_are_one_line_and_exit_code_2(tmp_path, capsys, flags, message):
+    assert train(tmp_path, *flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_config_line_names_the_file_and_line(tmp_path, capsys):
+    config = tmp_path / "settings.txt"
+    config.write_text("lr = 0.002\nqueries = many\n")
+    assert train(tmp_path, "--config", str(config)) == 2
+    assert f"{config}, line 2: queries=many: queries takes a whole number" in capsys.readouterr().err
+
+
+def test_typed_settings_keep_their_meaning_with_spaces():
+    live = LiveSettings(io.StringIO("lr = 0.005\nmode = np\n"))
+    settings, deadline = {}, time.monotonic() + 5
+    while len(settings) < 2 and time.monotonic() < deadline:  # the reader is a thread
+        settings.update(live())
+        time.sleep(0.01)
+    assert settings == {"lr": 0.005, "mode": "np"}
