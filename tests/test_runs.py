@@ -11,6 +11,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from mcutrain_host import cli
 from mcutrain_host.board.micropython import REPO
@@ -98,3 +99,55 @@ def test_trimmed_samples_are_announced(tmp_path, capsys):
     assert cli.main(["train", "--port", "sim", "--samples", "10", "--batch", "3", "--test", "4",
                      "--out", str(tmp_path / "run")]) == 0
     assert "warning: 10 samples are not whole batches of 3: the run applies 9" in capsys.readouterr().err
+
+
+def test_a_board_that_cannot_be_reached_is_one_line_and_leaves_no_run(capsys):
+    runs_before = set(RUNS.iterdir()) if RUNS.is_dir() else set()
+    assert cli.main(["train", "--port", "/dev/ttyNOPE", "--samples", "4", "--test", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "/dev/ttyNOPE" in err and "mcutrain boards" in err and "Traceback" not in err
+    assert (set(RUNS.iterdir()) if RUNS.is_dir() else set()) == runs_before
+
+
+def test_damaged_files_are_one_line_and_exit_code_1(tmp_path, capsys):
+    garbage, no_meta, truncated = tmp_path / "garbage.npz", tmp_path / "no_meta.npz", tmp_path / "truncated.mcut"
+    garbage.write_bytes(bytes(range(200)))
+    np.savez(no_meta, weights=np.zeros(3))
+    truncated.write_bytes((REPO / "models" / "tiny.mcut").read_bytes()[:5000])
+    for argv in (["quantize", str(garbage), "-o", str(tmp_path / "x.mcut")],
+                 ["quantize", str(no_meta), "-o", str(tmp_path / "x.mcut")],
+                 ["eval", str(no_meta)],
+                 ["deploy", "--port", "sim", "--model", str(truncated)]):
+        assert cli.main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"mcutrain {argv[0]}: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_unknown_emulated_board_is_bad_usage(capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        cli.main(["train", "--port", "qemu-m9"])
+    assert exit_code.value.code == 2
+    assert "qemu-m9 is no emulated board; those are qemu-m0" in capsys.readouterr().err
+
+
+def test_an_earlier_run_is_never_overwritten(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text('{"event": "step"}\n')
+    assert cli.main(["train", "--port", "sim", "--samples", "4", "--out", str(tmp_path / "run")]) == 2
+    assert "holds a run already" in capsys.readouterr().err
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == '{"event": "step"}\n'
+
+
+def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "mcutrain_host.cli", "train", "--port", "sim", "--samples", "2000",
+                             "--test", "50", "--out", str(out)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and '"event": "step"' not in (
+            (out / "metrics.jsonl").read_text() if (out / "metrics.jsonl").exists() else ""):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "mcutrain train: interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert '"event": "step"' in (out / "metrics.jsonl").read_text()  # what the run did is kept

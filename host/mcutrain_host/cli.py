@@ -61,6 +61,9 @@ def main(argv=None):
     except ShapeMismatch as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nmcutrain {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ class Metrics:
         self._csv_file = open(self.csv_path, "w", newline="")
         self._csv = csv.DictWriter(self._csv_file, COLUMNS, extrasaction="ignore")
         self._csv.writeheader()
+        self.written = 0
 
     def __call__(self, record):
+        self.written += 1
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         self._csv.writerow(record)

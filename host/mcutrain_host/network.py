@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from mcutrain.model_file import ModelError
 from mcutrain_host.layers import LAYERS
 
 
@@ -82,11 +83,15 @@ def to_float(images):
 
 
 def load(path):
-    """The exported network of an .npz written by Network.save (batch norm already folded)."""
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
-        network = Network(meta["description"], meta["input_shape"], batch_norm=False)
-        for index, layer in enumerate(network.layers):
-            for name in layer.params:
-                layer.params[name] = data[f"{index}.{name}"]
+    """The exported network of an .npz written by Network.save (batch norm already folded);
+    ModelError for any other file."""
+    try:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            network = Network(meta["description"], meta["input_shape"], batch_norm=False)
+            for index, layer in enumerate(network.layers):
+                for name in layer.params:
+                    layer.params[name] = data[f"{index}.{name}"]
+    except (ValueError, KeyError, TypeError, EOFError) as e:  # not an .npz, or not one of ours
+        raise ModelError(f"{path}: not a float model written by `mcutrain pretrain` ({e})") from e
     return network

@@ -14,7 +14,7 @@ BOARD_CHECKPOINT = "/mcutrain.ckpt"
 
 
 def add_port_arguments(p):
-    p.add_argument("--port", default="sim",
+    p.add_argument("--port", default="sim", type=port_name,
                    help="sim: the virtual board (MicroPython's unix port, started here); sim-pty: the "
                         "same behind a pseudo-terminal; qemu-m0 (Cortex-M0, the RP2040 stand-in), qemu-m3, "
                         "qemu-m4 (Cortex-M4F, the STM32F4 stand-in): emulated boards started here, and "
@@ -27,6 +27,13 @@ def add_port_arguments(p):
                         "on its first use, in about 20 s; qemu-m0 holds up to "
                         f"{qemu.MAX_HEAP['microbit'] // 1024}K)")
     p.set_defaults(heap_given=False)
+
+
+def port_name(text):
+    """--port's type: a qemu-* name must be one of the emulated boards, not taken for a serial path."""
+    if text.startswith("qemu") and text not in qemu.BOARDS:
+        raise argparse.ArgumentTypeError(f"{text} is no emulated board; those are {', '.join(qemu.BOARDS)}")
+    return text
 
 
 class HeapOption(argparse.Action):

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from mcutrain import link as protocol
+from mcutrain import model as device_model
 from mcutrain_host.board import deploy, micropython, ports, qemu, transports
 from mcutrain_host.commands import train
 from mcutrain_host.board.link import BoardError, Link, LinkDown
@@ -42,6 +43,7 @@ def plan(args):
 
 def run(args):
     settings = plan(args)
+    device_model.load(args.model)  # a damaged file is the host's one-line ModelError, not a board's traceback
     try:
         if args.port in ports.SIMULATED:
             flash = micropython.build_dir() / "sim-flash"

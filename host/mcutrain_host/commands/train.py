@@ -2,6 +2,7 @@
 
 import argparse
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ from mcutrain_host import adaptation_data, corruptions, plot
 from mcutrain_host.board import micropython, natmod, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.board.deploy import DeployError
-from mcutrain_host.board.link import BoardError
+from mcutrain_host.board.link import BoardError, LinkDown
 from mcutrain_host.metrics import Metrics
 from mcutrain_host.metrics import load as load_metrics
 from mcutrain_host.progress import Progress
@@ -151,6 +152,8 @@ def adapt(args, label="adapting"):
     test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
     stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every)
     warn_if_trimmed(args, len(train_y), len(test_y), stream.total, settings["batch"])
+    if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
+        raise ValueError(f"{args.out} holds a run already: choose another --out (a run's files are never overwritten)")
     out = Path(args.out) if args.out else new_run_folder(micropython.REPO / "runs")
     metrics = Metrics(out)
     settings.setdefault("total_steps", stream.total // settings["batch"])  # the schedule spans the run
@@ -184,6 +187,11 @@ def adapt(args, label="adapting"):
         print("type key=value + Enter (e.g. lr=0.005) to change a setting at the next step", file=sys.stderr)
         steps, samples, checksum = session.run()
         board_stats = session.stats()
+    except BaseException:
+        if not metrics.written and not args.out:  # failed before its first record: leave no empty run
+            metrics.close()
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         session.close()
         bar.close()
@@ -260,6 +268,9 @@ def run(args):
         summary = adapt(args)
     except BoardError as e:
         print(f"mcutrain train: the board refused: {e}", file=sys.stderr)
+        return 1
+    except LinkDown as e:
+        print(f"mcutrain train: {e} (`mcutrain boards` lists the serial ports)", file=sys.stderr)
         return 1
     except DeployError as e:
         print(f"mcutrain train: {e}", file=sys.stderr)
