@@ -2,6 +2,7 @@
 the middle of `mcutrain train` still ends in its summary and curves; two runs started in the
 same second get folders of their own; plotting an empty run is an error message, not a crash."""
 
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import pytest
 from mcutrain_host import cli
 from mcutrain_host.board.micropython import REPO
 from mcutrain_host.commands.train import new_run_folder
+from mcutrain_host.progress import Progress
 from test_datasets import write_cifar
 
 RUNS = REPO / "runs"
@@ -151,3 +153,14 @@ def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "mcutrain train: interrupted" in stderr and "Traceback" not in stderr, stderr
     assert '"event": "step"' in (out / "metrics.jsonl").read_text()  # what the run did is kept
+
+
+def test_figures_on_screen_say_what_they_are(tmp_path, capsys):
+    assert cli.main(["eval", str(REPO / "models" / "tiny.mcut"), "--corruption", "fog", "--count", "20"]) == 0
+    assert "fashion-mnist test, fog severity 5: " in capsys.readouterr().out
+    assert cli.main(["deploy", "--port", "sim", "--heap", "256K"]) == 0
+    out = capsys.readouterr().out
+    assert "before the server started" in out and "the server, started, says: " in out
+    bar = Progress(10, "adapting", io.StringIO())
+    bar.set(5, loss=1.90601, **{"acc%": 63.1})
+    assert "loss 1.906 acc% 63.1 " in bar.line()

@@ -37,7 +37,7 @@ class Progress:
     def line(self):
         filled = self.WIDTH * min(self.done, self.total) // max(self.total, 1)
         elapsed = time.monotonic() - self.start
-        values = " ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
+        values = " ".join(f"{k} {v:.4g}" for k, v in self.metrics.items())
         rate = f"{self.done / elapsed:.1f}/s " if elapsed > 0 else ""
         left = ""
         if 0 < self.done < self.total and elapsed > 0:

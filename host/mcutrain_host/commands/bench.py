@@ -199,14 +199,14 @@ def show(report, args):
     for layer in report["layers"]:
         total_macs += layer["macs"]
         total_us += layer["us"]
-        print(f"{layer['index']:>5}  {layer['op']:<17} {layer['macs'] or '-':>9} {layer['us']:>9} "
+        print(f"{layer['index']:>5}  {layer['op']:<17} {layer['macs'] or '-':>9} {layer['us']:>9.0f} "
               f"{rate(layer['macs'], layer['us']):>8}")
-    print(f"{'all':>5}  {'':<17} {total_macs:>9} {total_us:>9} {rate(total_macs, total_us):>8}")
+    print(f"{'all':>5}  {'':<17} {total_macs:>9} {total_us:>9.0f} {rate(total_macs, total_us):>8}")
     infer = report["infer"]
     if infer:
         us = infer["us"]
         per_image = us / batch
-        print(f"\ninference: {us} µs per batch of {batch}, {per_image:.0f} µs per image "
+        print(f"\ninference: {us:.0f} µs per batch of {batch}, {per_image:.0f} µs per image "
               f"({1e6 / per_image if per_image else float('inf'):.0f} images/s)")
     if report["steps"]:
         print(f"\n{'training step':<14} {'µs/step':>9} {'µs/sample':>10} {'steps/s':>8}")
@@ -215,7 +215,7 @@ def show(report, args):
                 print(f"{step['name']:<14} failed: {step['error']}")
                 continue
             us = step["us"]
-            print(f"{step['name']:<14} {us:>9} {us / batch:>10.0f} {1e6 / us if us else 0:>8.1f}")
+            print(f"{step['name']:<14} {us:>9.0f} {us / batch:>10.0f} {1e6 / us if us else 0:>8.1f}")
     if report["memory"]:
         columns = ("heap_used", "heap_free", "weights", "params", "arena", "training", "total")
         print(f"\n{'memory (bytes)':<14} " + " ".join(f"{c.replace('_', ' '):>9}" for c in columns))

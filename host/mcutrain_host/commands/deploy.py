@@ -72,9 +72,9 @@ def run(args):
     except (deploy.DeployError, qemu.QemuError, BoardError, LinkDown) as e:
         print(f"mcutrain deploy: {e}", file=sys.stderr)
         return 1
-    print(f"deployed to {where}: arch {board.arch}, .mpy ABI {board.abi}, {board.free // 1024} KB heap free; "
-          f"the plan needs about {need // 1024} KB")
-    print("board says: " + ", ".join(f"{k}={v}" for k, v in hello.items()))
+    print(f"deployed to {where}: arch {board.arch}, .mpy ABI {board.abi}; before the server started "
+          f"{board.free // 1024} KB of heap were free, and the plan needs about {need // 1024} KB")
+    print("the server, started, says: " + ", ".join(f"{k}={v}" for k, v in hello.items()))
     return 0
 
 

@@ -74,7 +74,8 @@ def run(args):
         else:
             model.plan(batch=args.batch)
             correct = model.evaluate(x.reshape(-1), np.ascontiguousarray(labels))
-    print(f"{args.model} ({kind}) on {args.dataset} {args.split}: {correct}/{len(labels)} = "
+    corrupted = "" if args.corruption == "none" else f", {args.corruption} severity {args.severity}"
+    print(f"{args.model} ({kind}) on {args.dataset} {args.split}{corrupted}: {correct}/{len(labels)} = "
           f"{100 * correct / len(labels):.2f}%{where}")
     return 0
 

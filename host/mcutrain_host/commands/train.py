@@ -168,7 +168,7 @@ def adapt(args, label="adapting"):
             del recent_losses[:-50]
             shown = {"loss": sum(recent_losses) / len(recent_losses)}
             if state["accuracy"] is not None:
-                shown["acc"] = state["accuracy"]
+                shown["acc%"] = 100 * state["accuracy"]
             bar.set(record["samples"], **shown)
         elif record["event"] == "eval":
             state["accuracy"] = record["accuracy"]
