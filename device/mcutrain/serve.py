@@ -1,7 +1,7 @@
 """The board's side of a training run over the serial link (docs/protocol.md).
 
     import mcutrain.serve
-    mcutrain.serve.main("tiny.mcut", "run.ckpt")   # until the host says BYE; then the REPL is back
+    mcutrain.serve.main("tiny.mcut", "run.ckpt")   # until the host says BYE (or ABORT); then the REPL is back
 
 The host configures a Trainer (CONFIG), streams samples (SAMPLE: training or evaluation, with a
 label and an id), tunes settings between steps (CONFIG again), asks for checkpoints and stats.

@@ -101,10 +101,12 @@ class Link:
         self.min_timeout, self.max_timeout, self.give_up = min_timeout, max_timeout, give_up
         self.parser = Parser()
         self.seq = 0
-        self.in_flight = {}  # seq -> [wire bytes, first sent, last sent, retransmitted, callback]
+        # seq -> [wire bytes, first sent, last sent, the send before the last (None: sent once), callback]
+        self.in_flight = {}
         self.order = []  # seqs in flight, oldest first
         self.srtt, self.rttvar = None, 0.0
-        self.resent_answered = {}  # seq -> (first sent, answered) of recently answered resent frames
+        # seq -> (send before the last, last send, answered) of resent frames answered since the last resend
+        self.resent_answered = {}
         self.estimate = self.timeout = initial_timeout
         self.opening = False
         # Zero bytes sent before a retransmission: enough to complete any frame read the board
@@ -124,7 +126,7 @@ class Link:
         self.seq = (self.seq + 1) & 0xFFFF
         wire = encode(kind, seq, payload)
         now = time.monotonic()
-        self.in_flight[seq] = [wire, now, now, False, callback]
+        self.in_flight[seq] = [wire, now, now, None, callback]
         self.order.append(seq)
         self._send(wire)
         self.stats["frames"] += 1
@@ -202,13 +204,13 @@ class Link:
             return
         # ACKs come in order: one for a later frame means every earlier one was applied too,
         # but each frame's own answer is what its callback needs, so wait for it.
-        wire, first, last, retransmitted, callback = self.in_flight.pop(seq)
+        wire, first, last, before_last, callback = self.in_flight.pop(seq)
         self.order.remove(seq)
         now = time.monotonic()
-        if retransmitted:
+        if before_last is not None:
             # Karn: which copy this answers is unknown, so it cannot time the link, unless the
             # board answers a copy again (_answered_again).
-            self.resent_answered[seq] = (first, now)
+            self.resent_answered[seq] = (before_last, last, now)
             if len(self.resent_answered) > 2 * protocol.WINDOW:
                 del self.resent_answered[next(iter(self.resent_answered))]
         else:
@@ -219,24 +221,33 @@ class Link:
         callback(payload[0], payload[1:])
 
     def _answered_again(self, seq):
-        """A second answer to a resent frame: the board had its first copy, so the resend was
-        needless and the first answer timed the first copy. This is how a board slower than the
-        estimate (a training step on an RP2040) gets timed: every frame is resent, so without it
-        no first transmission would ever be answered before its timeout."""
+        """A second answer to a resent frame: the board answered two of its copies, so the first
+        answer was not the last copy's (the board answers in order, and nothing is resent once
+        answered): at the latest the copy before, whose round trip is then at most the true one.
+        On a board slower than the estimate (a training step on an RP2040) every frame is resent
+        and no first transmission is answered in time: this is how such a board gets timed. A
+        lower bound never stretches the timeout on a lossy line, where copies are lost, not slow.
+        The backoff stays: a repeated answer is no progress, and the frames still in flight may
+        well be lost. One sample per resend, as TCP takes one per round trip: the frames resent
+        together waited on the same event, and counting it once per frame would blow up the
+        deviation (and the timeout, for long on a lossy line, where little else times the link)."""
         sent = self.resent_answered.pop(seq, None)
         if sent is not None:
-            first, answered = sent
-            self._measure(answered - first)
-            self.timeout = self.estimate
+            before_last, _, answered = sent
+            self._measure(answered - before_last)
+            self.resent_answered.clear()
 
     def _measure(self, rtt):
-        # Karn and Jacobson: only first transmissions time the link; the timeout follows mean + 4 deviations.
+        # Jacobson (RFC 6298): the timeout follows mean + 4 deviations, but stays half the mean above
+        # it (RFC 6298's clock granularity term, made relative): on a steady line the deviation
+        # decays to nothing, and then any hiccup (a slower step, a busy host) would fire it.
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        self.estimate = min(self.max_timeout, max(self.min_timeout, self.srtt + 4 * self.rttvar))
+        margin = max(4 * self.rttvar, self.srtt / 2)
+        self.estimate = min(self.max_timeout, max(self.min_timeout, self.srtt + margin))
 
     def _retransmit(self):
         """Go-back-N: the board drops frames after a missing one, so resend all in flight."""
@@ -244,11 +255,19 @@ class Link:
         oldest = self.in_flight[self.order[0]]
         if now - oldest[1] > self.give_up:
             raise LinkDown(f"no answer from the board for {now - oldest[1]:.0f} s")
+        if self.resent_answered:
+            # The last resend was answered and never twice: it replaced lost copies, and its last
+            # answer timed the link from the last copy (a lower bound, exact when that copy was
+            # the one answered). Without it, an estimate raised by one slow moment would stay up
+            # on a lossy line, where hardly a frame is answered before it is resent.
+            _, (_, last, answered) = self.resent_answered.popitem()
+            self._measure(answered - last)
+            self.resent_answered.clear()
         self.timeout = min(self.max_timeout, self.timeout * 2)
         self._send(self.flush)
         for seq in self.order:
             entry = self.in_flight[seq]
-            entry[2], entry[3] = now, True
+            entry[2], entry[3] = now, entry[2]
             self._send(entry[0])
             self.stats["retransmits"] += 1
 

@@ -140,8 +140,8 @@ class VirtualBoard(Board):
 
 class SerialBoard(Board):
     """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`):
-    the server is started through the raw REPL after a soft reset, and after BYE the REPL comes
-    back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem)."""
+    the server is started through the raw REPL after a soft reset (and after take_back, for a board
+    whose last host died mid-run), and after BYE the REPL comes back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem)."""
 
     def __init__(self, port, model, checkpoint, baudrate=115200, prelude=""):
         self.port, self.model, self.checkpoint = port, model, checkpoint
