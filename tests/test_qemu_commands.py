@@ -34,7 +34,7 @@ def test_a_refusal_names_the_heap_that_holds_the_plan_and_that_heap_works(capsys
     heap = re.search(r"--heap (\d+K) holds the plan", capsys.readouterr().err).group(1)
     assert cli.main(plan + ["--heap", heap]) == 0  # firmware with that heap, built on first use
     out = capsys.readouterr().out
-    free = int(re.search(r"(\d+) KB heap free", out).group(1))
+    free = int(re.search(r"(\d+) KB of heap were free", out).group(1))
     assert 190 < free < int(heap[:-1])
 
 
