@@ -12,7 +12,9 @@ from mcutrain.model_file import ModelError  # noqa: E402
 from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, plot,  # noqa: E402
                                     pretrain, quantize, repl, train)
 from mcutrain_host.adaptation_data import ShapeMismatch  # noqa: E402
+from mcutrain_host.board.link import LinkDown  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
+from mcutrain_host.settings import SettingsError  # noqa: E402
 
 COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo, experiment)
 
@@ -55,10 +57,10 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (DatasetError, ModelError, OSError) as e:
+    except (DatasetError, ModelError, OSError, LinkDown) as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 1
-    except ShapeMismatch as e:
+    except (ShapeMismatch, SettingsError) as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

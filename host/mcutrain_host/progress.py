@@ -31,6 +31,8 @@ class Progress:
         self.drawn = 0.0
 
     def close(self):
+        if not self.done:  # nothing started (a run that failed to reach its board): no empty bar above the error
+            return
         self.stream.write(("\r" if self.live else "") + self.line() + "\n")
         self.stream.flush()
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from mcutrain_host.board import deploy, qemu, transports
+from mcutrain_host.board.link import LinkDown
 
 SIMULATED = ("sim", "sim-pty")
 BOARD_MODEL = "/model.mcut"  # where `mcutrain deploy` puts the model on a real board
@@ -51,6 +52,13 @@ def heap_size(text):
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def check_serial(port):
+    """LinkDown at once for a serial device that is not there, rather than after the attempts that
+    wait for a board to come back from a reset (a name such as COM3 is no path: only opening it tells)."""
+    if Path(port).is_absolute() and not Path(port).exists():
+        raise LinkDown(f"{port} does not exist: `mcutrain boards` lists the serial ports")
 
 
 def qemu_heap(args):
@@ -116,6 +124,8 @@ def connector(args, model, run_dir, settings):
                 raise
             return board
     else:
+        check_serial(args.port)
+
         def connect(previous):
             if previous is None:
                 return transports.SerialBoard(args.port, BOARD_MODEL, BOARD_CHECKPOINT)

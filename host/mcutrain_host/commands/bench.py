@@ -5,6 +5,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mcutrain import model as device_model
+from mcutrain_host import settings as trainer_settings
 from mcutrain_host.board import micropython, ports, qemu, virtual
 from mcutrain_host.board.deploy import DeployError
 from mcutrain_host.commands import positive_int
@@ -45,7 +47,8 @@ def add_parser(subparsers):
                    help="training steps averaged per method, after one warm-up step (default: %(default)s)")
     p.add_argument("--queries", type=positive_int, help="ZO perturbations per step and layer (default: the "
                                                         "trainer's, 10)")
-    p.add_argument("--layers", help="trainable layer indices, e.g. 4/6 (default: the trainer's)")
+    p.add_argument("--layers", type=trainer_settings.layer_list,
+                   help="trainable layer indices, e.g. 4/6 (default: the trainer's)")
     p.set_defaults(run=run)
 
 
@@ -62,7 +65,7 @@ def script_for(model, args):
     if args.queries:
         settings["queries"] = args.queries
     if args.layers:
-        settings["layers"] = [int(i) for i in args.layers.split("/")]
+        settings["layers"] = args.layers
     return script(model, args.method or METHODS, args.mode, args.batch, args.repeat, args.steps, settings)
 
 
@@ -118,10 +121,12 @@ def parse(output):
 
 
 def host_model(args):
-    """The model file on the host: for the virtual and the emulated boards."""
+    """The model file on the host: for the virtual and the emulated boards. Checked here: a damaged
+    one is the host's one-line ModelError, not a board's traceback."""
     model = Path(args.model or TINY)
     if not model.exists():
         raise FileNotFoundError(f"{model}: no such model file")
+    device_model.load(str(model))
     return model.resolve()
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from mcutrain import link as protocol
 from mcutrain import model as device_model
+from mcutrain_host import settings as trainer_settings
 from mcutrain_host.board import deploy, micropython, ports, qemu, transports
-from mcutrain_host.commands import train
+from mcutrain_host.commands import positive_int, train
 from mcutrain_host.board.link import BoardError, Link, LinkDown
 
 
@@ -28,22 +29,25 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
-    for name, default in (("--method", "zo"), ("--mode", "mix"), ("--layers", None), ("--batch", 1), ("--queries", 10)):
-        p.add_argument(name, default=default, help="the training plan to size (as for `mcutrain train`; "
-                                                   "default: %(default)s)")
+    for name, default, kind in (("--method", "zo", str), ("--mode", "mix", str),
+                                ("--layers", None, trainer_settings.layer_list), ("--batch", 1, positive_int),
+                                ("--queries", 10, positive_int)):
+        p.add_argument(name, default=default, type=kind,
+                       help="the training plan to size (as for `mcutrain train`; default: %(default)s)")
     p.set_defaults(run=run)
 
 
 def plan(args):
-    settings = {"method": args.method, "mode": args.mode, "batch": int(args.batch), "queries": int(args.queries)}
+    settings = {"method": args.method, "mode": args.mode, "batch": args.batch, "queries": args.queries}
     if args.layers:
-        settings["layers"] = [int(i) for i in args.layers.split("/")]
+        settings["layers"] = args.layers
     return settings
 
 
 def run(args):
     settings = plan(args)
-    device_model.load(args.model)  # a damaged file is the host's one-line ModelError, not a board's traceback
+    # A damaged file or a plan the board would refuse is one line from the host, not a board's traceback.
+    trainer_settings.check(device_model.load(args.model), settings)
     try:
         if args.port in ports.SIMULATED:
             flash = micropython.build_dir() / "sim-flash"
@@ -60,6 +64,7 @@ def run(args):
             where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
+            ports.check_serial(args.port)
             board, need = deploy_serial(args.port, args.model, settings)
             where = args.port
             transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, ports.BOARD_CHECKPOINT)

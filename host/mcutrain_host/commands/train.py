@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 from mcutrain import model as device_model
-from mcutrain import serve
-from mcutrain.trainer import Trainer
-from mcutrain_host import adaptation_data, corruptions, plot
+from mcutrain.model_file import ModelError
+from mcutrain_host import adaptation_data, corruptions, plot, settings as trainer_settings
 from mcutrain_host.board import micropython, natmod, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.board.deploy import DeployError
@@ -72,10 +71,11 @@ def add_training_arguments(p):
     p.add_argument("--queries", type=positive_int, default=10, help="ZO perturbations per step and layer "
                                                                     "(default: %(default)s)")
     p.add_argument("--batch", type=positive_int, default=1, help="samples per step (default: %(default)s)")
-    p.add_argument("--layers", help="trainable layer indices, e.g. 4/6 (default: every weighted layer for zo "
-                                    "and hybrid, the last two for fqt)")
-    p.add_argument("--config", metavar="FILE", help="settings file: key=value lines, # comments; flags and "
-                                                    "--set win over it")
+    p.add_argument("--layers", type=trainer_settings.layer_list,
+                   help="trainable layer indices, e.g. 4/6 (default: every weighted layer for zo "
+                        "and hybrid, the last two for fqt)")
+    p.add_argument("--config", metavar="FILE", help="settings file: key = value lines (as --set takes them), "
+                                                    "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any Trainer setting (sigma, act_sigma, antithetic, lmin, lmax, fqt_layers, "
                         "schedule_name, ...); repeatable")
@@ -88,21 +88,14 @@ def add_training_arguments(p):
 
 def settings_from(args):
     """The trainer settings: the config file, then the flags, then --set."""
-    settings = {}
-    if args.config:
-        for number, line in enumerate(Path(args.config).read_text().splitlines(), 1):
-            try:
-                settings.update(serve.parse_settings(line.split("#", 1)[0]))
-            except ValueError as e:
-                raise ValueError(f"{args.config}, line {number}: {e}") from e
+    settings = trainer_settings.read_file(args.config) if args.config else {}
     settings.update(method=args.method, mode=args.mode, lr=args.lr or LEARNING_RATES[args.method],
                     queries=args.queries, batch=args.batch, schedule_name="cosine")
     if args.layers:
-        settings["layers"] = [int(i) for i in args.layers.split("/")]
+        settings["layers"] = args.layers
     for item in args.set:
-        settings.update(serve.parse_settings(item))
-    trainer_settings = {k: v for k, v in settings.items() if k not in serve.RUN_SETTINGS}
-    Trainer(device_model.load(args.model), **trainer_settings)  # refused here, not as a board's traceback
+        settings.update(trainer_settings.parse(item, "--set "))
+    trainer_settings.check(device_model.load(args.model), settings)
     return settings
 
 
@@ -136,8 +129,8 @@ class LiveSettings:
         while not self.queue.empty():
             line = self.queue.get()
             try:
-                settings.update(serve.parse_settings(line))
-            except ValueError as e:
+                settings.update(trainer_settings.parse(line))
+            except trainer_settings.SettingsError as e:
                 print(f"\nignored {line!r}: {e} (type key=value, e.g. lr=0.005)", file=sys.stderr)
         return settings
 
@@ -269,12 +262,11 @@ def run(args):
     except BoardError as e:
         print(f"mcutrain train: the board refused: {e}", file=sys.stderr)
         return 1
-    except LinkDown as e:
-        print(f"mcutrain train: {e} (`mcutrain boards` lists the serial ports)", file=sys.stderr)
-        return 1
-    except DeployError as e:
+    except (LinkDown, DeployError) as e:
         print(f"mcutrain train: {e}", file=sys.stderr)
         return 1
+    except ModelError:
+        raise  # a damaged model file is exit code 1, as cli.main says it for every command
     except ValueError as e:
         print(f"mcutrain train: {e}", file=sys.stderr)
         return 2
