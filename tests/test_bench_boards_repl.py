@@ -264,18 +264,27 @@ def test_repl_without_a_checkpoint_says_so(tmp_path):
     assert "NOT resumed" in proc.stdout and "steps 0" in proc.stdout
 
 
-def test_repl_finds_the_newest_run_and_needs_an_end_record(tmp_path):
+def test_repl_finds_the_newest_run_with_settings_passing_over_failed_ones(tmp_path):
     (tmp_path / "old").mkdir()
     crafted_run(tmp_path / "old")
-    (tmp_path / "new").mkdir()
-    (tmp_path / "new" / "metrics.jsonl").write_text('{"event": "step", "samples": 1}\n')
-    assert repl.latest_run(tmp_path) == tmp_path / "new"
-    with pytest.raises(repl.RunError, match="no end record"):
-        repl.run_settings(tmp_path / "new")
-    with pytest.raises(repl.RunError, match="no run under"):
+    (tmp_path / "failed").mkdir()  # a command that failed before its first record, or wrote no start record
+    (tmp_path / "failed" / "metrics.jsonl").write_text('{"event": "step", "samples": 1}\n')
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "metrics.jsonl").write_text("")
+    assert repl.latest_run(tmp_path) == tmp_path / "old"
+    with pytest.raises(repl.RunError, match="no start or end record"):
+        repl.run_settings(tmp_path / "failed")
+    with pytest.raises(repl.RunError, match="no finished or interrupted run under"):
         repl.latest_run(tmp_path / "none")
-    settings, end = repl.run_settings(tmp_path / "old")
+    settings, model, crc = repl.run_settings(tmp_path / "old")
     assert settings["lr"] == 0.002 and settings["queries"] == 2 and settings["method"] == "zo"
+    (tmp_path / "interrupted").mkdir()  # started, one live change accepted, one refused, no end record
+    (tmp_path / "interrupted" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (
+        {"event": "start", "settings": {"method": "zo", "lr": 0.001, "queries": 2}, "arguments": {"model": "m.mcut"}},
+        {"event": "set", "key": "lr", "value": 0.004, "samples": 5},
+        {"event": "set", "key": "queries", "value": 500, "samples": 6, "error": "refused"})))
+    assert repl.latest_run(tmp_path) == tmp_path / "interrupted"
+    assert repl.run_settings(tmp_path / "interrupted") == ({"method": "zo", "lr": 0.004, "queries": 2}, "m.mcut", None)
 
 
 def test_repl_on_a_serial_board_sets_up_then_hands_over_to_mpremote(monkeypatch, tmp_path):

@@ -1,5 +1,5 @@
 """PNG curves of a run's metrics: accuracy on the held-out images and training loss, against
-training samples applied; settings changed live and reconnections are marked."""
+training samples applied; settings changed live, reconnections and resumed runs are marked."""
 
 import matplotlib
 
@@ -27,12 +27,12 @@ def curves(records, path, title=None):
     bottom.set_xlabel("training samples applied")
     bottom.grid(alpha=0.3)
     for r in records:
-        if r["event"] in ("set", "reconnect"):
-            # A reconnect resumes after the board's last checkpoint: that is where it is drawn.
+        if r["event"] in ("set", "reconnect", "resume"):
+            # A reconnect or a resumed run goes on after the board's last checkpoint: that is where it is drawn.
             at = r["samples"] if r["event"] == "set" else r["resumed_at"]
             refused = r["event"] == "set" and "error" in r
-            label = "reconnect" if r["event"] == "reconnect" else f"{r['key']}={r['value']}" + (
-                " (refused)" if refused else "")
+            label = {"reconnect": "reconnect", "resume": "resumed"}.get(r["event"]) or (
+                f"{r['key']}={r['value']}" + (" (refused)" if refused else ""))
             for axis in (top, bottom):
                 axis.axvline(at, color="lightgrey" if refused else "grey", linestyle=":", linewidth=1)
             top.annotate(label, (at, top.get_ylim()[0]), rotation=90, fontsize=7, va="bottom",

@@ -72,7 +72,7 @@ class Session:
     settings typed live, as a dict, or {}."""
 
     def __init__(self, connect, settings, stream, report, pending=dict, checkpoint_every=20, window=8,
-                 max_reconnects=20, model_crc=None):
+                 max_reconnects=20, model_crc=None, elapsed=0.0):
         self.connect, self.settings, self.stream = connect, dict(settings), stream
         self.report, self.pending = report, pending
         self.checkpoint_every, self.window, self.max_reconnects = checkpoint_every, window, max_reconnects
@@ -82,7 +82,7 @@ class Session:
         self.counters = (0, 0, 0)  # steps, samples, checksum as last acknowledged
         self.evals = {}
         self.eval_correct = 0
-        self.start_time = time.monotonic()
+        self.start_time = time.monotonic() - elapsed  # a resumed run's clock goes on from its last record
         self.link_stats = {}
         self.model_crc = model_crc
 
@@ -107,9 +107,13 @@ class Session:
         self.counters = (steps, samples, checksum)
         return self.stream.after(samples)
 
-    def run(self):
-        """Walks the whole plan; returns the final counters (steps, samples, checksum)."""
-        position = self.open(resume=False)
+    def run(self, resume=False):
+        """Walks the whole plan; returns the final counters (steps, samples, checksum). resume=True
+        continues an interrupted run (`mcutrain train --resume`) from the board's last checkpoint."""
+        position = self.open(resume=resume)
+        if resume:
+            self.report({"event": "resume", "t": self.elapsed(), "resumed_at": self.counters[1],
+                         "steps": self.counters[0]})
         while True:
             try:
                 self._walk(position)
@@ -182,11 +186,14 @@ class Session:
         for key, value in self.pending().items():
             record = {"event": "set", "t": self.elapsed(), "samples": self.counters[1], "key": key,
                       "value": value}
-            try:
-                self.link.request(protocol.CONFIG, format_settings({key: value}).encode())
-                self.settings[key] = value
-            except BoardError as e:
-                record["error"] = str(e)
+            if key in serve.RUN_SETTINGS:  # resume=1 would take the board's counters off the host's plan
+                record["error"] = f"{key} is the host's to set, not a setting to type during a run"
+            else:
+                try:
+                    self.link.request(protocol.CONFIG, format_settings({key: value}).encode())
+                    self.settings[key] = value
+                except BoardError as e:
+                    record["error"] = str(e)
             self.report(record)
 
     def stats(self):

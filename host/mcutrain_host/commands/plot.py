@@ -24,11 +24,13 @@ def run(args):
         source = source / "metrics.jsonl"
     records = metrics.load(source)
     output = Path(args.output) if args.output else source.with_name("curves.png")
-    end = [r for r in records if r["event"] == "end"]
+    # The end record says what the run was; an interrupted run's start record says it too.
+    described = [r.get("arguments", r) for r in records if r["event"] in ("start", "end")]
+    settings = metrics.settings_at_end(records)
     title = None
-    if end:
-        e = end[-1]
-        title = f"{e.get('corruption')} (severity {e.get('severity')}), {e['settings'].get('method')}"
+    if described:
+        title = (f"{described[-1].get('corruption')} (severity {described[-1].get('severity')}), "
+                 f"{settings.get('method')}")
     try:
         plot.curves(records, output, title)
     except ValueError as e:  # a run that ended before its first step or evaluation

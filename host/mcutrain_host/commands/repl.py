@@ -44,8 +44,9 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "repl", help="the board's REPL, with the last run's trainer resumed as `t`",
         description="Open the board's MicroPython REPL with the trainer of a training run at hand: the model "
-                    "is loaded as `m`, a Trainer with the run's settings (the `end` record of its "
-                    "metrics.jsonl, with the settings changed live applied) is built as `t` and resumed "
+                    "is loaded as `m`, a Trainer with the run's settings (as its metrics.jsonl records them "
+                    "at its end, or where an interrupted run stopped, with the settings changed live "
+                    "applied) is built as `t` and resumed "
                     "from the run's checkpoint, so you can look at t.stats() and t.memory(), step it, or "
                     "change its settings by hand. A finished run's schedule has brought its learning "
                     "rate to 0: `t` then steps at the run's lr with a constant schedule. On the virtual board the checkpoint is RUN/board.ckpt; "
@@ -60,7 +61,8 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--run", dest="run_dir", metavar="DIR",
-                   help="the run folder (default: the newest folder under runs/ holding a metrics.jsonl)")
+                   help="the run folder (default: the newest finished or interrupted run under runs/; "
+                        "folders of runs that failed before their first record are passed over)")
     p.add_argument("--model", help="the run's model file (default: the model its virtual board ran, RUN/flash/"
                                    "model.mcut, else the committed tiny; on a serial board a path on the board, "
                                    f"default {ports.BOARD_MODEL}; on an emulated board the run's model file)")
@@ -72,25 +74,35 @@ class RunError(Exception):
 
 
 def latest_run(root=RUNS):
+    """The newest run folder under root whose metrics tell its settings: a finished or an
+    interrupted run, not the folder of a command that failed before its first record."""
     candidates = [m for m in Path(root).glob("*/metrics.jsonl")] if Path(root).is_dir() else []
-    if not candidates:
-        raise RunError(f"no run under {root}: run `mcutrain train` first, or pass --run DIR")
-    return max(candidates, key=lambda m: m.stat().st_mtime).parent
+    for path in sorted(candidates, key=lambda m: m.stat().st_mtime, reverse=True):
+        try:
+            run_settings(path.parent)
+        except (RunError, ValueError):  # no start or end record, or a damaged line
+            continue
+        return path.parent
+    raise RunError(f"no finished or interrupted run under {root}: run `mcutrain train` first, or pass --run DIR")
 
 
 def run_settings(run_dir):
-    """(Trainer keyword arguments, end record) of a run: its end record's settings, which
-    include the settings changed live, as the board's trainer had them at the end."""
+    """(Trainer keyword arguments, model file, model CRC or None) of a run: the settings its board's
+    trainer had at the end (with the settings changed live), or where an interrupted run stopped."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         raise RunError(f"{path} is missing: is {run_dir} a run folder of `mcutrain train`?")
     records = metrics.load(path)
+    settings = metrics.settings_at_end(records)
+    if settings is None:
+        raise RunError(f"{path} has no start or end record (the run failed before it began), so its settings "
+                       f"are unknown")
     ends = [r for r in records if r.get("event") == "end"]
-    if not ends:
-        raise RunError(f"{path} has no end record (the run did not finish), so its settings are unknown")
-    end = ends[-1]
-    settings = dict(end.get("settings") or {})
-    return {k: v for k, v in settings.items() if k in TRAINER_KEYS}, end
+    if ends:
+        model, crc = ends[-1].get("model"), (ends[-1].get("board") or {}).get("model")
+    else:  # the board's HELLO, with the model's CRC, is in the end record only
+        model, crc = [r for r in records if r.get("event") == "start"][-1]["arguments"].get("model"), None
+    return {k: v for k, v in settings.items() if k in TRAINER_KEYS}, model, crc
 
 
 def startup(model, checkpoint, settings, crc, run_name):
@@ -104,21 +116,20 @@ def run(args):
         run_dir = Path(args.run_dir) if args.run_dir else latest_run()
         if run_dir.name == "metrics.jsonl":
             run_dir = run_dir.parent
-        settings, end = run_settings(run_dir)
+        settings, run_model, crc = run_settings(run_dir)
     except RunError as e:
         print(f"mcutrain repl: {e}", file=sys.stderr)
         return 1
-    crc = (end.get("board") or {}).get("model")
     if args.port in ports.SIMULATED:
         flash = run_dir / "flash"  # what the run's virtual board ran: its package, natmod and model
         model = Path(args.model or (flash / "model.mcut" if (flash / "model.mcut").exists() else None)
-                     or end.get("model") or TINY).resolve()
+                     or run_model or TINY).resolve()
         if not model.exists():
             raise FileNotFoundError(f"{model}: no such model file")
         code = startup(model, (run_dir / "board.ckpt").resolve(), settings, crc, run_dir)
         return repl_virtual(code, args.heap, flash if (flash / "lib").is_dir() else None)
     if args.port in qemu.BOARDS:
-        model = Path(args.model or end.get("model") or TINY)
+        model = Path(args.model or run_model or TINY)
         if not model.exists():
             raise FileNotFoundError(f"{model}: no such model file")
         code = startup("/rom/model.mcut", qemu.CHECKPOINT, settings, crc, run_dir)

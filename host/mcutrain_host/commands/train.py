@@ -15,14 +15,20 @@ from mcutrain_host.board import micropython, natmod, ports
 from mcutrain_host.commands import add_dataset_arguments, positive_int
 from mcutrain_host.board.deploy import DeployError
 from mcutrain_host.board.link import BoardError, LinkDown
+from mcutrain_host import metrics as metrics_module
 from mcutrain_host.metrics import Metrics
 from mcutrain_host.metrics import load as load_metrics
 from mcutrain_host.progress import Progress
 from mcutrain_host.board.session import Session, Stream, expected_checksum
 
+# What a run's start record keeps of its arguments, for `--resume` to take up again.
+RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "split", "corruption", "severity", "noise", "samples", "epochs",
+                      "test", "eval_every", "checkpoint_every", "seed")
+
 # FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
 LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}
 TINY = micropython.REPO / "models" / "tiny.mcut"
+RUNS = micropython.REPO / "runs"  # where runs go without --out
 
 
 def add_parser(subparsers):
@@ -82,8 +88,13 @@ def add_training_arguments(p):
     p.add_argument("--checkpoint-every", type=int, default=20, metavar="STEPS",
                    help="board checkpoint interval in steps; a reset resumes from the last (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample choice and the corruption (default: %(default)s)")
-    p.add_argument("--out", metavar="DIR", help="folder for metrics (and the virtual board's checkpoints); "
-                                                "default: runs/<time>")
+    folder = p.add_mutually_exclusive_group()
+    folder.add_argument("--out", metavar="DIR", help="a new folder for metrics (and the virtual board's checkpoints); "
+                                                     "default: runs/<time>")
+    folder.add_argument("--resume", metavar="RUN",
+                        help="continue the interrupted run in folder RUN from the board's last checkpoint, with "
+                             "the settings recorded in its metrics (the flags above are not used; give the "
+                             "--port it ran on); its metrics are appended to")
 
 
 def settings_from(args):
@@ -135,26 +146,39 @@ class LiveSettings:
         return settings
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run that has records; args[0] is its folder, to resume."""
+
+
 def adapt(args, label="adapting"):
-    """Runs the adaptation; returns a summary dict (also the last metrics record)."""
+    """Runs the adaptation, or with args.resume continues an interrupted one; returns a summary
+    dict (also the last metrics record)."""
+    earlier = interrupted_run(args.resume) if args.resume else []
+    if earlier:
+        vars(args).update(next(r for r in earlier if r["event"] == "start")["arguments"])
     model = device_model.load(args.model)
     description = model.description
-    settings = settings_from(args)
+    settings = metrics_module.settings_at_end(earlier) if earlier else settings_from(args)
+    if "resume" in settings:
+        raise ValueError("resume is no setting: `mcutrain train --resume RUN` continues an interrupted run")
     # The data first: a dataset that does not fit the model must not leave an empty run behind.
     train_x, train_y = corrupted(args, "train", args.samples, args.seed, description)
     test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
     stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every)
     warn_if_trimmed(args, len(train_y), len(test_y), stream.total, settings["batch"])
-    if args.out and Path(args.out).is_dir() and any(Path(args.out).iterdir()):
-        raise ValueError(f"{args.out} holds a run already: choose another --out (a run's files are never overwritten)")
-    out = Path(args.out) if args.out else new_run_folder(micropython.REPO / "runs")
-    metrics = Metrics(out)
     settings.setdefault("total_steps", stream.total // settings["batch"])  # the schedule spans the run
+    out, created = run_folder(args)
+    metrics = Metrics(out)
+    start_record = {"event": "start", "settings": settings,
+                    "arguments": dict({k: getattr(args, k) for k in RECORDED_ARGUMENTS},
+                                      model=str(Path(args.model).resolve()))}
     bar = Progress(stream.total, label)
     recent_losses = []
     state = {"accuracy": None}
 
     def report(record):
+        if not metrics.written and not earlier:  # with the run's first record, what --resume needs
+            metrics(start_record)
         metrics(record)
         if record["event"] == "step":
             recent_losses.append(record["loss"])
@@ -170,28 +194,38 @@ def adapt(args, label="adapting"):
             bar.note(f"{record['key']}={record['value']}: " + (record.get("error") or "applied at the next step"))
         elif record["event"] == "reconnect":
             bar.note(f"reconnected ({record['reason']}); resuming after sample {record['resumed_at']}")
+        elif record["event"] == "resume":
+            bar.note(f"resumed after sample {record['resumed_at']}, the board's last checkpoint")
 
-    session = Session(ports.connector(args, args.model, out, settings), settings, stream, report,
-                      pending=LiveSettings(getattr(args, "stdin", sys.stdin)), checkpoint_every=args.checkpoint_every,
-                      model_crc=model_identity(args.model))
     try:
-        print(f"task: {args.dataset}, {describe(args)}; {stream.total} training samples, "
-              f"{stream.test_count} held-out images; run folder {out}", file=sys.stderr)
-        print("type key=value + Enter (e.g. lr=0.005) to change a setting at the next step", file=sys.stderr)
-        steps, samples, checksum = session.run()
-        board_stats = session.stats()
-    except BaseException:
-        if not metrics.written and not args.out:  # failed before its first record: leave no empty run
-            metrics.close()
+        session = Session(ports.connector(args, args.model, out, settings), settings, stream, report,
+                          pending=LiveSettings(getattr(args, "stdin", sys.stdin)),
+                          checkpoint_every=args.checkpoint_every, model_crc=model_identity(args.model),
+                          elapsed=earlier[-1].get("t", 0.0) if earlier else 0.0)
+        try:
+            print(f"task: {args.dataset}, {describe(args)}; {stream.total} training samples, "
+                  f"{stream.test_count} held-out images; run folder {out}", file=sys.stderr)
+            print("type key=value + Enter (e.g. lr=0.005) to change a setting at the next step", file=sys.stderr)
+            steps, samples, checksum = session.run(resume=bool(earlier))
+            board_stats = session.stats()
+        finally:
+            session.close()
+    except BaseException as e:
+        metrics.close()
+        if created and not metrics.written:  # failed before its first record: leave no empty run
             shutil.rmtree(out, ignore_errors=True)
+        elif isinstance(e, KeyboardInterrupt):
+            raise Interrupted(out) from None
         raise
     finally:
-        session.close()
         bar.close()
-    accuracies = [session.evals[r] for r in sorted(session.evals)]
+    evals = {r["round"]: r["accuracy"] for r in earlier if r["event"] == "eval"}
+    evals.update(session.evals)
+    accuracies = [evals[r] for r in sorted(evals)]
     summary = {"event": "end", "t": session.elapsed(), "samples": samples, "steps": steps,
                "checksum": "%08x" % checksum, "expected_checksum": "%08x" % expected_checksum(stream.total),
-               "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1], "reconnects": session.reconnects,
+               "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
+               "reconnects": session.reconnects + [r["event"] for r in earlier].count("reconnect"),
                "board": session.board, "board_stats": board_stats, "link": session.link_stats,
                "settings": session.settings, "model": str(Path(args.model).resolve()),
                "corruption": args.corruption, "severity": args.severity, "noise": args.noise, "out": str(out)}
@@ -200,6 +234,35 @@ def adapt(args, label="adapting"):
     records = load_metrics(metrics.jsonl_path)
     plot.curves(records, out / "curves.png", f"{describe(args)}, {settings['method']}")
     return summary
+
+
+def interrupted_run(folder):
+    """The records of the run in `folder`, which must have started and not ended."""
+    path = Path(folder) / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: --resume takes the folder of a `mcutrain train` run")
+    records = load_metrics(path)
+    events = [r.get("event") for r in records]
+    if "end" in events:
+        raise ValueError(f"{folder} has finished (its metrics end with the summary): there is nothing to resume")
+    if "start" not in events:
+        raise ValueError(f"{path} has no start record, so its settings are unknown: it cannot be resumed")
+    return records
+
+
+def run_folder(args):
+    """(folder, made here): the run's folder, never one holding another run's files."""
+    if args.resume:
+        return Path(args.resume), False
+    if not args.out:
+        return new_run_folder(RUNS), True
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"{out} holds a run already, and a run's files are never overwritten: choose another "
+                         f"--out, or continue an interrupted run with `mcutrain train --resume {out}`")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return out, created
 
 
 def warn_if_trimmed(args, drawn, tested, total, batch):
@@ -259,6 +322,10 @@ def print_summary(summary):
 def run(args):
     try:
         summary = adapt(args)
+    except Interrupted as e:
+        print(f"\nmcutrain train: interrupted; `mcutrain train --resume {e.args[0]}` continues the run",
+              file=sys.stderr)
+        return 130
     except BoardError as e:
         print(f"mcutrain train: the board refused: {e}", file=sys.stderr)
         return 1
