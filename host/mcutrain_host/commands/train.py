@@ -42,7 +42,8 @@ def add_parser(subparsers):
         epilog="examples:\n"
                "  mcutrain train --corruption gaussian_noise --severity 5 --samples 1000\n"
                "  mcutrain train --method fqt --lr 0.003 --set lmin=0.1 --set lmax=0.5\n"
-               "  mcutrain train --port /dev/ttyACM0 --config settings.txt",
+               "  mcutrain train --port /dev/ttyACM0 --config settings.txt\n"
+               "  mcutrain train --resume runs/20261122-101500",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_training_arguments(p)
     p.set_defaults(run=run)
@@ -92,9 +93,10 @@ def add_training_arguments(p):
     folder.add_argument("--out", metavar="DIR", help="a new folder for metrics (and the virtual board's checkpoints); "
                                                      "default: runs/<time>")
     folder.add_argument("--resume", metavar="RUN",
-                        help="continue the interrupted run in folder RUN from the board's last checkpoint, with "
-                             "the settings recorded in its metrics (the flags above are not used; give the "
-                             "--port it ran on); its metrics are appended to")
+                        help="continue the interrupted run in folder RUN (Ctrl-C prints this command) from the "
+                             "board's last checkpoint in that run, with the settings recorded in its metrics, "
+                             "live changes included; of the flags above only --port and --heap count: give the "
+                             "board it ran on. Its metrics files are appended to")
 
 
 def settings_from(args):
