@@ -89,7 +89,8 @@ def makers(m, rng):
 def cases():
     m, rng = CaseMaker(71), np.random.default_rng(71)
     made = makers(m, rng)
-    kernels = {name for name, f in vars(reference).items() if inspect.isfunction(f)}
+    # int32_view makes a view rather than computing into buffers: tests/test_kernels_int32_view.py.
+    kernels = {name for name, f in vars(reference).items() if inspect.isfunction(f)} - {"int32_view"}
     assert set(made) == kernels, f"kernels without cases here: {sorted(kernels - set(made))}"
     return [case for make in made.values()
             for case in [make() for _ in range(VALID)] + [m.break_case(make()) for _ in range(BROKEN)]]

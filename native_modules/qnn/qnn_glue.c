@@ -4,9 +4,11 @@
 // module frozen into firmware (micropython.mk, micropython.cmake), whose code stays in flash.
 #if MICROPY_ENABLE_DYNRUNTIME
 #include "py/dynruntime.h"
+#include "py/objarray.h"
 #define raise_value_error_str(str) mp_raise_dyn(mp_obj_new_exception_arg1_dyn(&mp_type_ValueError, str))
 #else
 #include "py/binary.h"
+#include "py/objarray.h"
 #include "py/runtime.h"
 #define raise_value_error_str(str) nlr_raise(mp_obj_new_exception_arg1(&mp_type_ValueError, str))
 #endif
@@ -245,6 +247,26 @@ static mp_obj_t fill(mp_obj_t t, mp_obj_t value) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(fill_obj, fill);
 
+// int32_view(view): the bytes of a memoryview (a slice of a planned arena) as int32 elements.
+// MicroPython's memoryview has no cast(), and a kernel types an int8-or-int32 tensor by its
+// buffer's typecode. The new view points into the middle of its parent's data, which the GC
+// does not follow: the caller keeps the parent (the model's arena) alive.
+static mp_obj_t int32_view(mp_obj_t view) {
+    const mp_obj_type_t *memoryview_type = (const mp_obj_type_t *)MP_OBJ_TO_PTR(mp_load_global(MP_QSTR_memoryview));
+    if (mp_obj_get_type(view) != memoryview_type) {
+        raise_value_error("int32_view", "takes a memoryview");
+    }
+    size_t n;
+    void *items = buffer(view, 4, &n, MP_BUFFER_RW, "view");
+    mp_obj_array_t *typed = mp_obj_malloc(mp_obj_array_t, memoryview_type);
+    typed->typecode = 'i' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW;
+    typed->free = 0;  // a memoryview's offset into items, in elements
+    typed->len = n;
+    typed->items = items;
+    return MP_OBJ_FROM_PTR(typed);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(int32_view_obj, int32_view);
+
 // ---- Gradients ----
 
 // (gw or gx, x or w, g, params): the weight and input gradients' shared argument list.
@@ -375,6 +397,7 @@ static MP_DEFINE_CONST_FUN_OBJ_3(copy_obj, copy);
 // the natmod build finds them in the source text, not in macro expansions.
 #define QNN_FUNCTIONS(X) \
     X(MP_QSTR_fully_connected, fully_connected_obj) \
+    X(MP_QSTR_int32_view, int32_view_obj) \
     X(MP_QSTR_conv2d, conv2d_obj) \
     X(MP_QSTR_depthwise_conv2d, depthwise_conv2d_obj) \
     X(MP_QSTR_max_pool, max_pool_obj) \

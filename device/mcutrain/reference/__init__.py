@@ -31,4 +31,5 @@ from mcutrain.reference.standardize import channel_norms, standardize
 from mcutrain.reference.cross_entropy import cross_entropy
 # Utilities
 from mcutrain.reference.crc32 import crc32
+from mcutrain.reference.int32_view import int32_view
 from mcutrain.reference.frame import copy, frame_decode, frame_encode
