@@ -86,13 +86,17 @@ QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385
 QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
 QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 
-.PHONY: qemu-boards bench-arm bench-memory
+.PHONY: qemu-boards bench-arm bench-memory bench-plans
 qemu-boards: $(QEMU_FIRMWARE) $(QEMU_FROZEN_FIRMWARE)
 
 # The heap each model and study method holds on qemu-m0 after 20 steps, with the package and qnn
 # in ROMFS or frozen into the firmware (bench/memory.py).
 bench-memory: natmods $(QEMU_FIRMWARE) $(QEMU_FROZEN_FIRMWARE)
 	$(PYTHON) bench/memory.py
+
+# The bytes each training plan holds, fast and lean, next to inference alone (bench/plans.py).
+bench-plans: $(PYTHON)
+	$(PYTHON) bench/plans.py
 
 # Instructions per kernel call, per MAC and per training step of tiny on qemu-m0/m3/m4, counted by
 # SysTick under QEMU's -icount (bench/arm.py).

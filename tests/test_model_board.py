@@ -63,6 +63,7 @@ def test_inference_and_restarts_allocate_nothing_on_the_board(board):
     out = board.run("""
         import gc, sys
         from mcutrain.model import load
+        from mcutrain.plan import Plan
 
         def allocated(run):
             gc.collect()
@@ -76,7 +77,9 @@ def test_inference_and_restarts_allocate_nothing_on_the_board(board):
 
         def main():
             model = load(sys.argv[1])
-            model.plan(batch=1, keep=(2,))
+            plan = Plan(model, 1)
+            plan.forward(2)
+            model.use(plan)
             x = bytearray(model.input_size)
             model.infer(x)
             print(allocated(lambda: model.infer(x)), allocated(lambda: model.forward(2)))

@@ -1,11 +1,12 @@
-"""The device Model on CPython (NumPy reference kernels): memory plan, keep, forward(start),
-batching and evaluate, on a synthetic model with every layer kind."""
+"""The device Model on CPython (NumPy reference kernels): the one-arena plan, kept tensors,
+forward(start), batching and evaluate, on a synthetic model with every layer kind."""
 
 import numpy as np
 import pytest
 
-from mcutrain.model import Model, assign_slots
+from mcutrain.model import Model
 from mcutrain.model_file import ModelError
+from mcutrain.plan import Plan
 from model_cases import SYNTHETIC_SHAPE, synthetic_model
 
 
@@ -23,22 +24,36 @@ def inputs():
 def every_tensor(description, x):
     """Each tensor of a forward pass, from a plan that keeps them all (no reuse)."""
     model = Model(description)
-    model.plan(batch=len(x), keep=range(len(model.layers) + 1))
+    plan = Plan(model, len(x))
+    plan.read(range(len(model.layers) + 1))
+    model.use(plan)
     model.infer(x.reshape(-1))
     return [bytes(model.activation(t)) for t in range(1, len(model.layers) + 1)]
 
 
-def test_slots_never_hold_two_live_tensors(description):
+def test_buffers_that_live_at_the_same_time_never_share_bytes(description):
     model = Model(description)
-    sizes = [1000 + 37 * t for t in range(len(model.layers) + 1)]
-    slot_of, slot_sizes = assign_slots(model.layers, sizes, keep=(3,))
-    readers = {t: [i for i, layer in enumerate(model.layers) if t in layer.inputs] for t in range(len(sizes))}
-    for i in range(len(model.layers)):
-        # Live while layer i runs: its output, and every tensor made before it and read at i or later.
-        live = [i + 1] + [t for t in range(1, i + 1) if t == 3 or any(r >= i for r in readers[t])]
-        assert len({slot_of[t] for t in live}) == len(live), (i, live)
-    assert all(slot_sizes[slot_of[t]] >= sizes[t] for t in range(1, len(sizes)))
-    assert sum(slot_sizes) < sum(sizes[1:])
+    plan = Plan(model, 3)
+    add = next(layer for layer in model.layers if layer.op == "add")
+    since = plan.time
+    plan.forward(add.index)  # a stage re-running from the add, as a ZO query does
+    scratch = plan.int32(100, since)
+    plan.read([1])
+    size = plan.place()
+    placed = plan.tensors[1:] + [scratch]
+    for i, a in enumerate(placed):
+        assert a.offset % 8 == 0 and a.offset + a.size <= size
+        for b in placed[i + 1:]:
+            live_together = any(a0 <= b1 and b0 <= a1 for a0, a1 in a.lives for b0, b1 in b.lives)
+            apart = a.offset + a.size <= b.offset or b.offset + b.size <= a.offset
+            assert apart or not live_together
+    # A layer's output and its inputs live while it runs, so they never share bytes.
+    for layer in model.layers:
+        for t in layer.inputs:
+            if t:
+                out, x = plan.tensors[layer.output], plan.tensors[t]
+                assert out.offset + out.size <= x.offset or x.offset + x.size <= out.offset
+    assert size < sum(b.size for b in placed)
 
 
 def test_reuse_does_not_change_the_logits(description, inputs):
@@ -62,14 +77,15 @@ def test_kept_tensor_survives_and_forward_restarts_from_it(description, inputs):
     model = Model(description)
     add = next(layer for layer in model.layers if layer.op == "add")
     # Restart at the add: it reads the output of layer 0 (its skip) and of the layer before it.
-    keep = add.inputs
-    model.plan(batch=len(inputs), keep=keep)
+    plan = Plan(model, len(inputs))
+    plan.forward(add.index)
+    model.use(plan)
     model.infer(inputs.reshape(-1))
-    for t in keep:
+    for t in add.inputs:
         assert bytes(model.activation(t)) == expected[t - 1]
     np.frombuffer(model.activation(len(model.layers)), np.int8)[:] = 0
     assert bytes(model.forward(start=add.index)) == expected[-1]
-    with pytest.raises(ModelError, match="keep its earlier inputs"):
+    with pytest.raises(ModelError, match="no planned pass starts there"):
         model.forward(start=add.index + 2)
 
 
@@ -89,7 +105,7 @@ def test_memory_reports_bytes(description):
     memory = model.memory()
     tensors = [t for layer in description.layers for t in layer.tensors]
     assert memory["weights"] == sum(len(memoryview(t).cast("B")) for t in tensors)
-    assert memory["arena"] == sum(len(slot) for slot in model.arena)
+    assert memory["arena"] == memory["planned"] == len(model.arena)
     assert memory["total"] == memory["weights"] + memory["params"] + memory["arena"]
 
 
@@ -100,7 +116,9 @@ def test_misuse_raises_model_error(description):
     with pytest.raises(ModelError, match="batch"):
         model.plan(batch=0)
     with pytest.raises(ModelError, match="keep tensor 99"):
-        model.plan(keep=(99,))
+        Plan(model, 1).read([99])
     model.plan()
+    with pytest.raises(ModelError, match="needs an arena of"):
+        model.use(Plan(model, 2), arena=bytearray(16))
     with pytest.raises(ModelError, match="labels"):
         model.evaluate(bytearray(10), bytearray(1))

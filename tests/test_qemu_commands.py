@@ -29,7 +29,7 @@ def test_deploy_refuses_a_plan_larger_than_the_boards_heap(capsys):
 
 
 def test_a_refusal_names_the_heap_that_holds_the_plan_and_that_heap_works(capsys):
-    plan = ["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "4"]
+    plan = ["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "6"]
     assert cli.main(plan) == 1
     heap = re.search(r"--heap (\d+K) holds the plan", capsys.readouterr().err).group(1)
     assert cli.main(plan + ["--heap", heap]) == 0  # firmware with that heap, built on first use

@@ -77,8 +77,8 @@ def test_layer_selection_probes_flash_layers_through_ram_and_leaves_them_in_flas
 def test_the_fit_check_counts_only_the_trained_weights_of_a_model_read_in_place():
     medium = TINY.with_name("medium.mcut")
     settings = {"method": "fqt", "batch": 1}
-    in_ram = deploy.needed(medium, settings, None)["server"]
-    in_place = deploy.needed(medium, settings, None, weights_in_flash=True)["server"]
+    in_ram = deploy.needed(medium, settings, None)[0]["server"]
+    in_place = deploy.needed(medium, settings, None, weights_in_flash=True)[0]["server"]
     m = loaded(medium, mapped=True)
     Trainer(m, **settings)
     untrained = m.memory()["flash"]

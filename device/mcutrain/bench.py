@@ -105,12 +105,15 @@ def label(method, mode):
     return method if method == "fqt" else "%s-%s" % (method, mode)
 
 
-def main(path, methods=("zo", "fqt", "hybrid"), mode="mix", batch=1, repeat=20, steps=3, settings=None):
-    """Loads the model at path and prints the bench lines; settings: more Trainer keywords."""
+def main(path, methods=("zo", "fqt", "hybrid"), mode="mix", batch=1, repeat=20, steps=3, settings=None, arena=0):
+    """Loads the model at path and prints the bench lines; settings: more Trainer keywords;
+    arena: bytes of the arena to take before anything else (the largest the trainers plan)."""
     from mcutrain.trainer import Trainer
 
     gc.collect()
     m = model_module.load(path)
+    if arena:
+        m.reserve(arena)
     m.plan(batch=batch)
     x = pattern(batch * m.input_size)
     y = bytes(i % m.classes for i in range(batch))

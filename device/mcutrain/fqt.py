@@ -20,7 +20,7 @@ from mcutrain import fixed
 from mcutrain.backend import kernels
 from mcutrain.buffers import int32_zeros
 from mcutrain.model import elements
-from mcutrain.zo import _set_base
+from mcutrain.zo import _set_base, base_bytes, base_steps
 
 Q_BITS = 12  # standardized gradients in Q12: |ghat| <= sqrt(n) keeps them far from int32's end
 ONE_Q15 = 1 << 15
@@ -36,13 +36,14 @@ def chain(model, layers):
 
 class FQT:
     """The backward chain of a trainer's model: one link per layer from the last down to the
-    lowest trainable one, their buffers planned here, once."""
+    lowest trainable one. Per-channel state is allocated here, once; the gradients and errors
+    are planned in the model's arena (plan, bind)."""
 
     def __init__(self, trainer, layers):
         self.trainer = trainer
         model = trainer.model
-        self.model = model
-        self.owned = []  # every buffer this plan allocates, for memory()
+        self.model, self.batch = model, trainer.batch
+        self.owned = []  # every buffer allocated outside the arena, for memory()
         trainable = [layer.index for layer in layers]
         lowest = min(trainable)
         links = chain(model, layers)[::-1]
@@ -54,44 +55,62 @@ class FQT:
         # One int32 scratch for the gradients that live within one link's step: weight gradients,
         # input gradients and the widened error are never needed at the same time.
         size = self.size
-        scratch = 0
+        self.scratch_count = 0
         for layer in links:
             below = layer.index > lowest
-            scratch = max(scratch, size(layer.inputs[0]) if below else 0,
-                          size(layer.output) if below and layer.weight is not None else 0,
-                          len(layer.weight) if layer.index in trainable else 0)
-        self.scratch = self.int32(scratch)
+            self.scratch_count = max(self.scratch_count, size(layer.inputs[0]) if below else 0,
+                                     size(layer.output) if below and layer.weight is not None else 0,
+                                     len(layer.weight) if layer.index in trainable else 0)
         self.seeds_used = 0
-        error = trainer.loss.error
         self.links = []
         for layer in links:
             below = layer.index > lowest
             if layer.weight is None:
-                link = PoolLink(self, layer, error)
+                self.links.append(PoolLink(self, layer))
             else:
-                link = WeightedLink(self, layer, error, layer.index in trainable, below)
-            self.links.append(link)
-            error = link.error_in
+                self.links.append(WeightedLink(self, layer, layer.index in trainable, below))
         self.seeds = self.int32(self.seeds_used)
         self.exponent = 0  # this step's lowest error is E * 2^exponent times the chain's constant scales
         self.loss_max = 0
         self.configure()
 
+    def plan(self, plan):
+        """Adds the backward walk to `plan`: link by link, each reading the activations of its
+        layer, with its error passed to the next link and its gradients in a shared scratch."""
+        since = plan.time
+        previous = previous_at = None
+        for link in self.links:
+            at = plan.time
+            plan.read(link.reads)
+            if previous is not None:
+                previous.buffers["error_in"] = plan.bytes(previous.error_in_size, previous_at)
+            for name, (n, int32) in link.local.items():
+                link.buffers[name] = plan.int32(n, at) if int32 else plan.bytes(n, at)
+            previous, previous_at = link, at
+        self.scratch_buffer = plan.int32(self.scratch_count, since)
+
+    def bind(self, model):
+        """Takes the planned buffers from the placed arena."""
+        self.scratch = model.view(self.scratch_buffer)
+        error = self.trainer.loss.error
+        for link in self.links:
+            link.error = error
+            for name, buf in link.buffers.items():
+                setattr(link, name, model.view(buf))
+            link.bind(self)
+            error = link.error_in
+
     def size(self, t):
-        return self.model.batch * elements(self.model.description.shape(t))
+        return self.batch * elements(self.model.description.shape(t))
 
     def int32(self, n):
         buf = int32_zeros(n)
         self.owned.append(buf)
         return buf
 
-    def int8(self, n):
-        buf = bytearray(n)
-        self.owned.append(buf)
-        return buf
-
     def view(self, n):
-        return memoryview(self.scratch)[:n]
+        """The first n int32 elements of the scratch."""
+        return self.scratch[:n]
 
     def take_seeds(self, n):
         """Indices of n seeds in each step's draw."""
@@ -145,15 +164,19 @@ class FQT:
 class PoolLink:
     """max / avg / global-avg pooling: the input gradient, requantized to the next int8 error."""
 
-    def __init__(self, fqt, layer, error):
-        self.layer, self.error = layer, error
+    def __init__(self, fqt, layer):
+        self.layer = layer
         self.kernel = getattr(kernels, layer.op + "_input_grad")
         self.params = array("i", layer.params[:4 if layer.op == "global_avg_pool" else 12])
-        count = fqt.size(layer.inputs[0])
-        self.gx = fqt.view(count)
-        self.error_in = fqt.int8(count)
-        self.quantize_params = array("i", (count, 1, 0))
+        self.count = fqt.size(layer.inputs[0])
+        self.error_in_size = self.count
+        self.reads = [layer.inputs[0]] if layer.op == "max_pool" else []
+        self.local, self.buffers = {}, {}
+        self.quantize_params = array("i", (self.count, 1, 0))
         self.seed_at = fqt.take_seeds(1)
+
+    def bind(self, fqt):
+        self.gx = fqt.view(self.count)
 
     def configure(self, lr, stochastic):
         self.quantize_params[1] = stochastic
@@ -174,45 +197,51 @@ class WeightedLink:
     """fully_connected / conv2d / depthwise_conv2d: mask, then the input gradient if layers
     below need it, then (if trainable) the standardized, partial weight and bias update."""
 
-    def __init__(self, fqt, layer, error, trainable, below):
-        self.layer, self.error, self.trainable, self.below = layer, error, trainable, below
+    def __init__(self, fqt, layer, trainable, below):
+        self.layer, self.trainable, self.below = layer, trainable, below
         self.description = fqt.model.description
         prefix = _PREFIX[layer.op]
         channels = layer.record.shape[2]
         self.channels = channels
-        out_count = fqt.size(layer.output)
+        self.out_count = out_count = fqt.size(layer.output)
+        self.in_count = in_count = fqt.size(layer.inputs[0])
         record = layer.record
         self.mask_params = array("i", (out_count, record.act_min, record.act_max))
         self.params = [self.mask_params]
+        self.reads = [layer.output, layer.inputs[0]] if trainable else [layer.output]
+        self.local, self.buffers = {}, {}
         self.error_in = None
+        self.error_in_size = in_count if below else 0
         if below:
             # W^T E needs E times each output channel's weight scale: the int8 error is widened
             # (bias_grad over one row copies it into int32) and requantized by s_w[c] / max s_w.
-            in_count = fqt.size(layer.inputs[0])
-            self.wide = fqt.view(out_count)
             self.widen_params = array("i", (1, out_count))
-            self.scaled = fqt.int8(out_count)
+            self.local["scaled"] = (out_count, False)
             self.ratio = (fqt.int32(channels), fqt.int32(channels))
             self.requant_params = array("i", (out_count, channels, 0, -127, 127))
             self.input_grad = getattr(kernels, prefix + "_input_grad")
             self.input_params = array("i", layer.params[:3 if prefix == "fc" else 13])
-            self.gx = fqt.view(in_count)
-            self.error_in = fqt.int8(in_count)
             self.quantize_params = array("i", (in_count, 1, 0))
             self.seed_at = fqt.take_seeds(1)
             self.params += [self.widen_params, self.requant_params, self.input_params, self.quantize_params]
         if trainable:
-            self._plan_update(fqt, prefix, out_count)
+            self._init_update(fqt, prefix, out_count)
 
-    def _plan_update(self, fqt, prefix, out_count):
+    def bind(self, fqt):
+        if self.below:
+            self.wide = fqt.view(self.out_count)
+            self.gx = fqt.view(self.in_count)
+        if self.trainable:
+            self.gw = fqt.view(len(self.layer.weight))
+
+    def _init_update(self, fqt, prefix, out_count):
         layer, channels = self.layer, self.channels
         if channels >= 1 << 14:  # k = fraction * channels must stay a small int
             raise ValueError("partial updates take at most 16383 channels")
         count = len(layer.weight)
         # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
         inner = 1 if prefix == "depthwise" else count // channels
-        self.gw = fqt.view(count)
-        self.gb = fqt.int32(channels)
+        self.local["gb"] = (channels, True)
         self.weight_grad = getattr(kernels, prefix + "_weight_grad")
         self.weight_grad_params = array("i", layer.params[:4 if prefix == "fc" else 14])
         self.bias_grad_params = array("i", (out_count // channels, channels))
@@ -222,11 +251,11 @@ class WeightedLink:
         self.weight_params = array("i", (count, channels, inner, 1, 0))
         self.bias_params = array("i", (channels, channels, 1, 1, 0))
         # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
-        self.base = tuple(fqt.int32(channels) for _ in range(4))
+        self.base = base_steps(channels)
         self.weight_steps = (fqt.int32(channels), fqt.int32(channels))
         self.bias_steps = (fqt.int32(channels), fqt.int32(channels))
         # Partial updates: channel scores, the top-k ranking and an exact-length view of it per k.
-        self.scores = fqt.int32(channels)
+        self.local["scores"] = (channels, True)
         ranking = memoryview(fqt.int32(channels))
         self.rankings = [ranking[:k] for k in range(1, channels + 1)]
         self.norm_params = array("i", (out_count, channels, 1, 0))
@@ -315,4 +344,5 @@ class WeightedLink:
             bm[c] = bias_high[c] * factor
 
     def memory(self):
-        return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", ()))
+        base = base_bytes(self.base) if self.trainable else 0
+        return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", ())) + base

@@ -1,16 +1,18 @@
 """An int8 model on the board: layers over the kernels, a memory plan, inference.
 
     model = load("tiny.mcut")        # validated before anything big is allocated
-    model.plan(batch=1)              # the activation arena, once
+    model.plan(batch=1)              # the arena, once
     logits = model.infer(x)          # x: int8 input; allocates nothing
 
-Tensor t is the input for t = 0 and the output of layer t - 1 otherwise. The plan reuses
-arena memory once a tensor is dead; `plan(keep=...)` pins tensors a trainer reads after the
-forward pass, and `forward(start=k)` re-runs layers k.. from the tensors left in the arena.
+Tensor t is the input for t = 0 and the output of layer t - 1 otherwise. Every activation, and
+every buffer of a trainer, lives in one arena laid out by mcutrain.plan: a trainer plans its
+stages (`model.use(plan)`), and `forward(start=k)` re-runs layers k.. where a pass from k is
+planned, from the tensors the plan kept for it.
 The batch is fixed at plan time and carried by every layer's parameter block, so the host
 evaluates thousands of images per call through this same code.
 """
 
+import gc
 from array import array
 
 from mcutrain import model_file
@@ -135,49 +137,72 @@ class Model:
         self.input_size = elements(description.input_shape)
         self.classes = elements(description.layers[-1].shape)
         self.batch = 0
-        self.arena = []
+        self.arena, self.arena_given, self.planned = None, False, 0
 
-    def plan(self, batch=1, keep=()):
-        """Lays out every activation for `batch` samples in a few reused bytearrays.
+    def plan(self, batch=1):
+        """Plans inference alone for `batch` samples (mcutrain.plan)."""
+        from mcutrain.plan import Plan
 
-        keep: tensors that stay intact until the next forward (a trainer's saved inputs).
-        """
-        last = len(self.layers)
-        if batch < 1:
-            raise ModelError("batch must be at least 1, got %d" % batch)
-        for t in keep:
-            if not 0 <= t <= last:
-                raise ModelError("cannot keep tensor %d: tensors are 0..%d" % (t, last))
-        self.arena = self.acts = None  # the old plan's memory is free for the new one
-        sizes = [batch * elements(self.description.shape(t)) for t in range(last + 1)]
-        slot_of, slot_sizes = assign_slots(self.layers, sizes, keep)
-        self.arena = [bytearray(n) for n in slot_sizes]
-        self.acts = [None] + [memoryview(self.arena[slot_of[t]])[:sizes[t]] for t in range(1, last + 1)]
-        self.restartable = tuple(self.restart_inputs(k).issubset(keep) for k in range(last))
+        self.use(Plan(self, batch))
+
+    def use(self, plan, arena=None):
+        """Places a plan in one arena: `arena` if given (a bytearray the caller keeps, used by
+        every later plan), else the current one if large enough, else a new one. Activations are
+        then views of it, and plan buffers views by self.view."""
+        size = plan.place()
+        if arena is not None:
+            self.arena, self.arena_given = arena, True
+        if self.arena_given and len(self.arena) < size:
+            raise ModelError("the plan needs an arena of %d bytes; the one given has %d" % (size, len(self.arena)))
+        if not self.holds(size):
+            self.reserve(size)
+        self.planned = size
+        self.acts = [None] + [self.view(buf) for buf in plan.tensors[1:]]
+        self.starts = plan.starts
+        self.set_batch(plan.batch)
+        self.predictions = array("i", bytes(4 * plan.batch))
+        self.argmax_params = array("i", (plan.batch, self.classes))
+
+    def holds(self, size, arena=None):
+        """Whether use() needs no new arena for a plan of `size` bytes: one is given (use() checks
+        its size), or the current one is large enough."""
+        return arena is not None or self.arena_given or self.arena is not None and len(self.arena) >= size
+
+    def reserve(self, size):
+        """A new arena of `size` bytes in place of the current one, whose views must be dropped
+        first (the plan's, and a trainer's) for the collector to take it back: the arena is one
+        block, and on a board the old and the new one may not fit together."""
+        self.acts = self.arena = None
+        gc.collect()
+        self.arena = bytearray(size)
+
+    def set_batch(self, batch):
+        """Gives every layer's parameter block this batch: a plan's, or (before placing it) the
+        one a trainer builds its parameter blocks for."""
         for layer in self.layers:
             layer.set_batch(batch)
         self.batch = batch
-        self.predictions = array("i", bytes(4 * batch))
-        self.argmax_params = array("i", (batch, self.classes))
 
-    def restart_inputs(self, start):
-        """The tensors a forward from layer `start` reads but does not make (a residual add's skip
-        among them; tensor 0 is the caller's): what plan() must keep for forward(start)."""
-        return {t for layer in self.layers[start:] for t in layer.inputs if 0 < t <= start}
+    def view(self, buf):
+        """A planned buffer in the arena: a memoryview of its bytes, or of its int32 elements."""
+        view = memoryview(self.arena)[buf.offset:buf.offset + buf.size]
+        return kernels.int32_view(view) if buf.int32 else view
 
     def activation(self, t):
         """Tensor t's buffer in the arena (t = 0: the last input given to infer)."""
         return self.acts[t]
 
-    def forward(self, start=0):
-        """Runs layers start.. on the tensors in the arena; allocates nothing."""
+    def forward(self, start=0, stop=None):
+        """Runs layers start..stop-1 (to the last by default) on the tensors in the arena and
+        returns the last one made; allocates nothing. A pass from `start` must be planned."""
         if not self.batch:
             raise ModelError("plan() the model before running it")
-        if not 0 <= start < len(self.layers) or not self.restartable[start]:
-            raise ModelError("cannot start at layer %d: keep its earlier inputs at plan()" % start)
-        for i in range(start, len(self.layers)):
+        if start not in self.starts:
+            raise ModelError("cannot start at layer %d: no planned pass starts there" % start)
+        stop = len(self.layers) if stop is None else stop
+        for i in range(start, stop):
             self.layers[i].run(self.acts)
-        return self.acts[-1]
+        return self.acts[stop]
 
     def infer(self, x):
         """Logits (int8, batch x classes, in the arena) of x (int8, batch x input, NHWC)."""
@@ -217,45 +242,13 @@ class Model:
 
     def memory(self):
         """Bytes held in RAM: weights (the tensors not read in place), params (parameter blocks),
-        arena (activations), their total; and flash, the weights read in place from flash."""
+        arena (activations and a trainer's planned buffers), their total; planned, the bytes of
+        the arena the plan uses; and flash, the weights read in place from flash."""
         tensors = [t for layer in self.description.layers for t in layer.tensors]
         flash = sum(nbytes(t) for t in tensors if in_flash(t))
         weights = sum(nbytes(t) for t in tensors) - flash
         params = sum(nbytes(layer.params) for layer in self.layers)
-        arena = sum(len(slot) for slot in self.arena)
-        return {"weights": weights, "flash": flash, "params": params, "arena": arena,
+        arena = len(self.arena) if self.arena is not None else 0
+        return {"weights": weights, "flash": flash, "params": params, "arena": arena, "planned": self.planned,
                 "total": weights + params + arena}
 
-
-def assign_slots(layers, sizes, keep):
-    """(slot of each tensor, size of each slot): liveness-based reuse of a few buffers.
-
-    Tensor 0 is the caller's. A layer's output never shares a slot with its inputs (no kernel
-    works in place); a tensor's slot is freed after its last reader unless it is kept or is the
-    final output. A free slot that fits is reused (the smallest), else the largest free one grows.
-    """
-    last = len(layers)
-    last_use = [t - 1 for t in range(last + 1)]  # a tensor nobody reads dies where it is made
-    for i, layer in enumerate(layers):
-        for t in layer.inputs:
-            last_use[t] = i
-    slot_of = [None] * (last + 1)
-    slot_sizes, free = [], []
-    for i, layer in enumerate(layers):
-        out = i + 1
-        fitting = [s for s in free if slot_sizes[s] >= sizes[out]]
-        if fitting:
-            slot = min(fitting, key=lambda s: slot_sizes[s])
-        elif free:
-            slot = max(free, key=lambda s: slot_sizes[s])
-            slot_sizes[slot] = sizes[out]
-        else:
-            slot = len(slot_sizes)
-            slot_sizes.append(sizes[out])
-        if slot in free:
-            free.remove(slot)
-        slot_of[out] = slot
-        for t in set(layer.inputs + (out,)):
-            if t and t != last and t not in keep and last_use[t] == i:
-                free.append(slot_of[t])
-    return slot_of, slot_sizes

@@ -1,7 +1,7 @@
 """The board's side of a training run over the serial link (docs/protocol.md).
 
     import mcutrain.serve
-    mcutrain.serve.main("tiny.mcut", "run.ckpt")   # until the host says BYE (or ABORT); then the REPL is back
+    mcutrain.serve.main("tiny.mcut", "run.ckpt", 40000)  # until the host says BYE (or ABORT); then the REPL is back
 
 The host configures a Trainer (CONFIG), streams samples (SAMPLE: training or evaluation, with a
 label and an id), tunes settings between steps (CONFIG again), asks for checkpoints and stats.
@@ -52,6 +52,8 @@ def parse_settings(text):
                 settings[key] = value
             elif key == "layers":
                 settings[key] = None if value == "all" else [int(i) for i in value.split("/")]
+            elif key == "plan":
+                settings[key] = value if value in ("fast", "lean") else int(value)
             elif key in FLOATS:
                 settings[key] = float(value)
             else:
@@ -59,6 +61,7 @@ def parse_settings(text):
         except ValueError:
             raise ValueError("%s=%s: %s takes %s" % (key, value, key, "a number" if key in FLOATS else
                                                       "layer indices such as 4/6, or all" if key == "layers"
+                                                      else "fast, lean or a number of bytes" if key == "plan"
                                                       else "a whole number"))
     return settings
 
@@ -211,8 +214,10 @@ class Server:
             link.answer_text(answer)
 
 
-def main(model_path, checkpoint=None, stream_in=None, stream_out=None):
-    """Serves a training run on stdin/stdout (the USB or UART serial link) until BYE."""
+def main(model_path, checkpoint=None, arena=0, stream_in=None, stream_out=None):
+    """Serves a training run on stdin/stdout (the USB or UART serial link) until BYE. arena: bytes
+    of the trainer's arena (the host sizes it for the run's plan), taken first, while the heap is
+    still whole; 0 leaves it to the trainer."""
     try:
         import micropython
 
@@ -221,6 +226,8 @@ def main(model_path, checkpoint=None, stream_in=None, stream_out=None):
         micropython = None
     try:
         m = model_module.load(model_path)
+        if arena:
+            m.reserve(arena)
         link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
                              protocol.HEADER + max(SAMPLE_HEADER + m.input_size, protocol.MAX_TEXT))
         server = Server(m, link, checkpoint)

@@ -20,14 +20,15 @@ METHODS = ("zo", "fqt", "hybrid")
 MODES = (zo.WP, zo.NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
-_PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers")
+_PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers", "plan")
 SETTINGS = _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")  # what set() takes
 
 
 class Trainer:
     def __init__(self, model, method="zo", batch=1, layers=None, mode=zo.WP, lr=0.01, queries=10, sigma=1,
                  bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
-                 schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2):
+                 schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2, plan=None,
+                 arena=None):
         if method not in METHODS:
             raise ValueError("method must be one of %s, got %r" % (METHODS, method))
         self.model, self.method = model, method
@@ -37,6 +38,9 @@ class Trainer:
         self.schedule_name, self.total_steps = schedule_name, total_steps
         self.lmin, self.lmax = lmin, lmax  # FQT partial updates: fractions of channels trained per step
         self.fqt_layers = fqt_layers  # hybrid: the top trainable layers that train by FQT
+        # The plan: "fast" keeps tensors for restarts, "lean" re-runs from the input, a number is a
+        # budget of arena bytes; None picks the fast plan if it fits the free heap.
+        self.plan, self.arena = plan, arena
         if not 0 <= seed < 1 << 30:
             raise ValueError("seed must be in [0, 2**30)")
         self.stream = array("i", [seed])
@@ -60,6 +64,9 @@ class Trainer:
             raise ValueError("lr must be positive, got %r" % (self.lr,))
         if not isinstance(self.fqt_layers, int) or self.fqt_layers < 1:
             raise ValueError("fqt_layers must be a positive int, got %r" % (self.fqt_layers,))
+        p = self.plan
+        if not (p is None or p in ("fast", "lean") or isinstance(p, int) and not isinstance(p, bool) and p > 0):
+            raise ValueError("plan must be 'fast', 'lean' or a budget of arena bytes, got %r" % (p,))
 
     def _trainable(self):
         weighted = [layer for layer in self.model.layers if layer.weight is not None]
@@ -77,7 +84,8 @@ class Trainer:
         """mix: node perturbation where a layer has fewer output nodes than weights, else WP."""
         if self.mode != "mix":
             return self.mode
-        nodes = len(self.model.activation(layer.output)) // self.model.batch
+        h, w, c = self.model.description.shape(layer.output)
+        nodes = h * w * c
         return zo.NP if nodes < len(layer.weight) else zo.WP
 
     def _split(self, layers):
@@ -94,34 +102,76 @@ class Trainer:
     def _plan(self):
         self._check()
         top, layers = self._split(self._trainable())
-        # Drop the old plan's buffers first: on a board the old and the new plan may not fit together.
-        self.zo_layers = self.loss = self.scratch = self.fqt = None
+        # Drop the old plan's objects first: on a board the old and the new plan may not fit together.
+        self.zo_layers = self.loss = self.fqt = None
         gc.collect()
         self.model.writable(top + layers)
-        keep = []
+        self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
+        self._build(top, layers)
+        fast, lean = self._step_plan(False).place(), self._step_plan(True).place()
+        self.plan_choice, use_lean = self._choose(fast, lean)
+        if not self.model.holds(lean if use_lean else fast, self.arena):
+            # The arena is one block: take it from the heap before the trainer's many small
+            # objects scatter over its holes, and fall back to the lean plan if no hole holds
+            # the fast one although the free bytes add up.
+            self.zo_layers = self.fqt = None
+            try:
+                self.model.reserve(lean if use_lean else fast)
+            except MemoryError:
+                if use_lean or self.plan is not None or lean >= fast:
+                    raise MemoryError("no free block holds the plan's arena of %d bytes: allocate it early, "
+                                      "Trainer(..., arena=bytearray(%d))" % (lean if use_lean else fast,
+                                                                            lean if use_lean else fast))
+                self.plan_choice, use_lean = "lean: no free block holds the fast plan's arena of %d bytes; the " \
+                    "lean one needs %d" % (fast, lean), True
+                self.model.reserve(lean)
+            self._build(top, layers)
+        self.model.use(self._step_plan(use_lean), self.arena)
+        self.arena = None  # the model keeps a given arena for every later plan
+        self.loss = Loss(self.model)
+        if self.fqt is not None:
+            self.fqt.bind(self.model)
+        for layer in self.zo_layers:
+            layer.bind(self.model)
+        self.schedule = schedule.SCHEDULES[self.schedule_name]
+
+    def _build(self, top, layers):
+        """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""
+        modes = [self._mode_of(layer) for layer in layers]
+        # Later layers first: a layer's queries re-run the network above it.
+        self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
         if top:
             from mcutrain import fqt  # loaded on use: on a board, code is RAM
-            for layer in fqt.chain(self.model, top):
-                keep.extend(layer.inputs)
-                keep.append(layer.output)
-        for layer in layers:
-            keep.extend(layer.inputs)
-            keep.append(layer.output)
-            # Its queries re-run the network from the layer up, a residual add's skip included.
-            keep.extend(self.model.restart_inputs(layer.index))
-        if top and layers:
-            keep.extend(self.model.restart_inputs(top[0].index))  # the hybrid's ZO base is measured from there
-        self.model.plan(batch=self.batch, keep=keep)
-        self.loss = Loss(self.model)
-        if top:
             self.fqt = fqt.FQT(self, top)
             self.fqt_start = top[0].index
-        # Later layers first: a layer's queries re-run the network above it, which overwrites
-        # the kept tensors of the layers above but never those below.
-        modes = [self._mode_of(layer) for layer in layers]
-        self.scratch = zo.Scratch(self.model, [layer for layer, mode in zip(layers, modes) if mode == zo.NP])
-        self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
-        self.schedule = schedule.SCHEDULES[self.schedule_name]
+
+    def _step_plan(self, lean):
+        """The plan of one step: the forward pass, FQT's backward walk, then each ZO layer's queries."""
+        from mcutrain.plan import Plan
+
+        plan = Plan(self.model, self.batch)
+        if self.fqt is not None:
+            self.fqt.plan(plan)
+            if self.zo_layers:
+                plan.forward(self.fqt_start)  # the ZO base loss, of the network FQT left
+        for layer in self.zo_layers:
+            layer.plan(plan, lean)
+        return plan
+
+    def _choose(self, fast, lean):
+        """(why, lean or not), from the arena sizes of the fast and the lean plan: the plan the
+        `plan` setting asks for; by default the fast one if it fits the room there is (the given
+        arena, or the free heap), else the lean one."""
+        if self.plan in ("fast", "lean"):
+            return "%s, as asked" % self.plan, self.plan == "lean"
+        room = self.plan
+        if room is None:
+            room = _room(self.model, self.arena)
+        if lean >= fast:
+            return "fast: the lean plan would need as much (%d bytes of arena)" % lean, False
+        if room is None or fast <= room:
+            return "fast: its arena of %d bytes fits in %s" % (fast, "any heap" if room is None else room), False
+        return "lean: the fast plan's arena of %d bytes exceeds %d; the lean one needs %d" % (fast, room, lean), True
 
     def set(self, **settings):
         """Changes settings between steps; the next step uses them."""
@@ -163,8 +213,7 @@ class Trainer:
                 # The ZO loss differences are taken against the network as FQT left it.
                 base = self.loss(self.model.forward(self.fqt_start))
         for layer in self.zo_layers:
-            layer.scale_steps(factor)
-            layer.step(base)
+            layer.step(base, factor)
         self.steps += 1
         self.samples += self.batch
         return self.last_loss
@@ -216,7 +265,7 @@ class Trainer:
 
     def stats(self):
         """Progress for people: floats are for reporting only."""
-        report = {"steps": self.steps, "samples": self.samples, "loss": self.last_loss / 65536,
+        report = {"steps": self.steps, "samples": self.samples, "loss": self.last_loss / 65536, "plan": self.plan_choice,
                   "lr_factor": self.schedule(self.steps, self.total_steps) / 32768,
                   "layers": [(layer.layer.index, layer.mode) for layer in reversed(self.zo_layers)]}
         if self.fqt is not None:
@@ -225,12 +274,13 @@ class Trainer:
         return report
 
     def memory(self):
-        """Bytes: the model's (weights, params, arena) and the trainer's buffers, their total; on
+        """Bytes: the model's (weights, params, arena, which holds the trainer's planned buffers
+        too), training (the trainer's state outside the arena), their total; on
         a board also `heap`, the whole GC heap in use, and `code_and_objects`, the part of it
         that is neither: package bytecode, natmod code where the port keeps it in the heap, and
         Python objects. Nothing is allocated per step, so after a step `heap` is the peak."""
         report = self.model.memory()
-        training = sum(layer.memory() for layer in self.zo_layers) + self.scratch.memory()
+        training = sum(layer.memory() for layer in self.zo_layers)
         if self.fqt is not None:
             training += self.fqt.memory()
         training += 8 * len(self.loss.per_sample) + len(self.loss.labels) + len(self.loss.error) + 16
@@ -241,3 +291,16 @@ class Trainer:
             report["heap"] = gc.mem_alloc()
             report["code_and_objects"] = report["heap"] - report["total"]
         return report
+
+
+def _room(model, arena):
+    """Bytes an arena can have: a given one's length; else the free heap plus the current arena,
+    which a new plan replaces; None where the heap is not measured (CPython)."""
+    if arena is not None:
+        return len(arena)
+    if model.arena_given:
+        return len(model.arena)
+    if not hasattr(gc, "mem_free"):
+        return None
+    gc.collect()
+    return gc.mem_free() + (len(model.arena) if model.arena is not None else 0)

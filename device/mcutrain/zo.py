@@ -19,7 +19,6 @@ from array import array
 
 from mcutrain import fixed, scales
 from mcutrain.backend import kernels
-from mcutrain.buffers import int32_zeros
 
 WP, NP = "wp", "np"
 LOSS_UNIT = (1, -16)  # one Q16 loss step, in nats
@@ -40,37 +39,21 @@ class LayerZO:
         self.channels = out_channels
         # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
         self.inner = 1 if layer.op == "depthwise_conv2d" else len(layer.weight) // out_channels
-        # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
-        self.base = tuple(array("i", bytes(4 * out_channels)) for _ in range(4))
-        self.weight_steps = (array("i", bytes(4 * out_channels)), array("i", bytes(4 * out_channels)))
-        self.bias_steps = (array("i", bytes(4 * out_channels)), array("i", bytes(4 * out_channels)))
+        # (multiplier >> 17, shift) per channel for weights then bias; this step's steps are planned.
+        self.base = base_steps(out_channels)
         self.rounding_seed = array("i", [0])
         if mode == WP:
-            queries = trainer.queries
-            self.weight_seeds = array("i", bytes(4 * queries))
-            self.bias_seeds = array("i", bytes(4 * queries))
-            self.coeffs = array("i", bytes(4 * queries))
             self.weight_params = array("i", (len(layer.weight), out_channels, self.inner, 1, 0))
             self.bias_params = array("i", (out_channels, out_channels, 1, 1, 0))
-            self.masks = (bytearray((len(layer.weight) + 7) // 8), bytearray((out_channels + 7) // 8))
         else:
-            self._plan_node_perturbation(model)
+            self._init_node_perturbation(model, trainer.batch)
         self.configure()
 
-    def _plan_node_perturbation(self, model):
-        layer, batch, scratch = self.layer, model.batch, self.trainer.scratch
-        nodes = len(model.activation(layer.output)) // batch
-        self.nodes = nodes
-        out = model.activation(layer.output)
-        self.node_gradient = scratch.int32("node_gradient", batch * nodes)
-        self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(batch)]
-        self.sample_gradients = [self.node_gradient[b * nodes:(b + 1) * nodes] for b in range(batch)]
-        mask_bytes = (nodes + 7) // 8
-        masks = scratch.bytes("mask", batch * mask_bytes)
-        self.sample_masks = [masks[b * mask_bytes:(b + 1) * mask_bytes] for b in range(batch)]
-        self.sample_seeds = array("i", bytes(4 * batch))
-        self.weight_gradient = scratch.int32("weight_gradient", len(layer.weight))
-        self.bias_gradient = scratch.int32("bias_gradient", self.channels)
+    def _init_node_perturbation(self, model, batch):
+        layer = self.layer
+        h, w, c = model.description.shape(layer.output)
+        self.nodes = nodes = h * w * c
+        self.mask_bytes = (nodes + 7) // 8
         record = layer.record
         self.mask_params = array("i", (batch * nodes, record.act_min, record.act_max))
         geometry = layer.params
@@ -83,6 +66,54 @@ class LayerZO:
         self.bias_grad_params = array("i", (batch * nodes // self.channels, self.channels))
         self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
         self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
+
+    def plan(self, plan, lean):
+        """Adds this layer's stage of a step to `plan`. Its queries re-run the network from the
+        layer (WP) or from the layer above (NP) on tensors kept from the step's forward, or,
+        lean, from the input, keeping nothing between stages."""
+        layer, batch, last = self.layer, plan.batch, plan.last
+        since = plan.time
+        self.start = 0 if lean and self.mode == WP else layer.index + (self.mode == NP)
+        self.recompute = lean and self.mode == NP
+        if self.recompute:
+            plan.forward(0, layer.output)  # the layer's input and output, made again
+        if self.start < last:
+            plan.forward(self.start)
+        else:
+            plan.read([last])  # the perturbed logits go straight into the loss
+        channels = self.channels
+        if self.mode == WP:
+            queries = self.trainer.queries
+            masks = {"weight_mask": plan.bytes((len(layer.weight) + 7) // 8, since),
+                     "bias_mask": plan.bytes((channels + 7) // 8, since)}
+            update_since = plan.time
+            plan.read([])  # the update, after the queries
+            self.buffers = {"weight_seeds": plan.int32(queries, since), "bias_seeds": plan.int32(queries, since),
+                            "coeffs": plan.int32(queries, since)}
+            self.buffers.update(masks)
+        else:
+            masks = plan.bytes(batch * self.mask_bytes, since)
+            sample_seeds = plan.int32(batch, since)
+            update_since = plan.time
+            plan.read([layer.inputs[0], layer.output])  # the local gradient's
+            self.buffers = {"masks": masks, "sample_seeds": sample_seeds,
+                            "node_gradient": plan.int32(batch * self.nodes, since),
+                            "weight_gradient": plan.int32(len(layer.weight), update_since),
+                            "bias_gradient": plan.int32(channels, update_since)}
+        # This step's steps exist only for the update, when the activations are dead.
+        for name in ("weight_multipliers", "weight_shifts", "bias_multipliers", "bias_shifts"):
+            self.buffers[name] = plan.int32(channels, update_since)
+
+    def bind(self, model):
+        """Takes this layer's buffers from the placed plan."""
+        for name, buf in self.buffers.items():
+            setattr(self, name, model.view(buf))
+        if self.mode == NP:
+            nodes, size = self.nodes, self.mask_bytes
+            out = model.activation(self.layer.output)
+            self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
+            self.sample_gradients = [self.node_gradient[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
+            self.sample_masks = [self.masks[b * size:(b + 1) * size] for b in range(model.batch)]
 
     def configure(self):
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
@@ -107,7 +138,7 @@ class LayerZO:
                 raise ValueError("act_sigma must be at most %d for int8 activations" % INT8_SIGMA_MAX)
             dims = self.nodes if t.gns else 1
             # dL/dy ~ g_y / ((n + N - 1) sigma_a) in Q16 per sample; the batch loss is the mean.
-            common = fixed.div(lr, fixed.from_int((t.queries + dims - 1) * t.act_sigma * t.model.batch))
+            common = fixed.div(lr, fixed.from_int((t.queries + dims - 1) * t.act_sigma * t.batch))
             common = fixed.mul(fixed.div(common, s_out), LOSS_UNIT)
             weight_common = fixed.mul(common, s_in)
             bias_common = common
@@ -129,31 +160,33 @@ class LayerZO:
     def scale_steps(self, schedule_q15):
         """This step's steps: the base ones times the schedule factor, in small ints."""
         weight_high, weight_shift, bias_high, bias_shift = self.base
-        wm, ws = self.weight_steps
-        bm, bs = self.bias_steps
+        wm, ws = self.weight_multipliers, self.weight_shifts
+        bm, bs = self.bias_multipliers, self.bias_shifts
         for c in range(self.channels):
             wm[c] = weight_high[c] * schedule_q15
             ws[c] = weight_shift[c] - 2
             bm[c] = bias_high[c] * schedule_q15
             bs[c] = bias_shift[c] - 2
 
-    def step(self, base_loss):
-        """One ZO estimate and update of this layer from the current (unperturbed) forward."""
+    def step(self, base_loss, schedule_q15):
+        """One ZO estimate and update of this layer from the current (unperturbed) forward; the
+        update's steps are the base ones times the schedule's Q15 factor."""
         kernels.seeds(self.rounding_seed, self.trainer.stream)
         self.weight_params[4] = self.bias_params[4] = self.rounding_seed[0]
         if self.mode == WP:
-            self._weight_perturbation(base_loss)
+            self._weight_perturbation(base_loss, schedule_q15)
         else:
-            self._node_perturbation()
+            self._node_perturbation(schedule_q15)
 
-    def _weight_perturbation(self, base_loss):
+    def _weight_perturbation(self, base_loss, schedule_q15):
         # Separate assignments: MicroPython builds a tuple on the heap for four names at once.
         t, layer = self.trainer, self.layer
         model, loss = t.model, t.loss
-        weight_mask, bias_mask = self.masks
+        weight_mask = self.weight_mask
+        bias_mask = self.bias_mask
         kernels.seeds(self.weight_seeds, t.stream)
         kernels.seeds(self.bias_seeds, t.stream)
-        start = layer.index
+        start = self.start
         for q in range(t.queries):
             ws, bs = self.weight_seeds[q], self.bias_seeds[q]
             kernels.perturb(layer.weight, weight_mask, ws, t.sigma, 1)
@@ -170,19 +203,22 @@ class LayerZO:
             else:
                 minus = base_loss
             self.coeffs[q] = plus - minus
+        self.scale_steps(schedule_q15)
         # A minus sign is in zo_update: w -= step * sum(coeff * u), i.e. against the gradient.
-        kernels.zo_update(layer.weight, self.weight_seeds, self.coeffs, self.weight_steps[0], self.weight_steps[1],
+        kernels.zo_update(layer.weight, self.weight_seeds, self.coeffs, self.weight_multipliers, self.weight_shifts,
                           self.weight_params)
-        kernels.zo_update(layer.bias, self.bias_seeds, self.coeffs, self.bias_steps[0], self.bias_steps[1],
+        kernels.zo_update(layer.bias, self.bias_seeds, self.coeffs, self.bias_multipliers, self.bias_shifts,
                           self.bias_params)
 
-    def _node_perturbation(self):
+    def _node_perturbation(self, schedule_q15):
         t, layer = self.trainer, self.layer
         model, loss = t.model, t.loss
         batch = model.batch
         base_losses = loss.keep_per_sample()
         kernels.fill(self.node_gradient, 0)
-        start = layer.index + 1
+        start = self.start
+        if self.recompute:
+            model.forward(0, start)
         for q in range(t.queries):
             kernels.seeds(self.sample_seeds, t.stream)
             for b in range(batch):
@@ -200,54 +236,36 @@ class LayerZO:
         self.grad_kernel(self.weight_gradient, model.activation(layer.inputs[0]), self.node_gradient,
                          self.grad_params)
         kernels.bias_grad(self.bias_gradient, self.node_gradient, self.bias_grad_params)
-        kernels.sgd_update(layer.weight, self.weight_gradient, self.weight_steps[0], self.weight_steps[1],
+        self.scale_steps(schedule_q15)
+        kernels.sgd_update(layer.weight, self.weight_gradient, self.weight_multipliers, self.weight_shifts,
                            self.weight_params)
-        kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_steps[0], self.bias_steps[1], self.bias_params)
+        kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
 
     def memory(self):
-        """Bytes of this layer's training state."""
+        """Bytes of this layer's training state outside the arena."""
         total = 0
-        for name in ("weight_seeds", "bias_seeds", "coeffs", "sample_seeds", "weight_params", "bias_params",
-                     "grad_params", "bias_grad_params", "mask_params", "rounding_seed"):
+        for name in ("weight_params", "bias_params", "grad_params", "bias_grad_params", "mask_params", "rounding_seed"):
             buf = getattr(self, name, None)
             if buf is not None:
-                total += len(buf) * (1 if isinstance(buf, bytearray) else 4)
-        for pair in (self.weight_steps, self.bias_steps):
-            total += 8 * len(pair[0])
-        if self.mode == WP:
-            total += len(self.masks[0]) + len(self.masks[1])
-        return total + 16 * len(self.base[0])
-
-
-class Scratch:
-    """Buffers the node-perturbation layers share: they train one after another, so each named
-    buffer is as large as its largest user, and each layer gets an exact-length view of it."""
-
-    def __init__(self, model, layers):
-        batch = model.batch
-        sizes = {"node_gradient": 0, "mask": 0, "weight_gradient": 0, "bias_gradient": 0}
-        for layer in layers:
-            nodes = len(model.activation(layer.output))
-            sizes["node_gradient"] = max(sizes["node_gradient"], nodes)
-            sizes["mask"] = max(sizes["mask"], batch * ((nodes // batch + 7) // 8))
-            sizes["weight_gradient"] = max(sizes["weight_gradient"], len(layer.weight))
-            sizes["bias_gradient"] = max(sizes["bias_gradient"], layer.record.shape[2])
-        self.buffers = {name: bytearray(n) if name == "mask" else int32_zeros(n)
-                        for name, n in sizes.items()}
-
-    def int32(self, name, n):
-        return memoryview(self.buffers[name])[:n]
-
-    def bytes(self, name, n):
-        return memoryview(self.buffers[name])[:n]
-
-    def memory(self):
-        return sum(len(b) * (1 if isinstance(b, bytearray) else 4) for b in self.buffers.values())
+                total += 4 * len(buf)
+        return total + base_bytes(self.base)
 
 
 def _qas(common, scale, enabled):
     """QAS: an integer-domain gradient is divided by the tensor's scale squared."""
     return fixed.div(common, fixed.mul(scale, scale)) if enabled else common
+
+
+def base_steps(channels):
+    """Zeroed base steps of a layer, (multiplier >> 17, shift) per channel for its weights, then
+    for its bias: int16 and int8 hold them (multiplier < 2^31, shift in [2, 62]) in 6 bytes a
+    channel, which a step widens to this step's int32 steps."""
+    return array("h", bytes(2 * channels)), array("b", bytes(channels)), array("h", bytes(2 * channels)), \
+        array("b", bytes(channels))
+
+
+def base_bytes(base):
+    return 6 * len(base[0])
 
 
 def _set_base(high, shifts, c, factor):

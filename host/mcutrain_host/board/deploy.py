@@ -35,7 +35,7 @@ link = Link(sys.stdin.buffer, sys.stdout.buffer, HEADER + max(serve.SAMPLE_HEADE
 s = serve.Server(m, link, None)
 s.configure(sys.argv[2])
 gc.collect()
-print(base, gc.mem_alloc())
+print(base, gc.mem_alloc(), m.planned)
 """
 
 
@@ -90,7 +90,8 @@ def needed(model, settings, arch, weights_in_flash=False):
     the board); plus the natmod's code, which a bare-metal port copies into the heap (the unix
     port maps it outside). arch: the natmod's, None where qnn is in the board's firmware.
     weights_in_flash: the board reads the model in place from ROMFS, so only the weights of the
-    layers the plan trains take heap."""
+    layers the plan trains take heap. Returns ({server, natmod}, the plan's arena in bytes, the
+    same on every board)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plan.py"
         script.write_text(PLAN)
@@ -98,9 +99,19 @@ def needed(model, settings, arch, weights_in_flash=False):
                                                            "flash" if weights_in_flash else "ram"])
     if proc.returncode:
         raise DeployError("the training plan fails on the virtual board:\n" + proc.stderr.decode(errors="replace"))
-    base, used = (int(v) for v in proc.stdout.split())
+    base, used, arena = (int(v) for v in proc.stdout.split())
     in_heap = arch is not None and arch not in UNIX_ARCHS and natmod.natmod_for("qnn", arch)
-    return {"server": used - base, "natmod": in_heap.stat().st_size if in_heap else 0}
+    return {"server": used - base, "natmod": in_heap.stat().st_size if in_heap else 0}, arena
+
+
+def plan_need(model, settings, arch, free, weights_in_flash=False):
+    """(need, arena) of the plan the board will make (`needed`): the one the settings ask for, or,
+    left to the board, the fast one where it fits the free heap, else the lean one, as the Trainer
+    chooses."""
+    need, arena = needed(model, settings, arch, weights_in_flash)
+    if "plan" in settings or sum(need.values()) <= free:
+        return need, arena
+    return needed(model, dict(settings, plan="lean"), arch, weights_in_flash)
 
 
 def check_fit(board, need, heap_note=""):

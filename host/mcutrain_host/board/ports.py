@@ -86,12 +86,13 @@ def heap_advice(port, heap, info, need):
 
 def deploy_virtual(heap, model, flash, settings):
     """Checks and fills the virtual board's flash folder as `mcutrain deploy` fills a board;
-    returns (board, needed bytes)."""
+    returns (board, needed bytes, the plan's arena in bytes)."""
     board = deploy.probe_virtual(heap)
     tree = deploy.files(board.arch, model)
-    need = deploy.check_fit(board, deploy.needed(model, settings, board.arch), f" (the virtual board's heap is {heap}: --heap)")
+    need, arena = deploy.plan_need(model, settings, board.arch, board.free)
+    need = deploy.check_fit(board, need, f" (the virtual board's heap is {heap}: --heap)")
     deploy.to_folder(flash, tree)
-    return board, need
+    return board, need, arena
 
 
 def connector(args, model, run_dir, settings):
@@ -99,30 +100,33 @@ def connector(args, model, run_dir, settings):
     connection, and every reconnection after a reset. For the virtual board this deploys first."""
     if args.port in SIMULATED:
         run_dir = Path(run_dir).resolve()
-        deploy_virtual(args.heap, model, run_dir / "flash", settings)
+        arena = deploy_virtual(args.heap, model, run_dir / "flash", settings)[2]
 
         def connect(previous):
             if previous is None:
                 return transports.VirtualBoard(run_dir / "flash", run_dir / "board.ckpt", heap=args.heap,
-                                               pty=args.port == "sim-pty")
+                                               pty=args.port == "sim-pty", arena=arena)
             previous.restart()
             return previous
     elif args.port in qemu.BOARDS:
         heap = qemu_heap(args)
         image = qemu.deploy_image(args.port, model, Path(run_dir) / "romfs.img")
-        need = deploy.needed(model, settings, qemu.natmod_arch(args.port), weights_in_flash=True)
+
+        fitted = {}
+
+        def fit(info):
+            """The arena of the plan that fits the booted board, measured once."""
+            if not fitted:
+                need, fitted["arena"] = deploy.plan_need(model, settings, qemu.natmod_arch(args.port), info.free,
+                                                         weights_in_flash=True)
+                deploy.check_fit(info, need, heap_advice(args.port, heap, info, need))
+            return fitted["arena"]
 
         def connect(previous):
             if previous is not None:
                 previous.restart()
                 return previous
-            board = qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash", heap=heap)
-            try:
-                deploy.check_fit(board.info, need, heap_advice(args.port, heap, board.info, need))
-            except deploy.DeployError:
-                board.close()
-                raise
-            return board
+            return qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash", heap=heap, fit=fit)
     else:
         check_serial(args.port)
 

@@ -195,17 +195,19 @@ class QemuBoard(Board):
     `icount=True` runs QEMU with `-icount shift=0` (virtual time counts instructions, so SysTick
     readings repeat). `info` is what the board reported at boot (deploy.Board: arch, free heap).
     `flash` is the host folder the board sees as /flash (QEMU's working directory); by default a
-    temporary one that lasts as long as this object. kill() loses the board's RAM, not /flash."""
+    temporary one that lasts as long as this object. kill() loses the board's RAM, not /flash.
+    `fit(info)`, if given, returns the bytes of the arena the server takes at its start, or
+    raises DeployError (the board is closed) where the plan does not fit."""
 
     def __init__(self, board, image, checkpoint=CHECKPOINT, flash=None, heap=DEFAULT_HEAP, icount=False,
-                 model="/rom/model.mcut", serve=True, boot_timeout=20.0):
+                 model="/rom/model.mcut", serve=True, boot_timeout=20.0, fit=None):
         if board not in BOARDS:
             raise QemuError(f"unknown board {board!r}: one of {', '.join(BOARDS)}")
         if shutil.which(QEMU) is None:
             raise QemuError(f"{QEMU} is missing: apt-get install qemu-system-arm")
         self.board, self.spec, self.image = board, BOARDS[board], Path(image).resolve()  # QEMU runs in `flash`
         self.checkpoint, self.heap, self.icount = checkpoint, heap, icount
-        self.model, self.serve, self.boot_timeout = model, serve, boot_timeout
+        self.model, self.serve, self.boot_timeout, self.fit = model, serve, boot_timeout, fit
         if flash is None:
             self._flash_folder = tempfile.TemporaryDirectory(prefix=f"{board}-flash-")
             flash = self._flash_folder.name
@@ -255,10 +257,14 @@ class QemuBoard(Board):
             self.repl.exec(PRELUDE.format(address=self.spec.rom_address, size=self.image.stat().st_size))
             self.info = deploy.parse_probe(self.repl.exec(deploy.PROBE).decode())
             if self.serve:
-                self.repl.exec_raw_no_follow(SERVE.format(model=self.model, checkpoint=self.checkpoint))
+                arena = self.fit(self.info) if self.fit else 0
+                self.repl.exec_raw_no_follow(SERVE.format(model=self.model, checkpoint=self.checkpoint, arena=arena))
         except (OSError, TransportError) as e:
             self.kill()
             raise LinkDown(f"cannot start the server on {self.board}: {e}{self._why()}") from e
+        except deploy.DeployError:
+            self.close()
+            raise
         self.serial = self.repl.serial
         self.restarts += 1
 

@@ -14,7 +14,7 @@ from mcutrain import link as protocol
 from mcutrain_host.board import micropython
 from mcutrain_host.board.link import LinkDown, Parser, encode
 
-SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r})"
+SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r}, {arena})"
 
 # What a host sends a board before its REPL: the board may still be serving a host that died (the
 # server ignores Ctrl-C, which any frame may hold). Zero bytes complete a frame the board was
@@ -70,8 +70,9 @@ class VirtualBoard(Board):
     `mcutrain deploy` puts on a board (lib/, model.mcut); `pty=True` puts a pseudo-terminal (raw
     mode, as a USB CDC port behaves) between host and board instead of a pipe."""
 
-    def __init__(self, flash, checkpoint, heap="256K", pty=False):
+    def __init__(self, flash, checkpoint, heap="256K", pty=False, arena=0):
         self.flash, self.checkpoint, self.heap, self.pty = Path(flash), str(checkpoint), heap, pty
+        self.arena = arena
         self.process = None
         self.restarts = -1
         self.start()
@@ -81,7 +82,7 @@ class VirtualBoard(Board):
         if not binary.exists():
             raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
         command = [str(binary), "-X", f"heapsize={self.heap}", "-c",
-                   SERVE.format(model="model.mcut", checkpoint=self.checkpoint)]
+                   SERVE.format(model="model.mcut", checkpoint=self.checkpoint, arena=self.arena)]
         env = dict(os.environ, MICROPYPATH=str(self.flash / "lib"))
         if self.pty:
             master, slave = os.openpty()
@@ -160,7 +161,7 @@ class SerialBoard(Board):
                 take_back(self.repl.serial)
                 self.repl.enter_raw_repl(soft_reset=True)
                 self.repl.exec_raw_no_follow(self.prelude + SERVE.format(model=self.model,
-                                                                         checkpoint=self.checkpoint))
+                                                                         checkpoint=self.checkpoint, arena=0))
                 break
             except (OSError, TransportError) as e:
                 if self.repl is not None:

@@ -6,6 +6,8 @@ import tempfile
 from pathlib import Path
 
 from mcutrain import model as device_model
+from mcutrain.model_file import ModelError
+from mcutrain.trainer import Trainer
 from mcutrain_host import settings as trainer_settings
 from mcutrain_host.board import micropython, ports, qemu, virtual
 from mcutrain_host.board.deploy import DeployError
@@ -52,21 +54,38 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
-def script(model, methods, mode="mix", batch=1, repeat=20, steps=3, settings=None):
+def script(model, methods, mode="mix", batch=1, repeat=20, steps=3, settings=None, arena=0):
     """The MicroPython a board runs: mcutrain.bench on the model file `model` (a path there)."""
     return (f"import mcutrain.bench\n"
             f"mcutrain.bench.main({str(model)!r}, methods={tuple(methods)!r}, mode={mode!r}, batch={batch}, "
-            f"repeat={repeat}, steps={steps}, settings={settings or {}!r})\n")
+            f"repeat={repeat}, steps={steps}, settings={settings or {}!r}, arena={arena})\n")
 
 
-def script_for(model, args):
-    """script() with the command's options."""
+def largest_arena(model, methods, mode, batch, settings):
+    """The largest arena the bench's trainers plan, computed here: a plan's bytes are the same on
+    every board. The board takes it first, before its heap breaks into holes."""
+    sizes = [0]
+    for method in methods:
+        try:
+            sizes.append(Trainer(device_model.load(str(model)), method=method, mode=mode, batch=batch,
+                                 **settings).model.planned)
+        except (ValueError, ModelError):
+            pass  # the board reports the refusal in its own words
+    return max(sizes)
+
+
+def script_for(model, args, host_file=None):
+    """script() with the command's options; `model` is the file's path on the board, host_file
+    the same model here, which sizes the arena (none for a serial board: the board's own file
+    may be another)."""
     settings = {}
     if args.queries:
         settings["queries"] = args.queries
     if args.layers:
         settings["layers"] = args.layers
-    return script(model, args.method or METHODS, args.mode, args.batch, args.repeat, args.steps, settings)
+    methods = args.method or METHODS
+    arena = largest_arena(host_file, methods, args.mode, args.batch, settings) if host_file else 0
+    return script(model, methods, args.mode, args.batch, args.repeat, args.steps, settings, arena)
 
 
 def parse_line(line):
@@ -140,7 +159,8 @@ def on_virtual_board(code, heap):
 
 
 def run_virtual(args):
-    return on_virtual_board(script_for(host_model(args), args), args.heap)
+    model = host_model(args)
+    return on_virtual_board(script_for(model, args, model), args.heap)
 
 
 def run_qemu(args):
@@ -155,7 +175,7 @@ def run_qemu(args):
         board = qemu.QemuBoard(args.port, qemu.deploy_image(args.port, model, Path(tmp) / "romfs.img"), serve=False,
                                icount=True, heap=heap)
         try:
-            return board.exec(script_for("/rom/model.mcut", args), timeout=1800).decode(errors="replace"), ""
+            return board.exec(script_for("/rom/model.mcut", args, model), timeout=1800).decode(errors="replace"), ""
         except qemu.QemuError as e:
             return "", str(e)
         finally:

@@ -51,7 +51,7 @@ def run(args):
     try:
         if args.port in ports.SIMULATED:
             flash = micropython.build_dir() / "sim-flash"
-            board, need = ports.deploy_virtual(args.heap, args.model, flash, settings)
+            board, need, _ = ports.deploy_virtual(args.heap, args.model, flash, settings)
             where = f"the virtual board's flash ({flash}, heap {args.heap})"
             transport = transports.VirtualBoard(flash, flash / "board.ckpt", heap=args.heap)
         elif args.port in qemu.BOARDS:
@@ -59,8 +59,9 @@ def run(args):
             folder = micropython.build_dir() / f"{args.port}-deploy"
             folder.mkdir(parents=True, exist_ok=True)
             transport = ports.connector(args, args.model, folder, settings)(None)
-            board, need = transport.info, sum(deploy.needed(Path(args.model), settings, qemu.natmod_arch(args.port),
-                                                            weights_in_flash=True).values())
+            board = transport.info
+            need = sum(deploy.plan_need(Path(args.model), settings, qemu.natmod_arch(args.port), board.free,
+                                        weights_in_flash=True)[0].values())
             where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
@@ -96,7 +97,7 @@ def deploy_serial(port, model, settings):
         repl.enter_raw_repl(soft_reset=True)
         board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
         tree = deploy.files(board.arch, model)
-        need = deploy.check_fit(board, deploy.needed(Path(model), settings, board.arch))
+        need = deploy.check_fit(board, deploy.plan_need(Path(model), settings, board.arch, board.free)[0])
         deploy.to_serial(repl, tree)
         repl.exit_raw_repl()
     finally:
