@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from mcutrain import link as protocol
-from mcutrain_host.board import link, ports, qemu, transports
+from mcutrain import model as model_module
+from mcutrain.trainer import Trainer
+from mcutrain_host.board import deploy, link, ports, qemu, transports
 from mcutrain_host.board.session import Session, Stream, expected_checksum, format_settings
 from faults import Delayed
 from test_link import SETTINGS, samples
@@ -111,6 +113,42 @@ def test_a_host_killed_mid_run_leaves_a_board_the_next_host_takes_back(tmp_path)
         (tmp_path / "next").mkdir()
         counters, stream = train_over_serial(board.pty, image, tmp_path / "next", lambda record: None)
         assert counters[1:] == (stream.total, expected_checksum(stream.total))
+    finally:
+        board.close()
+
+
+@needs_qemu[0]
+@needs_qemu[1]
+def test_a_serial_board_takes_the_arena_its_host_sizes_or_is_let_go(tmp_path):
+    """A board on a serial port reports its free heap before the server starts: the host either
+    refuses the plan (and lets go of the port) or starts the server with the plan's arena, which
+    the board takes first and the trainer then fills."""
+    image = qemu.deploy_image("qemu-m0", TINY, tmp_path / "deploy.romfs")
+    board = board_on_a_serial_port(image)
+    prelude = qemu.PRELUDE.format(address=qemu.BOARDS["qemu-m0"].rom_address, size=image.stat().st_size)
+    seen = []
+
+    def refuse(info):
+        seen.append(info.free)
+        raise deploy.DeployError("the plan does not fit")
+
+    arena = Trainer(model_module.load(str(TINY)), **SETTINGS).model.planned
+    try:
+        with pytest.raises(deploy.DeployError):
+            transports.SerialBoard(board.pty, "/rom/model.mcut", qemu.CHECKPOINT, prelude=prelude, fit=refuse)
+        assert len(seen) == 1 and 100_000 < seen[0] < qemu.DEFAULT_HEAP
+        # 4 KB more than the plan: the arena the trainer fills is the one the host sized, not its own.
+        serial = transports.SerialBoard(board.pty, "/rom/model.mcut", qemu.CHECKPOINT, prelude=prelude,
+                                        fit=lambda info: arena + 4096)
+        try:
+            board_link = link.Link(serial)
+            board_link.hello()
+            board_link.request(protocol.CONFIG, format_settings(SETTINGS).encode())
+            stats = dict(item.split("=", 1) for item in board_link.request(protocol.STATS).split(";"))
+            board_link.request(protocol.BYE)
+        finally:
+            serial.close()
+        assert int(stats["arena"]) == arena + 4096 and int(stats["planned"]) == arena
     finally:
         board.close()
 

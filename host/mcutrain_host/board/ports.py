@@ -129,10 +129,18 @@ def connector(args, model, run_dir, settings):
             return qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash", heap=heap, fit=fit)
     else:
         check_serial(args.port)
+        fitted = {}
+
+        def fit(info):
+            """The arena of the plan that fits the board's free heap, measured once."""
+            if not fitted:
+                need, fitted["arena"] = deploy.plan_need(model, settings, info.arch, info.free)
+                deploy.check_fit(info, need)
+            return fitted["arena"]
 
         def connect(previous):
             if previous is None:
-                return transports.SerialBoard(args.port, BOARD_MODEL, BOARD_CHECKPOINT)
+                return transports.SerialBoard(args.port, BOARD_MODEL, BOARD_CHECKPOINT, fit=fit)
             previous.restart()
             return previous
     return connect

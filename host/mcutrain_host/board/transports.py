@@ -142,11 +142,13 @@ class VirtualBoard(Board):
 class SerialBoard(Board):
     """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`):
     the server is started through the raw REPL after a soft reset (and after take_back, for a board
-    whose last host died mid-run), and after BYE the REPL comes back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem)."""
+    whose last host died mid-run), and after BYE the REPL comes back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem).
+    `fit(info)`, if given, takes what the board reports (deploy.Board: arch, free heap) and returns
+    the bytes of the arena the server takes at its start, or raises DeployError."""
 
-    def __init__(self, port, model, checkpoint, baudrate=115200, prelude=""):
+    def __init__(self, port, model, checkpoint, baudrate=115200, prelude="", fit=None):
         self.port, self.model, self.checkpoint = port, model, checkpoint
-        self.baudrate, self.prelude = baudrate, prelude
+        self.baudrate, self.prelude, self.fit = baudrate, prelude, fit
         self.repl = None
         self.restarts = -1
         self.start()
@@ -160,8 +162,14 @@ class SerialBoard(Board):
                 self.repl = SerialTransport(self.port, baudrate=self.baudrate)
                 take_back(self.repl.serial)
                 self.repl.enter_raw_repl(soft_reset=True)
-                self.repl.exec_raw_no_follow(self.prelude + SERVE.format(model=self.model,
-                                                                         checkpoint=self.checkpoint, arena=0))
+                if self.prelude:
+                    self.repl.exec(self.prelude)
+                arena = 0
+                if self.fit is not None:
+                    from mcutrain_host.board import deploy  # deploy imports the session, which imports this
+
+                    arena = self.fit(deploy.parse_probe(self.repl.exec(deploy.PROBE).decode()))
+                self.repl.exec_raw_no_follow(SERVE.format(model=self.model, checkpoint=self.checkpoint, arena=arena))
                 break
             except (OSError, TransportError) as e:
                 if self.repl is not None:
@@ -170,6 +178,11 @@ class SerialBoard(Board):
                 if attempt == attempts - 1:
                     raise LinkDown(f"cannot start the server on {self.port}: {e}") from e
                 time.sleep(0.5)
+            except BaseException:  # the plan does not fit the board (fit), or Ctrl-C: let go of the port
+                if self.repl is not None:
+                    self.repl.close()
+                    self.repl = None
+                raise
         self.serial = self.repl.serial
         self.restarts += 1
 
