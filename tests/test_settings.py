@@ -3,6 +3,7 @@ the key (and the file and line), and settings the board would refuse refused on 
 each as one line with exit code 2 (#15 items 13, 14)."""
 
 import io
+import json
 import time
 
 import pytest
@@ -26,6 +27,7 @@ def test_a_config_file_takes_spaces_comments_and_blank_lines(tmp_path):
     (["--set", "lr=abc"], "--set lr=abc: lr takes a number"),
     (["--set", "queries=2.5"], "queries=2.5: queries takes a whole number"),
     (["--set", "colour=red"], "unknown setting 'colour'"),
+    (["--set", "plan=tight"], "plan=tight: plan takes fast, lean or a number of bytes"),
 ])
 def test_bad_settings_are_one_line_and_exit_code_2(tmp_path, capsys, flags, message):
     assert train(tmp_path, *flags) == 2
@@ -48,3 +50,9 @@ def test_typed_settings_keep_their_meaning_with_spaces():
         settings.update(live())
         time.sleep(0.01)
     assert settings == {"lr": 0.005, "mode": "np"}
+
+
+def test_the_plan_is_a_setting_and_the_run_records_which_the_board_took(tmp_path):
+    assert train(tmp_path, "--set", "plan=lean", "--method", "zo", "--mode", "wp") == 0
+    end = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["board_stats"]["plan"] == "lean, as asked" and end["settings"]["plan"] == "lean"

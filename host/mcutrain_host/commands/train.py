@@ -85,7 +85,7 @@ def add_training_arguments(p):
                                                     "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any Trainer setting (sigma, act_sigma, antithetic, lmin, lmax, fqt_layers, "
-                        "schedule_name, ...); repeatable")
+                        "schedule_name, plan=fast|lean|BYTES, ...); repeatable")
     p.add_argument("--checkpoint-every", type=int, default=20, metavar="STEPS",
                    help="board checkpoint interval in steps; a reset resumes from the last (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample choice and the corruption (default: %(default)s)")
