@@ -75,14 +75,17 @@ class Plan:
         self.time += 1
 
     def bytes(self, n, since):
-        """A buffer of n int8 elements live from time `since` (a `plan.time` taken earlier) to now."""
-        buf = Buffer(n, [[since, self.time]])
-        self.buffers.append(buf)
-        return buf
+        """A buffer of n int8 elements live from time `since` (a `plan.time` taken earlier) to
+        the last time planned so far."""
+        return self._buffer(n, since, False)
 
     def int32(self, n, since):
-        """A buffer of n int32 elements live from time `since` to now."""
-        buf = Buffer(4 * n, [[since, self.time]], int32=True)
+        """A buffer of n int32 elements live from time `since` to the last time planned so far."""
+        return self._buffer(4 * n, since, True)
+
+    def _buffer(self, size, since, int32):
+        # plan.time is the next free time: what is planned so far ends just before it.
+        buf = Buffer(size, [[since, max(since, self.time - 1)]], int32)
         self.buffers.append(buf)
         return buf
 
