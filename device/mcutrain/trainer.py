@@ -110,18 +110,18 @@ class Trainer:
         self._build(top, layers)
         fast, lean = self._step_plan(False).place(), self._step_plan(True).place()
         self.plan_choice, use_lean = self._choose(fast, lean)
-        if not self.model.holds(lean if use_lean else fast, self.arena):
+        need = lean if use_lean else fast
+        if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
             # objects scatter over its holes, and fall back to the lean plan if no hole holds
             # the fast one although the free bytes add up.
             self.zo_layers = self.fqt = None
             try:
-                self.model.reserve(lean if use_lean else fast)
+                self.model.reserve(need)
             except MemoryError:
                 if use_lean or self.plan is not None or lean >= fast:
-                    raise MemoryError("no free block holds the plan's arena of %d bytes: allocate it early, "
-                                      "Trainer(..., arena=bytearray(%d))" % (lean if use_lean else fast,
-                                                                            lean if use_lean else fast))
+                    raise MemoryError("no free block holds the plan's arena of %d bytes: take it early, "
+                                      "Trainer(..., arena=bytearray(%d))" % (need, need))
                 self.plan_choice, use_lean = "lean: no free block holds the fast plan's arena of %d bytes; the " \
                     "lean one needs %d" % (fast, lean), True
                 self.model.reserve(lean)
@@ -167,6 +167,8 @@ class Trainer:
         room = self.plan
         if room is None:
             room = _room(self.model, self.arena)
+        elif min(fast, lean) > room:
+            raise ValueError("plan=%d: the smallest plan needs an arena of %d bytes" % (room, min(fast, lean)))
         if lean >= fast:
             return "fast: the lean plan would need as much (%d bytes of arena)" % lean, False
         if room is None or fast <= room:
