@@ -24,6 +24,11 @@ def dims(m):
 
 def weight_case(m):
     batch, in_n, out_n = dims(m)
+    if m.rng.random() < 0.3:  # a range of output features [first, first + rows)
+        first = m.dim(0, out_n - 1)
+        rows = m.dim(1, out_n - first)
+        return ("fc_weight_grad", [m.accumulator(rows * in_n), m.s8(batch * in_n), m.grad(batch * out_n),
+                                   m.params(batch, in_n, out_n, m.zero_point(), first, rows)])
     return ("fc_weight_grad", [m.accumulator(out_n * in_n), m.s8(batch * in_n), m.grad(batch * out_n),
                                m.params(batch, in_n, out_n, m.zero_point())])
 

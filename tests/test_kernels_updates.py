@@ -33,7 +33,8 @@ def sgd_case(m):
     shift = m.choice([lambda: m.s32(rows, 0, 62), lambda: m.s32(rows, 0, 12),
                       lambda: array("i", m.rng.choice([0, 1, 31, 32, 33, 62], rows).tolist())])()
     inner = 1 if channels_last else length
-    return "sgd_update", [w, g, multiplier, shift, m.params(count, rows, inner, m.choice([0, 1]), m.seed())]
+    first = [m.choice([0, m.dim(0, 5000)])] if m.rng.random() < 0.3 else []  # a part from element `first` on
+    return "sgd_update", [w, g, multiplier, shift, m.params(count, rows, inner, m.choice([0, 1]), m.seed(), *first)]
 
 
 def gradient(m, n):
@@ -209,3 +210,28 @@ def test_topk_order_and_ties():
         scores = rng.integers(-4, 4, n).tolist()
         k = int(rng.integers(1, n + 1))
         assert topk(scores, k) == sorted(range(n), key=lambda i: (-scores[i], i))[:k]
+
+
+def test_a_tensor_updated_channel_group_by_channel_group_ends_as_one_updated_whole():
+    """What a lean FQT or node-perturbation plan relies on: the weight gradient of a range of
+    output channels, then sgd_update of that part from its first element on, make the bytes of
+    the whole tensor's gradient and update (reference; the parity tests hold the C to it)."""
+    m = CaseMaker(seed=5)
+    for _ in range(40):
+        batch, in_n, out_n = m.dim(1, 3), m.dim(1, 30), m.dim(2, 12)
+        x, g = m.s8(batch * in_n), m.s8(batch * out_n)
+        w = m.s8(out_n * in_n)
+        multiplier, shift = m.s32(out_n, 0, 1 << 20), m.s32(out_n, 8, 24)
+        seed, zp = m.seed(), m.zero_point()
+        whole, parts = bytearray(w), bytearray(w)
+        gw = array("i", bytes(4 * out_n * in_n))
+        reference.fc_weight_grad(gw, x, g, array("i", [batch, in_n, out_n, zp]))
+        reference.sgd_update(whole, gw, multiplier, shift, array("i", [out_n * in_n, out_n, in_n, 1, seed]))
+        bounds = sorted({0, out_n, *m.rng.integers(1, out_n, 2).tolist()})
+        for first, end in zip(bounds, bounds[1:]):
+            part = array("i", bytes(4 * (end - first) * in_n))
+            reference.fc_weight_grad(part, x, g, array("i", [batch, in_n, out_n, zp, first, end - first]))
+            view = memoryview(parts)[first * in_n:end * in_n]
+            reference.sgd_update(view, part, memoryview(multiplier)[first:end], memoryview(shift)[first:end],
+                                 array("i", [(end - first) * in_n, end - first, in_n, 1, seed, first * in_n]))
+        assert parts == whole and parts != w

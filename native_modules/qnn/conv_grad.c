@@ -11,8 +11,19 @@ static int conv_params(qnn_grad_geom_t *s, qnn_cs32_t params, size_t count, int 
 // reads inside the input.
 static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params, int depthwise) {
     qnn_grad_geom_t s;
-    if (!conv_params(&s, params, QNN_CONV_WEIGHT_GRAD_NPARAMS, depthwise, g)) {
+    // conv2d may take two more: the first output channel and how many gw holds.
+    size_t ranged = depthwise ? QNN_CONV_WEIGHT_GRAD_NPARAMS : QNN_CONV_WEIGHT_GRAD_NPARAMS + 2;
+    qnn_cs32_t geometry = {params.p, QNN_CONV_WEIGHT_GRAD_NPARAMS};
+    if ((params.n != QNN_CONV_WEIGHT_GRAD_NPARAMS && params.n != ranged)
+        || !conv_params(&s, geometry, QNN_CONV_WEIGHT_GRAD_NPARAMS, depthwise, g)) {
         return QNN_ERR_PARAMS;
+    }
+    int32_t first = 0, channels = depthwise ? 1 : s.out_c;
+    if (params.n > QNN_CONV_WEIGHT_GRAD_NPARAMS) {
+        first = params.p[14], channels = params.p[15];
+        if (first < 0 || channels < 1 || channels > s.out_c - first) {
+            return QNN_ERR_PARAMS;
+        }
     }
     if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != x.n) {
         return QNN_ERR_INPUT_LEN;
@@ -20,7 +31,7 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if (qnn_elements(s.batch, s.out_h, s.out_w, s.out_c) != g.n) {
         return QNN_ERR_AUX_LEN;
     }
-    if (qnn_elements(depthwise ? 1 : s.out_c, s.k_h, s.k_w, s.in_c) != gw.n) {
+    if (qnn_elements(channels, s.k_h, s.k_w, s.in_c) != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
     ptrdiff_t in_row = (ptrdiff_t)s.in_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
@@ -31,7 +42,7 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
         .n = {(size_t)s.batch, 0, 0},
     };
     int32_t *out = gw.p;
-    for (int32_t o = 0; o < (depthwise ? 1 : s.out_c); o++) {
+    for (int32_t o = first; o < first + channels; o++) {
         for (int32_t ky = 0; ky < s.k_h; ky++) {
             qnn_grad_run_t ry = qnn_grad_tap_run(ky, s.in_h, s.out_h, s.stride_h, s.pad_top);
             for (int32_t kx = 0; kx < s.k_w; kx++, out += s.in_c) {

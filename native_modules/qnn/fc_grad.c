@@ -3,11 +3,16 @@
 #include "gradient.h"
 
 int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
-    if (params.n != QNN_FC_WEIGHT_GRAD_NPARAMS) {
+    if (params.n != QNN_FC_WEIGHT_GRAD_NPARAMS && params.n != QNN_FC_WEIGHT_GRAD_NPARAMS + 2) {
         return QNN_ERR_PARAMS;
     }
     int32_t batch = params.p[0], in_n = params.p[1], out_n = params.p[2], in_zp = params.p[3];
-    if (batch < 1 || in_n < 1 || out_n < 1 || in_zp < -128 || in_zp > 127 || !qnn_grad_size_ok(g.size)) {
+    int32_t first = 0, rows = out_n;  // the output features gw holds: all, or a range
+    if (params.n > QNN_FC_WEIGHT_GRAD_NPARAMS) {
+        first = params.p[4], rows = params.p[5];
+    }
+    if (batch < 1 || in_n < 1 || out_n < 1 || in_zp < -128 || in_zp > 127 || !qnn_grad_size_ok(g.size)
+        || first < 0 || rows < 1 || rows > out_n - first) {
         return QNN_ERR_PARAMS;
     }
     if ((uint64_t)batch * (uint64_t)in_n != x.n) {
@@ -16,18 +21,18 @@ int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if ((uint64_t)batch * (uint64_t)out_n != g.n) {
         return QNN_ERR_AUX_LEN;
     }
-    if ((uint64_t)out_n * (uint64_t)in_n != gw.n) {
+    if ((uint64_t)rows * (uint64_t)in_n != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    // gw[o, i] for i < in_n sums x[b, i] * g[b, o] over b.
+    // gw[o - first, i] for i < in_n sums x[b, i] * g[b, o] over b.
     qnn_grad_sum_t s = {
         .a = x.p, .a_zp = in_zp, .a_col = 1, .a_step = {0, 0, in_n},
         .g = g.p, .g_size = g.size, .g_step = {0, 0, out_n},
         .n = {1, 1, (size_t)batch},
     };
-    for (int32_t o = 0; o < out_n; o++) {
+    for (int32_t o = first; o < first + rows; o++) {
         s.g_at = o;
-        qnn_grad_sum(gw.p + (size_t)o * in_n, (size_t)in_n, 1, &s);
+        qnn_grad_sum(gw.p + (size_t)(o - first) * in_n, (size_t)in_n, 1, &s);
     }
     return QNN_OK;
 }

@@ -5,7 +5,7 @@
 int qnn_sgd_update(qnn_any_t w, qnn_cs32_t g, qnn_cs32_t step_multiplier, qnn_cs32_t step_shift,
                    qnn_cs32_t params) {
     qnn_update_t u;
-    int status = qnn_update_start(&u, w, params);
+    int status = qnn_update_start(&u, w, params, 1);
     if (status != QNN_OK) {
         return status;
     }

@@ -1,6 +1,9 @@
 // What sgd_update and zo_update share: a params block [count, channels, inner, stochastic, seed]
 // where element i takes the per-channel step of channel (i / inner) % channels, and the
-// saturating step of one element (int8 weights stay symmetric in [-127, 127]).
+// saturating step of one element (int8 weights stay symmetric in [-127, 127]). sgd_update takes
+// an optional sixth entry, first >= 0: w is a part of a larger tensor that starts at its element
+// `first`, and the rounding stream starts at its output `first`, so that updating a tensor part
+// by part rounds every element as updating it whole does.
 #ifndef QNN_UPDATE_H
 #define QNN_UPDATE_H
 
@@ -16,16 +19,17 @@ typedef struct {
 } qnn_update_t;
 
 // Checks the params block and the tensor's type and length.
-static inline int qnn_update_start(qnn_update_t *u, qnn_any_t w, qnn_cs32_t params) {
-    if (params.n != QNN_UPDATE_NPARAMS) {
+static inline int qnn_update_start(qnn_update_t *u, qnn_any_t w, qnn_cs32_t params, int takes_first) {
+    if (params.n != QNN_UPDATE_NPARAMS && (params.n != QNN_UPDATE_NPARAMS + 1 || !takes_first)) {
         return QNN_ERR_PARAMS;
     }
     int32_t stochastic = params.p[3];
+    int32_t first = params.n > QNN_UPDATE_NPARAMS ? params.p[QNN_UPDATE_NPARAMS] : 0;
     u->count = params.p[0];
     u->channels = params.p[1];
     u->inner = params.p[2];
     if (u->count < 1 || u->channels < 1 || u->inner < 1 || (stochastic != 0 && stochastic != 1)
-        || !qnn_seed_ok(params.p[4]) || (w.size != 1 && w.size != 4)) {
+        || !qnn_seed_ok(params.p[4]) || first < 0 || (w.size != 1 && w.size != 4)) {
         return QNN_ERR_PARAMS;
     }
     if (w.n != (size_t)u->count) {
@@ -33,6 +37,9 @@ static inline int qnn_update_start(qnn_update_t *u, qnn_any_t w, qnn_cs32_t para
     }
     u->rounding = qnn_xorshift_start(params.p[4]);
     u->state = stochastic ? &u->rounding : NULL;
+    for (int32_t i = 0; stochastic && i < first; i++) {
+        qnn_xorshift_next(&u->rounding);
+    }
     return QNN_OK;
 }
 

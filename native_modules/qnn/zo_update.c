@@ -22,7 +22,7 @@ int qnn_seeds(qnn_s32_t out, qnn_s32_t state) {
 int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t step_multiplier,
                   qnn_cs32_t step_shift, qnn_cs32_t params) {
     qnn_update_t u;
-    int status = qnn_update_start(&u, w, params);
+    int status = qnn_update_start(&u, w, params, 0);
     if (status != QNN_OK) {
         return status;
     }

@@ -9,9 +9,8 @@ from mcutrain.reference import window
 from mcutrain.reference.gradient import sat32
 
 
-def _checked(op, params, count, depthwise, g):
-    """conv2d's first `count` params, checked."""
-    p = B.params(op, params, count)
+def _checked(op, p, depthwise, g):
+    """conv2d's params p (the first 13 or 14), checked; returns p."""
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p[:13]
     B.require(op, all(v >= 1 for v in p[:11]) and pad_top >= 0 and pad_left >= 0 and g is not None
               and (not depthwise or out_c == in_c) and B.int8_range(*p[13:]), "params")
@@ -19,25 +18,31 @@ def _checked(op, params, count, depthwise, g):
 
 
 def _weight_grad(op, gw, x, g, params, depthwise):
+    """conv2d's params may end with [first, channels]: gw then holds output channels
+    first..first + channels - 1 only."""
     gw, x, g = B.s32(gw, "gw"), B.s8(x, "x"), B.sized(g, "g")
-    p = _checked(op, params, 14, depthwise, g)
+    ranged = not depthwise and len(B.s32(params, "params")) == 16
+    p = B.params(op, params, 16 if ranged else 14)
+    _checked(op, p[:14], depthwise, g)
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+    first, channels = p[14:] if ranged else (0, 1 if depthwise else out_c)
+    B.require(op, first >= 0 and 1 <= channels <= (1 if depthwise else out_c) - first, "params")
     B.require(op, len(x) == batch * in_h * in_w * in_c, "input")
     B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
-    B.require(op, len(gw) == (1 if depthwise else out_c) * k_h * k_w * in_c, "output")
+    B.require(op, len(gw) == channels * k_h * k_w * in_c, "output")
     windows = window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13], p)
     gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
     if depthwise:
         total = np.einsum("nabc,nabyxc->yxc", gg, windows)
     else:
-        total = np.tensordot(gg, windows, axes=([0, 1, 2], [0, 1, 2]))
+        total = np.tensordot(gg[..., first:first + channels], windows, axes=([0, 1, 2], [0, 1, 2]))
     gw[...] = sat32(gw + total.ravel())
     return 0
 
 
 def _input_grad(op, gx, w, g, params, depthwise):
     gx, w, g = B.s32(gx, "gx"), B.s8(w, "w"), B.sized(g, "g")
-    p = _checked(op, params, 13, depthwise, g)
+    p = _checked(op, B.params(op, params, 13), depthwise, g)
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
     B.require(op, len(w) == (1 if depthwise else out_c) * k_h * k_w * in_c, "weight")
     B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")

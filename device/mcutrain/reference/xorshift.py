@@ -111,13 +111,13 @@ def rademacher(seed, n):
     return u
 
 
-def round_shift(v, s, stochastic, seed):
+def round_shift(v, s, stochastic, seed, first=0):
     """v / 2^s elementwise (int64 arrays, |v| < 2^62, s in [0, 62]): rhaz, or stochastic
-    rounding with the stream of `seed`."""
+    rounding with the stream of `seed` from its output `first` on."""
     v = np.asarray(v, dtype=np.int64)
     s = np.broadcast_to(np.asarray(s, dtype=np.int64), v.shape)
     if stochastic:
-        out = outputs(seed, v.size).astype(np.int64).reshape(v.shape)
+        out = outputs(seed, first + v.size)[first:].astype(np.int64).reshape(v.shape)
         low = out >> np.clip(32 - s, 0, 32)
         r = np.where(s == 0, 0, np.where(s <= 32, low, out << np.maximum(s - 32, 0)))
         return (v + r) >> s
