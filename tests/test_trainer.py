@@ -119,11 +119,14 @@ def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
 @pytest.mark.parametrize("model,settings", [
     (TINY, "mode=mix,layers=0/2/4/6,queries=3"),
     (TINY, "method=hybrid,mode=mix,queries=2"),
+    (TINY, "method=fqt,lr=0.003"),
     (SMALL, "mode=mix,layers=4/9/12,queries=2"),
-], ids=["tiny-zo-mix", "tiny-hybrid", "small-zo-mix"])
+    (SMALL, "method=fqt,lr=0.003"),
+], ids=["tiny-zo-mix", "tiny-hybrid", "tiny-fqt", "small-zo-mix", "small-fqt"])
 def test_lean_and_fast_plans_train_to_the_same_bytes(board, tmp_path, model, settings):
     """A plan changes where bytes live, not the arithmetic: the lean plan re-runs each query from
-    the input where the fast one restarts from kept tensors, on the board and on the host alike."""
+    the input where the fast one restarts from kept tensors, and makes FQT's weight gradients a
+    group of output channels at a time, on the board and on the host alike."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 16)
     runs = [run_both(board, tmp_path, [model, data, 8, 2, f"{settings},plan={plan}"]) for plan in ("fast", "lean")]

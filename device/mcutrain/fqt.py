@@ -16,7 +16,7 @@ the top-k output channels by error norm, k from the step's loss relative to the 
 
 from array import array
 
-from mcutrain import fixed
+from mcutrain import fixed, groups
 from mcutrain.backend import kernels
 from mcutrain.buffers import int32_zeros
 from mcutrain.model import elements
@@ -52,15 +52,6 @@ class FQT:
                 raise ValueError("FQT through residual adds is not supported yet")
             if i and layer.output != links[i - 1].inputs[0]:
                 raise ValueError("FQT needs a chain: layer %d does not feed layer %d" % (layer.index, links[i - 1].index))
-        # One int32 scratch for the gradients that live within one link's step: weight gradients,
-        # input gradients and the widened error are never needed at the same time.
-        size = self.size
-        self.scratch_count = 0
-        for layer in links:
-            below = layer.index > lowest
-            self.scratch_count = max(self.scratch_count, size(layer.inputs[0]) if below else 0,
-                                     size(layer.output) if below and layer.weight is not None else 0,
-                                     len(layer.weight) if layer.index in trainable else 0)
         self.seeds_used = 0
         self.links = []
         for layer in links:
@@ -74,9 +65,19 @@ class FQT:
         self.loss_max = 0
         self.configure()
 
-    def plan(self, plan):
+    def plan(self, plan, lean):
         """Adds the backward walk to `plan`: link by link, each reading the activations of its
-        layer, with its error passed to the next link and its gradients in a shared scratch."""
+        layer, with its error passed to the next link and its gradients in one int32 scratch,
+        since weight gradients, input gradients and the widened error are never needed at the
+        same time. Lean, a layer's weight gradient is made a group of output channels at a time."""
+        size = self.size
+        self.scratch_count = 0
+        for link in self.links:
+            if link.layer.weight is not None:
+                self.scratch_count = max(self.scratch_count, link.plan_gradient(lean),
+                                         size(link.layer.output) if link.below else 0)
+            if link.error_in_size:
+                self.scratch_count = max(self.scratch_count, size(link.layer.inputs[0]))
         since = plan.time
         previous = previous_at = None
         for link in self.links:
@@ -227,12 +228,33 @@ class WeightedLink:
         if trainable:
             self._init_update(fqt, prefix, out_count)
 
+    def plan_gradient(self, lean):
+        """The int32 elements of weight gradient this link holds at once (mcutrain.groups)."""
+        if not self.trainable:
+            return 0
+        self.group = groups.group_size(self.channels, self.inner, lean, self.prefix == "depthwise")
+        return groups.gradient_count(self.layer.weight, self.channels, self.inner, self.group)
+
     def bind(self, fqt):
         if self.below:
             self.wide = fqt.view(self.out_count)
             self.gx = fqt.view(self.in_count)
         if self.trainable:
-            self.gw = fqt.view(len(self.layer.weight))
+            self._bind_groups(fqt)
+
+    def _bind_groups(self, fqt):
+        """Per group of output channels (mcutrain.groups): its gradient and parameter blocks, the
+        standardization's among them."""
+        self.groups = []
+        for first, n, gw, grad_params, weight, multipliers, shifts, update_params in groups.split(
+                fqt.view(groups.gradient_count(self.layer.weight, self.channels, self.inner, self.group)),
+                self.layer.weight, self.weight_steps[0], self.weight_steps[1],
+                self.weight_grad_params, self.weight_params, self.channels, self.inner, self.group):
+            std_params = self.weight_std_params
+            if n < self.channels:
+                std_params = array("i", (n * self.inner, n, self.inner, Q_BITS))
+                self.params += [grad_params, std_params, update_params]
+            self.groups.append((gw, grad_params, std_params, weight, multipliers, shifts, update_params))
 
     def _init_update(self, fqt, prefix, out_count):
         layer, channels = self.layer, self.channels
@@ -241,6 +263,7 @@ class WeightedLink:
         count = len(layer.weight)
         # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
         inner = 1 if prefix == "depthwise" else count // channels
+        self.prefix, self.inner, self.group = prefix, inner, channels
         self.local["gb"] = (channels, True)
         self.weight_grad = getattr(kernels, prefix + "_weight_grad")
         self.weight_grad_params = array("i", layer.params[:4 if prefix == "fc" else 14])
@@ -283,6 +306,8 @@ class WeightedLink:
                 self.ratio[0][c], self.ratio[1][c] = m, e + 31
         if self.trainable:
             self.weight_params[3] = self.bias_params[3] = stochastic
+            for group in getattr(self, "groups", ()):
+                group[6][3] = stochastic
             for c in range(self.channels):
                 weight = fixed.div(lr, scales[c])
                 bias = fixed.div(weight, s_in)  # s_b = s_in * s_w
@@ -306,11 +331,14 @@ class WeightedLink:
             return
         # After the input gradient: the layers below get the error of the weights the forward used.
         self._select(fraction, factor)
-        kernels.fill(self.gw, 0)
-        self.weight_grad(self.gw, acts[layer.inputs[0]], error, self.weight_grad_params)
-        kernels.standardize(self.gw, self.weight_std_params)
-        self.weight_params[4] = fqt.seeds[self.update_seed_at]
-        kernels.sgd_update(layer.weight, self.gw, self.weight_steps[0], self.weight_steps[1], self.weight_params)
+        seed = fqt.seeds[self.update_seed_at]
+        x = acts[layer.inputs[0]]
+        for gw, grad_params, std_params, weight, multipliers, shifts, update_params in self.groups:
+            kernels.fill(gw, 0)
+            self.weight_grad(gw, x, error, grad_params)
+            kernels.standardize(gw, std_params)
+            update_params[4] = seed
+            kernels.sgd_update(weight, gw, multipliers, shifts, update_params)
         kernels.fill(self.gb, 0)
         kernels.bias_grad(self.gb, error, self.bias_grad_params)
         kernels.standardize(self.gb, self.bias_std_params)

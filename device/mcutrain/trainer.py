@@ -151,7 +151,7 @@ class Trainer:
 
         plan = Plan(self.model, self.batch)
         if self.fqt is not None:
-            self.fqt.plan(plan)
+            self.fqt.plan(plan, lean)
             if self.zo_layers:
                 plan.forward(self.fqt_start)  # the ZO base loss, of the network FQT left
         for layer in self.zo_layers:

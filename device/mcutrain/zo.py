@@ -17,7 +17,7 @@ the schedule's Q15 factor, in small ints.
 
 from array import array
 
-from mcutrain import fixed, scales
+from mcutrain import fixed, groups, scales
 from mcutrain.backend import kernels
 
 WP, NP = "wp", "np"
@@ -92,13 +92,15 @@ class LayerZO:
                             "coeffs": plan.int32(queries, since)}
             self.buffers.update(masks)
         else:
+            self.group = groups.group_size(channels, self.inner, lean, layer.op == "depthwise_conv2d")
             masks = plan.bytes(batch * self.mask_bytes, since)
             sample_seeds = plan.int32(batch, since)
             update_since = plan.time
             plan.read([layer.inputs[0], layer.output])  # the local gradient's
             self.buffers = {"masks": masks, "sample_seeds": sample_seeds,
                             "node_gradient": plan.int32(batch * self.nodes, since),
-                            "weight_gradient": plan.int32(len(layer.weight), update_since),
+                            "weight_gradient": plan.int32(groups.gradient_count(layer.weight, channels, self.inner,
+                                                                                 self.group), update_since),
                             "bias_gradient": plan.int32(channels, update_since)}
         # This step's steps exist only for the update, when the activations are dead.
         for name in ("weight_multipliers", "weight_shifts", "bias_multipliers", "bias_shifts"):
@@ -114,6 +116,9 @@ class LayerZO:
             self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
             self.sample_gradients = [self.node_gradient[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
             self.sample_masks = [self.masks[b * size:(b + 1) * size] for b in range(model.batch)]
+            self.groups = groups.split(self.weight_gradient, self.layer.weight, self.weight_multipliers,
+                                       self.weight_shifts, self.grad_params, self.weight_params, self.channels,
+                                       self.inner, self.group)
 
     def configure(self):
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
@@ -156,6 +161,8 @@ class LayerZO:
             _set_base(self.base[2], self.base[3], c, bias)
         stochastic = 1 if t.stochastic else 0
         self.weight_params[3] = self.bias_params[3] = stochastic
+        for group in getattr(self, "groups", ()):
+            group[7][3] = stochastic
 
     def scale_steps(self, schedule_q15):
         """This step's steps: the base ones times the schedule factor, in small ints."""
@@ -231,14 +238,17 @@ class LayerZO:
                 kernels.rademacher_axpy(self.sample_gradients[b], seed, loss.per_sample[b] - base_losses[b])
         loss.keep_per_sample()  # the base losses back in place for the layers below
         kernels.clamp_mask(self.node_gradient, model.activation(layer.output), self.mask_params)
-        kernels.fill(self.weight_gradient, 0)
         kernels.fill(self.bias_gradient, 0)
-        self.grad_kernel(self.weight_gradient, model.activation(layer.inputs[0]), self.node_gradient,
-                         self.grad_params)
         kernels.bias_grad(self.bias_gradient, self.node_gradient, self.bias_grad_params)
         self.scale_steps(schedule_q15)
-        kernels.sgd_update(layer.weight, self.weight_gradient, self.weight_multipliers, self.weight_shifts,
-                           self.weight_params)
+        x = model.activation(layer.inputs[0])
+        rounding = self.weight_params[4]
+        # A group of output channels at a time (mcutrain.groups): the whole layer, or lean, parts.
+        for _, _, gradient, grad_params, weight, multipliers, shifts, update_params in self.groups:
+            kernels.fill(gradient, 0)
+            self.grad_kernel(gradient, x, self.node_gradient, grad_params)
+            update_params[4] = rounding
+            kernels.sgd_update(weight, gradient, multipliers, shifts, update_params)
         kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
 
     def memory(self):
@@ -248,6 +258,8 @@ class LayerZO:
             buf = getattr(self, name, None)
             if buf is not None:
                 total += 4 * len(buf)
+        for group in getattr(self, "groups", ())[1:] if len(getattr(self, "groups", ())) > 1 else ():
+            total += 4 * (len(group[3]) + len(group[7]))
         return total + base_bytes(self.base)
 
 
