@@ -258,8 +258,9 @@ class LayerZO:
             buf = getattr(self, name, None)
             if buf is not None:
                 total += 4 * len(buf)
-        for group in getattr(self, "groups", ())[1:] if len(getattr(self, "groups", ())) > 1 else ():
-            total += 4 * (len(group[3]) + len(group[7]))
+        parts = getattr(self, "groups", ())
+        if len(parts) > 1:  # each part has parameter blocks of its own (mcutrain.groups.split)
+            total += sum(4 * (len(part[3]) + len(part[7])) for part in parts)
         return total + base_bytes(self.base)
 
 
