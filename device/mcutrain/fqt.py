@@ -306,8 +306,6 @@ class WeightedLink:
                 self.ratio[0][c], self.ratio[1][c] = m, e + 31
         if self.trainable:
             self.weight_params[3] = self.bias_params[3] = stochastic
-            for group in getattr(self, "groups", ()):
-                group[6][3] = stochastic
             for c in range(self.channels):
                 weight = fixed.div(lr, scales[c])
                 bias = fixed.div(weight, s_in)  # s_b = s_in * s_w
@@ -331,12 +329,13 @@ class WeightedLink:
             return
         # After the input gradient: the layers below get the error of the weights the forward used.
         self._select(fraction, factor)
-        seed = fqt.seeds[self.update_seed_at]
+        stochastic, seed = self.weight_params[3], fqt.seeds[self.update_seed_at]
         x = acts[layer.inputs[0]]
         for gw, grad_params, std_params, weight, multipliers, shifts, update_params in self.groups:
             kernels.fill(gw, 0)
             self.weight_grad(gw, x, error, grad_params)
             kernels.standardize(gw, std_params)
+            update_params[3] = stochastic
             update_params[4] = seed
             kernels.sgd_update(weight, gw, multipliers, shifts, update_params)
         kernels.fill(self.gb, 0)

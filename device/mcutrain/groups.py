@@ -26,7 +26,8 @@ def gradient_count(weight, channels, inner, group):
 def split(gradient, weight, multipliers, shifts, grad_params, update_params, channels, inner, group):
     """[(first, n, gradient, grad params, weights, multipliers, shifts, update params)] for each
     group of n output channels from `first`: views of the given buffers, with parameter blocks of
-    their own where a group is not the whole layer."""
+    their own where a group is not the whole layer. A part's update block takes its rounding flag
+    and seed (entries 3 and 4) from the whole layer's block before each update."""
     if group == channels:
         return [(0, channels, gradient, grad_params, weight, multipliers, shifts, update_params)]
     weight, multipliers, shifts = memoryview(weight), memoryview(multipliers), memoryview(shifts)
@@ -35,5 +36,5 @@ def split(gradient, weight, multipliers, shifts, grad_params, update_params, cha
         n = min(group, channels - first)
         parts.append((first, n, gradient[:n * inner], array("i", tuple(grad_params) + (first, n)),
                       weight[first * inner:(first + n) * inner], multipliers[first:first + n], shifts[first:first + n],
-                      array("i", (n * inner, n, inner, update_params[3], 0, first * inner))))
+                      array("i", (n * inner, n, inner, 0, 0, first * inner))))
     return parts

@@ -161,8 +161,6 @@ class LayerZO:
             _set_base(self.base[2], self.base[3], c, bias)
         stochastic = 1 if t.stochastic else 0
         self.weight_params[3] = self.bias_params[3] = stochastic
-        for group in getattr(self, "groups", ()):
-            group[7][3] = stochastic
 
     def scale_steps(self, schedule_q15):
         """This step's steps: the base ones times the schedule factor, in small ints."""
@@ -242,11 +240,12 @@ class LayerZO:
         kernels.bias_grad(self.bias_gradient, self.node_gradient, self.bias_grad_params)
         self.scale_steps(schedule_q15)
         x = model.activation(layer.inputs[0])
-        rounding = self.weight_params[4]
+        stochastic, rounding = self.weight_params[3], self.weight_params[4]
         # A group of output channels at a time (mcutrain.groups): the whole layer, or lean, parts.
         for _, _, gradient, grad_params, weight, multipliers, shifts, update_params in self.groups:
             kernels.fill(gradient, 0)
             self.grad_kernel(gradient, x, self.node_gradient, grad_params)
+            update_params[3] = stochastic
             update_params[4] = rounding
             kernels.sgd_update(weight, gradient, multipliers, shifts, update_params)
         kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
