@@ -95,6 +95,27 @@ def deploy_virtual(heap, model, flash, settings):
     return board, need, arena
 
 
+class PlanFit:
+    """fit(info) for a board's transport: the arena of the plan the board will make for its free
+    heap (deploy.plan_need), or DeployError where that does not fit (deploy.check_fit). Measured
+    on the first start only; `need` keeps the figures. arch_of(info): the natmod's arch, the
+    board's own by default (None where qnn is in the firmware)."""
+
+    def __init__(self, model, settings, arch_of=lambda info: info.arch, weights_in_flash=False,
+                 advice=lambda info, need: ""):
+        self.model, self.settings, self.arch_of = model, settings, arch_of
+        self.weights_in_flash, self.advice = weights_in_flash, advice
+        self.need = self.arena = None
+
+    def __call__(self, info):
+        if self.need is None:
+            need, self.arena = deploy.plan_need(self.model, self.settings, self.arch_of(info), info.free,
+                                                self.weights_in_flash)
+            deploy.check_fit(info, need, self.advice(info, need))
+            self.need = need
+        return self.arena
+
+
 def connector(args, model, run_dir, settings):
     """connect(previous transport or None) -> a transport with the server running: the first
     connection, and every reconnection after a reset. For the virtual board this deploys first."""
@@ -112,15 +133,8 @@ def connector(args, model, run_dir, settings):
         heap = qemu_heap(args)
         image = qemu.deploy_image(args.port, model, Path(run_dir) / "romfs.img")
 
-        fitted = {}
-
-        def fit(info):
-            """The arena of the plan that fits the booted board, measured once."""
-            if not fitted:
-                need, fitted["arena"] = deploy.plan_need(model, settings, qemu.natmod_arch(args.port), info.free,
-                                                         weights_in_flash=True)
-                deploy.check_fit(info, need, heap_advice(args.port, heap, info, need))
-            return fitted["arena"]
+        fit = PlanFit(model, settings, arch_of=lambda info: qemu.natmod_arch(args.port), weights_in_flash=True,
+                      advice=lambda info, need: heap_advice(args.port, heap, info, need))
 
         def connect(previous):
             if previous is not None:
@@ -129,14 +143,7 @@ def connector(args, model, run_dir, settings):
             return qemu.QemuBoard(args.port, image, flash=Path(run_dir) / "flash", heap=heap, fit=fit)
     else:
         check_serial(args.port)
-        fitted = {}
-
-        def fit(info):
-            """The arena of the plan that fits the board's free heap, measured once."""
-            if not fitted:
-                need, fitted["arena"] = deploy.plan_need(model, settings, info.arch, info.free)
-                deploy.check_fit(info, need)
-            return fitted["arena"]
+        fit = PlanFit(model, settings)
 
         def connect(previous):
             if previous is None:

@@ -59,9 +59,7 @@ def run(args):
             folder = micropython.build_dir() / f"{args.port}-deploy"
             folder.mkdir(parents=True, exist_ok=True)
             transport = ports.connector(args, args.model, folder, settings)(None)
-            board = transport.info
-            need = sum(deploy.plan_need(Path(args.model), settings, qemu.natmod_arch(args.port), board.free,
-                                        weights_in_flash=True)[0].values())
+            board, need = transport.info, sum(transport.fit.need.values())  # as the booted board's fit check found
             where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
