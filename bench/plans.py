@@ -29,7 +29,8 @@ STEPS = 3
 
 
 def trained(name, settings, plan):
-    """(memory report, weights digest) after STEPS steps on a fixed pattern, under `plan`."""
+    """(bytes the plan holds, weights digest, trained layers) after STEPS steps on a fixed
+    pattern, under `plan`."""
     settings = dict(settings)
     sparse = settings.pop("sparse", 0)
     m = device_model.load(str(REPO / "models" / f"{name}.mcut"))

@@ -99,8 +99,9 @@ def add_training_arguments(p):
                              "board it ran on. Its metrics files are appended to")
 
 
-def settings_from(args):
-    """The trainer settings: the config file, then the flags, then --set."""
+def settings_from(args, model):
+    """The trainer settings: the config file, then the flags, then --set; checked against the
+    loaded `model` as the board's Trainer would check them."""
     settings = trainer_settings.read_file(args.config) if args.config else {}
     settings.update(method=args.method, mode=args.mode, lr=args.lr or LEARNING_RATES[args.method],
                     queries=args.queries, batch=args.batch, schedule_name="cosine")
@@ -108,7 +109,7 @@ def settings_from(args):
         settings["layers"] = args.layers
     for item in args.set:
         settings.update(trainer_settings.parse(item, "--set "))
-    trainer_settings.check(device_model.load(args.model), settings)
+    trainer_settings.check(model, settings)
     return settings
 
 
@@ -160,7 +161,7 @@ def adapt(args, label="adapting"):
         vars(args).update(next(r for r in earlier if r["event"] == "start")["arguments"])
     model = device_model.load(args.model)
     description = model.description
-    settings = metrics_module.settings_at_end(earlier) if earlier else settings_from(args)
+    settings = metrics_module.settings_at_end(earlier) if earlier else settings_from(args, model)
     if "resume" in settings:
         raise ValueError("resume is no setting: `mcutrain train --resume RUN` continues an interrupted run")
     # The data first: a dataset that does not fit the model must not leave an empty run behind.
