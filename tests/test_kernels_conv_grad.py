@@ -35,11 +35,19 @@ def conv_case(m, op):
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
     weights = (1 if depthwise else out_c) * k_h * k_w * in_c
     g = m.grad(batch * out_h * out_w * out_c)
-    if op == "conv2d_weight_grad" and m.rng.random() < 0.3:  # output channels [first, first + channels)
-        first = m.dim(0, out_c - 1)
-        channels = m.dim(1, out_c - first)
-        return (op, [m.accumulator(channels * k_h * k_w * in_c), m.s8(batch * in_h * in_w * in_c), g,
-                     m.params(*p, m.zero_point(), first, channels)])
+    if op in WEIGHT_OPS and m.rng.random() < 0.4:
+        # Output channels [first, first + channels) (conv2d), and sometimes rows [first_row,
+        # first_row + rows) of the error, which g then holds alone.
+        first = 0 if depthwise else m.dim(0, out_c - 1)
+        channels = out_c if depthwise else m.dim(1, out_c - first)
+        extra = [first, channels]
+        if depthwise or m.rng.random() < 0.5:
+            first_row = m.dim(0, out_h - 1)
+            rows = m.choice([1, out_h - first_row, m.dim(1, out_h - first_row)])
+            extra += [first_row, rows]
+            g = m.grad(batch * rows * out_w * out_c)
+        return (op, [m.accumulator((1 if depthwise else channels) * k_h * k_w * in_c),
+                     m.s8(batch * in_h * in_w * in_c), g, m.params(*p, m.zero_point(), *extra)])
     if op in WEIGHT_OPS:
         return (op, [m.accumulator(weights), m.s8(batch * in_h * in_w * in_c), g, m.params(*p, m.zero_point())])
     return (op, [m.s32(batch * in_h * in_w * in_c), m.s8(weights), g, m.params(*p)])
@@ -140,3 +148,27 @@ def test_reference_is_the_adjoint_of_the_convolution(depthwise):
         assert getattr(reference, prefix + "_input_grad")(gx, w, g, array("i", p)) == 0
         assert pairing == int((ws * np.array(gw)).sum())
         assert pairing == int((xs.ravel() * np.array(gx)).sum())
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_blocks_of_rows_add_up_to_the_whole_weight_gradient(depthwise):
+    """A layer's error handed in a few output rows at a time, each block accumulating into gw,
+    gives the gradient of the whole error (int8 errors: nothing saturates)."""
+    m = CaseMaker(seed=409 + depthwise)
+    op = getattr(reference, ("depthwise" if depthwise else "conv2d") + "_weight_grad")
+    for _ in range(25):
+        p = geometry(m, depthwise)
+        batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+        p.append(m.zero_point())
+        x = m.s8(batch * in_h * in_w * in_c)
+        g = np.frombuffer(m.grad(batch * out_h * out_w * out_c, size=1), np.int8).reshape(batch, out_h, out_w, out_c)
+        size = (1 if depthwise else out_c) * k_h * k_w * in_c
+        whole, blocks = array("i", bytes(4 * size)), array("i", bytes(4 * size))
+        op(whole, x, bytearray(g.tobytes()), array("i", p))
+        first_row = 0
+        while first_row < out_h:
+            rows = m.dim(1, out_h - first_row)
+            block = bytearray(g[:, first_row:first_row + rows].tobytes())
+            op(blocks, x, block, array("i", p + [0, out_c, first_row, rows]))
+            first_row += rows
+        assert list(blocks) == list(whole)

@@ -37,6 +37,7 @@ import test_kernels_requantize
 import test_kernels_standardize
 import test_kernels_updates
 import test_kernels_zo_update
+import test_kernels_zo_node_gradient
 
 VALID, BROKEN = 5, 2  # cases per kernel: valid ones, and ones with an argument broken (break_case)
 
@@ -67,7 +68,7 @@ def makers(m, rng):
         "add": lambda: test_kernels_add.add_case(m),
         "requantize": lambda: test_kernels_requantize.requantize_case(m),
         "argmax": lambda: test_kernels_argmax.argmax_case(m),
-        "rademacher_axpy": lambda: test_kernels_perturb.axpy_case(m),
+        "zo_node_gradient": lambda: test_kernels_zo_node_gradient.node_case(m),
         "fill": lambda: fill_case(m),
         "seeds": lambda: test_kernels_zo_update.seeds_case(m),
         "zo_update": lambda: test_kernels_zo_update.zo_case(m, int32=m.rng.random() < 0.3),

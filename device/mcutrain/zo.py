@@ -5,9 +5,11 @@ the network from the layer's kept input, and apply sum_q dL_q * u_q with `zo_upd
 regenerates each u_q from its seed: no gradient as large as the layer is ever stored.
 
 Node perturbation (NP): perturb the layer's int8 output by +-sigma*u per sample, re-run the rest
-of the network, accumulate dL_b * u into an int32 node gradient, mask it where the output was
-clamped (straight-through), and turn it into weight and bias gradients with the layer's own
-gradient kernels (a local one-layer backward).
+of the network, and keep each query's seed and loss difference dL_b. The node gradient
+sum_q dL_q,b * u_q,b, masked where the output was clamped (straight-through), is then regenerated
+a block of output rows at a time (`zo_node_gradient`) and turned into weight and bias gradients
+with the layer's own gradient kernels (a local one-layer backward), so no int32 estimate as large
+as the layer's output is ever held. The blocks depend on the layer alone, never on the plan.
 
 Steps are per-channel fixed-point factors combining the learning rate, gradient norm scaling
 (GNS), quantization-aware scaling (QAS: weights divided by their scale squared) and the Q16 loss
@@ -23,6 +25,7 @@ from mcutrain.backend import kernels
 WP, NP = "wp", "np"
 LOSS_UNIT = (1, -16)  # one Q16 loss step, in nats
 INT8_SIGMA_MAX = 127
+NODE_BLOCK_BYTES = 2048  # a sample's share of one block of a node gradient, as whole output rows
 
 
 class LayerZO:
@@ -54,16 +57,19 @@ class LayerZO:
         h, w, c = model.description.shape(layer.output)
         self.nodes = nodes = h * w * c
         self.mask_bytes = (nodes + 7) // 8
+        self.row, self.out_rows = w * c, h
+        self.block_rows = max(1, min(h, NODE_BLOCK_BYTES // (4 * self.row)))
         record = layer.record
-        self.mask_params = array("i", (batch * nodes, record.act_min, record.act_max))
+        self.node_params = array("i", (batch, nodes, 0, record.act_min, record.act_max))
         geometry = layer.params
-        if layer.op == "fully_connected":
-            self.grad_kernel = kernels.fc_weight_grad
-            self.grad_params = array("i", (batch, geometry[1], geometry[2], geometry[3]))
-        else:
+        self.convolution = layer.op != "fully_connected"
+        if self.convolution:
             self.grad_kernel = kernels.conv2d_weight_grad if layer.op == "conv2d" else kernels.depthwise_weight_grad
             self.grad_params = array("i", geometry[:14])
-        self.bias_grad_params = array("i", (batch * nodes // self.channels, self.channels))
+        else:
+            self.grad_kernel = kernels.fc_weight_grad
+            self.grad_params = array("i", (batch, geometry[1], geometry[2], geometry[3]))
+        self.bias_grad_params = array("i", (batch * self.block_rows * w, self.channels))
         self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
         self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
 
@@ -94,11 +100,12 @@ class LayerZO:
         else:
             self.group = groups.group_size(channels, self.inner, lean, layer.op == "depthwise_conv2d")
             masks = plan.bytes(batch * self.mask_bytes, since)
-            sample_seeds = plan.int32(batch, since)
             update_since = plan.time
             plan.read([layer.inputs[0], layer.output])  # the local gradient's
-            self.buffers = {"masks": masks, "sample_seeds": sample_seeds,
-                            "node_gradient": plan.int32(batch * self.nodes, since),
+            queries = self.trainer.queries
+            self.buffers = {"masks": masks, "seeds": plan.int32(queries * batch, since),
+                            "coeffs": plan.int32(queries * batch, since),
+                            "node_block": plan.int32(batch * self.block_rows * self.row, update_since),
                             "weight_gradient": plan.int32(groups.gradient_count(layer.weight, channels, self.inner,
                                                                                  self.group), update_since),
                             "bias_gradient": plan.int32(channels, update_since)}
@@ -114,11 +121,17 @@ class LayerZO:
             nodes, size = self.nodes, self.mask_bytes
             out = model.activation(self.layer.output)
             self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
-            self.sample_gradients = [self.node_gradient[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
             self.sample_masks = [self.masks[b * size:(b + 1) * size] for b in range(model.batch)]
-            self.groups = groups.split(self.weight_gradient, self.layer.weight, self.weight_multipliers,
-                                       self.weight_shifts, self.grad_params, self.weight_params, self.channels,
-                                       self.inner, self.group)
+            # The last block of rows may be shorter than the others.
+            last_rows = self.out_rows - (self.out_rows - 1) // self.block_rows * self.block_rows
+            self.last_block = self.node_block[:model.batch * last_rows * self.row]
+            self.groups = []
+            for first, n, gradient, grad_params, weight, multipliers, shifts, update_params in groups.split(
+                    self.weight_gradient, self.layer.weight, self.weight_multipliers, self.weight_shifts,
+                    self.grad_params, self.weight_params, self.channels, self.inner, self.group):
+                if self.convolution:  # the part's output channels, then the block's rows (set per block)
+                    grad_params = array("i", tuple(self.grad_params) + (first, n, 0, self.block_rows))
+                self.groups.append((gradient, grad_params, weight, multipliers, shifts, update_params))
 
     def configure(self):
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
@@ -220,46 +233,69 @@ class LayerZO:
         model, loss = t.model, t.loss
         batch = model.batch
         base_losses = loss.keep_per_sample()
-        kernels.fill(self.node_gradient, 0)
+        # All queries' seeds at once: the stream gives them in the order query by query would.
+        kernels.seeds(self.seeds, t.stream)
         start = self.start
         if self.recompute:
             model.forward(0, start)
         for q in range(t.queries):
-            kernels.seeds(self.sample_seeds, t.stream)
+            at = q * batch
             for b in range(batch):
-                kernels.perturb(self.sample_outputs[b], self.sample_masks[b], self.sample_seeds[b], t.act_sigma, 1)
+                kernels.perturb(self.sample_outputs[b], self.sample_masks[b], self.seeds[at + b], t.act_sigma, 1)
             # Perturbed logits (the last layer's nodes) go straight into the loss.
             loss(model.forward(start) if start < len(model.layers) else model.activation(start))
             for b in range(batch):
-                seed = self.sample_seeds[b]
-                kernels.unperturb(self.sample_outputs[b], self.sample_masks[b], seed, t.act_sigma, 1)
-                kernels.rademacher_axpy(self.sample_gradients[b], seed, loss.per_sample[b] - base_losses[b])
+                kernels.unperturb(self.sample_outputs[b], self.sample_masks[b], self.seeds[at + b], t.act_sigma, 1)
+                self.coeffs[at + b] = loss.per_sample[b] - base_losses[b]
         loss.keep_per_sample()  # the base losses back in place for the layers below
-        kernels.clamp_mask(self.node_gradient, model.activation(layer.output), self.mask_params)
-        kernels.fill(self.bias_gradient, 0)
-        kernels.bias_grad(self.bias_gradient, self.node_gradient, self.bias_grad_params)
         self.scale_steps(schedule_q15)
-        x = model.activation(layer.inputs[0])
+        kernels.fill(self.bias_gradient, 0)
+        self._local_backward()
+        kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
+
+    def _local_backward(self):
+        """Updates the weights from the node gradient, regenerated a block of output rows at a
+        time for each group of output channels (mcutrain.groups); the first group's pass also
+        sums the bias gradient."""
+        model, layer = self.trainer.model, self.layer
+        x, y = model.activation(layer.inputs[0]), model.activation(layer.output)
+        node_params, bias_params = self.node_params, self.bias_grad_params
+        per_row = model.batch * (self.row // self.channels)  # bias_grad's positions in a row of every sample
         stochastic, rounding = self.weight_params[3], self.weight_params[4]
-        # A group of output channels at a time (mcutrain.groups): the whole layer, or lean, parts.
-        for _, _, gradient, grad_params, weight, multipliers, shifts, update_params in self.groups:
+        with_bias = True
+        for gradient, grad_params, weight, multipliers, shifts, update_params in self.groups:
             kernels.fill(gradient, 0)
-            self.grad_kernel(gradient, x, self.node_gradient, grad_params)
+            first_row = 0
+            while first_row < self.out_rows:
+                rows = min(self.block_rows, self.out_rows - first_row)
+                block = self.node_block if rows == self.block_rows else self.last_block
+                node_params[2] = first_row * self.row
+                kernels.zo_node_gradient(block, y, self.seeds, self.coeffs, node_params)
+                if with_bias:
+                    bias_params[0] = rows * per_row
+                    kernels.bias_grad(self.bias_gradient, block, bias_params)
+                if self.convolution:
+                    grad_params[16] = first_row
+                    grad_params[17] = rows
+                self.grad_kernel(gradient, x, block, grad_params)
+                first_row += rows
+            with_bias = False
             update_params[3] = stochastic
             update_params[4] = rounding
             kernels.sgd_update(weight, gradient, multipliers, shifts, update_params)
-        kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
 
     def memory(self):
         """Bytes of this layer's training state outside the arena."""
         total = 0
-        for name in ("weight_params", "bias_params", "grad_params", "bias_grad_params", "mask_params", "rounding_seed"):
+        for name in ("weight_params", "bias_params", "grad_params", "bias_grad_params", "node_params", "rounding_seed"):
             buf = getattr(self, name, None)
             if buf is not None:
                 total += 4 * len(buf)
-        parts = getattr(self, "groups", ())
-        if len(parts) > 1:  # each part has parameter blocks of its own (mcutrain.groups.split)
-            total += sum(4 * (len(part[3]) + len(part[7])) for part in parts)
+        # Parameter blocks of the parts of a grouped gradient, or of its blocks of rows, that are
+        # not the layer's own (mcutrain.groups.split).
+        for part in getattr(self, "groups", ()):
+            total += sum(4 * len(params) for params in (part[1], part[5])
+                         if params is not self.grad_params and params is not self.weight_params)
         return total + base_bytes(self.base)
 
 

@@ -7,44 +7,65 @@ static int conv_params(qnn_grad_geom_t *s, qnn_cs32_t params, size_t count, int 
         && (count < 14 || (params.p[13] >= -128 && params.p[13] <= 127)) && qnn_grad_size_ok(g.size);
 }
 
+// The outputs of a tap run that lie in rows first_row .. first_row + rows - 1.
+static qnn_grad_run_t within_rows(qnn_grad_run_t run, int32_t stride, int32_t first_row, int32_t rows) {
+    int32_t lo = run.first > first_row ? run.first : first_row;
+    int32_t hi = run.first + run.count < first_row + rows ? run.first + run.count : first_row + rows;
+    if (hi <= lo) {
+        return (qnn_grad_run_t){lo, 0, 0};
+    }
+    // A run of two or more fits in the input, so the skipped taps' input offset cannot overflow.
+    return (qnn_grad_run_t){lo, hi - lo, run.at + (lo - run.first) * stride};
+}
+
 // gw[o, ky, kx, c] += (x - in_zp) * g summed over the batch and the outputs whose tap (ky, kx)
-// reads inside the input.
+// reads inside the input. Two more params give the output channels gw holds (first, channels;
+// conv2d only); two more after them the output rows g holds (first_row, rows), so a caller can
+// hand in a layer's error a block of rows at a time (depthwise then gives first 0, channels out_c).
 static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params, int depthwise) {
     qnn_grad_geom_t s;
-    // conv2d may take two more: the first output channel and how many gw holds.
-    size_t ranged = depthwise ? QNN_CONV_WEIGHT_GRAD_NPARAMS : QNN_CONV_WEIGHT_GRAD_NPARAMS + 2;
-    qnn_cs32_t geometry = {params.p, QNN_CONV_WEIGHT_GRAD_NPARAMS};
-    if ((params.n != QNN_CONV_WEIGHT_GRAD_NPARAMS && params.n != ranged)
-        || !conv_params(&s, geometry, QNN_CONV_WEIGHT_GRAD_NPARAMS, depthwise, g)) {
+    const size_t plain = QNN_CONV_WEIGHT_GRAD_NPARAMS;
+    qnn_cs32_t geometry = {params.p, plain};
+    if ((params.n != plain && params.n != plain + 2 + 2 && (depthwise || params.n != plain + 2))
+        || !conv_params(&s, geometry, plain, depthwise, g)) {
         return QNN_ERR_PARAMS;
     }
-    int32_t first = 0, channels = depthwise ? 1 : s.out_c;
-    if (params.n > QNN_CONV_WEIGHT_GRAD_NPARAMS) {
+    int32_t first = 0, channels = s.out_c, first_row = 0, rows = s.out_h;
+    if (params.n > plain) {
         first = params.p[14], channels = params.p[15];
-        if (first < 0 || channels < 1 || channels > s.out_c - first) {
+        if (first < 0 || channels < 1 || channels > s.out_c - first || (depthwise && channels != s.out_c)) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    if (params.n > plain + 2) {
+        first_row = params.p[16], rows = params.p[17];
+        if (first_row < 0 || rows < 1 || rows > s.out_h - first_row) {
             return QNN_ERR_PARAMS;
         }
     }
     if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != x.n) {
         return QNN_ERR_INPUT_LEN;
     }
-    if (qnn_elements(s.batch, s.out_h, s.out_w, s.out_c) != g.n) {
+    if (qnn_elements(s.batch, rows, s.out_w, s.out_c) != g.n) {
         return QNN_ERR_AUX_LEN;
     }
-    if (qnn_elements(channels, s.k_h, s.k_w, s.in_c) != gw.n) {
+    // Depthwise weights [k_h, k_w, c] sum each channel's own error: one pass, channel by column.
+    int32_t passes = depthwise ? 1 : channels;
+    if (qnn_elements(passes, s.k_h, s.k_w, s.in_c) != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
     ptrdiff_t in_row = (ptrdiff_t)s.in_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
     // One sum per input channel c (contiguous in x and gw): over the batch, the y run, the x run.
     qnn_grad_sum_t sum = {
         .a = x.p, .a_zp = params.p[13], .a_col = 1, .a_step = {in_row * s.in_h, 0, 0},
-        .g = g.p, .g_size = g.size, .g_col = depthwise, .g_step = {out_row * s.out_h, out_row, s.out_c},
+        .g = g.p, .g_size = g.size, .g_col = depthwise, .g_step = {out_row * rows, out_row, s.out_c},
         .n = {(size_t)s.batch, 0, 0},
     };
     int32_t *out = gw.p;
-    for (int32_t o = first; o < first + channels; o++) {
+    for (int32_t o = first; o < first + passes; o++) {
         for (int32_t ky = 0; ky < s.k_h; ky++) {
-            qnn_grad_run_t ry = qnn_grad_tap_run(ky, s.in_h, s.out_h, s.stride_h, s.pad_top);
+            qnn_grad_run_t ry = within_rows(qnn_grad_tap_run(ky, s.in_h, s.out_h, s.stride_h, s.pad_top),
+                                            s.stride_h, first_row, rows);
             for (int32_t kx = 0; kx < s.k_w; kx++, out += s.in_c) {
                 qnn_grad_run_t rx = qnn_grad_tap_run(kx, s.in_w, s.out_w, s.stride_w, s.pad_left);
                 sum.n[1] = (size_t)ry.count, sum.n[2] = (size_t)rx.count;
@@ -52,7 +73,7 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
                 sum.a_step[1] = ry.count > 1 ? s.stride_h * in_row : 0;
                 sum.a_step[2] = rx.count > 1 ? (ptrdiff_t)s.stride_w * s.in_c : 0;
                 sum.a_at = ry.at * in_row + (ptrdiff_t)rx.at * s.in_c;
-                sum.g_at = ry.first * out_row + (ptrdiff_t)rx.first * s.out_c + o;
+                sum.g_at = (ry.first - first_row) * out_row + (ptrdiff_t)rx.first * s.out_c + o;
                 qnn_grad_sum(out, (size_t)s.in_c, 1, &sum);
             }
         }

@@ -1,6 +1,5 @@
-// Rademacher perturbation of a tensor from a seed, its exact undo, and the accumulation of
-// coeff * u: the steps of a zeroth-order (SPSA) gradient estimate. u is regenerated from the
-// seed each time and never stored.
+// Rademacher perturbation of a tensor from a seed and its exact undo: the queries of a
+// zeroth-order (SPSA) gradient estimate. u is regenerated from the seed each time and never stored.
 #include "qnn.h"
 #include "xorshift.h"
 
@@ -75,18 +74,6 @@ int qnn_unperturb(qnn_any_t t, qnn_cs8_t mask, int32_t seed, int32_t sigma, int3
         if (!((bytes[i >> 3] >> (i & 7)) & 1u)) {
             store(t, i, load(t, i) - d);
         }
-    }
-    return QNN_OK;
-}
-
-int qnn_rademacher_axpy(qnn_s32_t acc, int32_t seed, int32_t coeff) {
-    if (!qnn_seed_ok(seed)) {
-        return QNN_ERR_PARAMS;
-    }
-    qnn_rademacher_t u = qnn_rademacher_start(seed);
-    for (size_t i = 0; i < acc.n; i++) {
-        int64_t v = (int64_t)acc.p[i] + (qnn_rademacher_next(&u) ? coeff : -(int64_t)coeff);
-        acc.p[i] = (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
     }
     return QNN_OK;
 }

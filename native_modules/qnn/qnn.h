@@ -99,8 +99,6 @@ typedef struct { const void *p; size_t n; size_t size; } qnn_cany_t;
 // per element for the elements perturb left alone. perturb returns how many it left alone.
 int qnn_perturb(qnn_any_t t, qnn_s8_t mask, int32_t seed, int32_t sigma, int32_t sign);
 int qnn_unperturb(qnn_any_t t, qnn_cs8_t mask, int32_t seed, int32_t sigma, int32_t sign);
-// acc[i] = sat32(acc[i] + coeff * u[i])
-int qnn_rademacher_axpy(qnn_s32_t acc, int32_t seed, int32_t coeff);
 
 // The seed stream: out[i] = next output >> 2; state[0] holds (xorshift state) ^ 0x9E3779B9, so a
 // seed in [0, 2^30) starts the same stream as that seed's Rademacher vector.
@@ -111,6 +109,12 @@ int qnn_seeds(qnn_s32_t out, qnn_s32_t state);
 #define QNN_ZO_MAX_QUERIES 128
 int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t step_multiplier,
                   qnn_cs32_t step_shift, qnn_cs32_t params);
+// Node perturbation's estimate for nodes first .. first + count - 1 of each sample, overwriting g:
+// g[b, i] = sat32(sum_q coeffs[q, b] * u(seeds[q, b])[first + i]), 0 where y[b, first + i] is at
+// or beyond a bound. g int32 [batch, count], y int8 [batch, nodes], seeds and coeffs int32
+// [queries, batch]. params: [batch, nodes, first, act_min, act_max]
+#define QNN_ZO_NODE_GRADIENT_NPARAMS 5
+int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t params);
 
 // Every element of t (int8 or int32) = value, which must fit the type.
 int qnn_fill(qnn_any_t t, int32_t value);

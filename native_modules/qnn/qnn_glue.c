@@ -219,13 +219,6 @@ static mp_obj_t unperturb(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(unperturb_obj, 5, 5, unperturb);
 
-// rademacher_axpy(acc, seed, coeff)
-static mp_obj_t rademacher_axpy(mp_obj_t acc, mp_obj_t seed, mp_obj_t coeff) {
-    return check("rademacher_axpy", qnn_rademacher_axpy(rw_s32(acc, "acc"),
-        int32_arg(seed, "rademacher_axpy"), int32_arg(coeff, "rademacher_axpy")));
-}
-static MP_DEFINE_CONST_FUN_OBJ_3(rademacher_axpy_obj, rademacher_axpy);
-
 // seeds(out, state)
 static mp_obj_t seeds(mp_obj_t out, mp_obj_t state) {
     return check("seeds", qnn_seeds(rw_s32(out, "out"), rw_s32(state, "state")));
@@ -240,6 +233,14 @@ static mp_obj_t zo_update(size_t n_args, const mp_obj_t *args) {
         in_s32(args[5], "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zo_update_obj, 6, 6, zo_update);
+
+// zo_node_gradient(g, y, seeds, coeffs, params)
+static mp_obj_t zo_node_gradient(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("zo_node_gradient", qnn_zo_node_gradient(rw_s32(args[0], "g"), in_s8(args[1], "y"),
+        in_s32(args[2], "seeds"), in_s32(args[3], "coeffs"), in_s32(args[4], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zo_node_gradient_obj, 5, 5, zo_node_gradient);
 
 // fill(t, value)
 static mp_obj_t fill(mp_obj_t t, mp_obj_t value) {
@@ -408,9 +409,9 @@ static MP_DEFINE_CONST_FUN_OBJ_3(copy_obj, copy);
     X(MP_QSTR_argmax, argmax_obj) \
     X(MP_QSTR_perturb, perturb_obj) \
     X(MP_QSTR_unperturb, unperturb_obj) \
-    X(MP_QSTR_rademacher_axpy, rademacher_axpy_obj) \
     X(MP_QSTR_seeds, seeds_obj) \
     X(MP_QSTR_zo_update, zo_update_obj) \
+    X(MP_QSTR_zo_node_gradient, zo_node_gradient_obj) \
     X(MP_QSTR_fill, fill_obj) \
     X(MP_QSTR_fc_weight_grad, fc_weight_grad_obj) \
     X(MP_QSTR_conv2d_weight_grad, conv2d_weight_grad_obj) \

@@ -13,9 +13,10 @@ from mcutrain.reference.add import add
 from mcutrain.reference.requantize import requantize
 from mcutrain.reference.argmax import argmax
 # Random numbers and perturbation
-from mcutrain.reference.perturb import perturb, rademacher_axpy, unperturb
+from mcutrain.reference.perturb import perturb, unperturb
 from mcutrain.reference.fill import fill
 from mcutrain.reference.zo_update import seeds, zo_update
+from mcutrain.reference.zo_node_gradient import zo_node_gradient
 # Gradients
 from mcutrain.reference.fc_grad import fc_input_grad, fc_weight_grad
 from mcutrain.reference.conv_grad import (conv2d_input_grad, conv2d_weight_grad, depthwise_input_grad,

@@ -18,20 +18,24 @@ def _checked(op, p, depthwise, g):
 
 
 def _weight_grad(op, gw, x, g, params, depthwise):
-    """conv2d's params may end with [first, channels]: gw then holds output channels
-    first..first + channels - 1 only."""
+    """The params may end with [first, channels]: gw then holds output channels first..first +
+    channels - 1 only (conv2d; depthwise gives 0, out_c); and then with [first_row, rows]: g then
+    holds output rows first_row..first_row + rows - 1 of each sample, a block of a layer's error."""
     gw, x, g = B.s32(gw, "gw"), B.s8(x, "x"), B.sized(g, "g")
-    ranged = not depthwise and len(B.s32(params, "params")) == 16
-    p = B.params(op, params, 16 if ranged else 14)
+    count = len(B.s32(params, "params"))
+    p = B.params(op, params, count if count == 18 or count == 16 and not depthwise else 14)
     _checked(op, p[:14], depthwise, g)
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
-    first, channels = p[14:] if ranged else (0, 1 if depthwise else out_c)
-    B.require(op, first >= 0 and 1 <= channels <= (1 if depthwise else out_c) - first, "params")
+    first, channels = p[14:16] if len(p) > 14 else (0, out_c)
+    first_row, rows = p[16:18] if len(p) > 16 else (0, out_h)
+    B.require(op, first >= 0 and 1 <= channels <= out_c - first and (not depthwise or channels == out_c), "params")
+    B.require(op, first_row >= 0 and 1 <= rows <= out_h - first_row, "params")
     B.require(op, len(x) == batch * in_h * in_w * in_c, "input")
-    B.require(op, len(g) == batch * out_h * out_w * out_c, "aux")
-    B.require(op, len(gw) == channels * k_h * k_w * in_c, "output")
+    B.require(op, len(g) == batch * rows * out_w * out_c, "aux")
+    B.require(op, len(gw) == (1 if depthwise else channels) * k_h * k_w * in_c, "output")
     windows = window.patches(x.reshape(batch, in_h, in_w, in_c).astype(np.int64) - p[13], p)
-    gg = g.reshape(batch, out_h, out_w, out_c).astype(np.int64)
+    windows = windows[:, first_row:first_row + rows]
+    gg = g.reshape(batch, rows, out_w, out_c).astype(np.int64)
     if depthwise:
         total = np.einsum("nabc,nabyxc->yxc", gg, windows)
     else:

@@ -1,5 +1,5 @@
-"""Rademacher perturbation from a seed (zeroth-order gradient estimates), its exact undo, and
-the accumulation of coeff * u. u is the xorshift32 Rademacher vector of the seed
+"""Rademacher perturbation from a seed (the queries of zeroth-order gradient estimates) and its
+exact undo. u is the xorshift32 Rademacher vector of the seed
 (mcutrain.reference.xorshift), regenerated on every call and never stored."""
 
 import numpy as np
@@ -47,14 +47,4 @@ def unperturb(t, mask, seed, sigma, sign):
     t, mask, delta = _perturbation("unperturb", t, mask, seed, sigma, sign)
     moved = np.unpackbits(mask, bitorder="little", count=len(t)) == 0
     t[...] = (t.astype(np.int64) - np.where(moved, delta, 0)).astype(t.dtype)
-    return 0
-
-
-def rademacher_axpy(acc, seed, coeff):
-    """acc int32, in place: acc[i] = sat32(acc[i] + coeff*u[i]); coeff any int32."""
-    B.require("rademacher_axpy", B.int32_range(seed, coeff), "params")
-    acc = B.s32(acc, "acc")
-    B.require("rademacher_axpy", xorshift.seed_ok(seed), "params")
-    total = acc.astype(np.int64) + coeff * xorshift.rademacher(seed, len(acc))
-    acc[...] = np.clip(total, -(1 << 31), INT32_MAX)
     return 0

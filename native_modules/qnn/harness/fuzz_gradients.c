@@ -56,14 +56,19 @@ static void fuzz_conv_geometry(fuzz_t *f, int32_t *p, int depthwise) {
     }
 }
 
-static int call_conv_grad(fuzz_t *f, const int32_t *p, int weight, int depthwise) {
+// A weight gradient's params: 14, or 18 with the output channels and rows it takes (p[14..17]).
+static int call_conv_grad(fuzz_t *f, const int32_t *p, size_t count, int weight, int depthwise) {
     size_t in = (size_t)p[0] * p[1] * p[2] * p[3], out = (size_t)p[0] * p[4] * p[5] * p[6];
     size_t w = (size_t)(depthwise ? 1 : p[6]) * p[7] * p[8] * p[3];
     if (weight) {
+        if (count > 14) {
+            out = (size_t)p[0] * p[17] * p[5] * p[6];
+            w = (size_t)(depthwise ? 1 : p[15]) * p[7] * p[8] * p[3];
+        }
         qnn_s32_t gw = fuzz_s32(f, w);
         qnn_cs8_t x = fuzz_cs8(f, in);
         qnn_cany_t g = fuzz_grad(f, out);
-        qnn_cs32_t params = fuzz_params(f, p, 14);
+        qnn_cs32_t params = fuzz_params(f, p, count);
         return depthwise ? qnn_depthwise_weight_grad(gw, x, g, params) : qnn_conv2d_weight_grad(gw, x, g, params);
     }
     qnn_s32_t gx = fuzz_s32(f, in);
@@ -73,16 +78,24 @@ static int call_conv_grad(fuzz_t *f, const int32_t *p, int weight, int depthwise
     return depthwise ? qnn_depthwise_input_grad(gx, wt, g, params) : qnn_conv2d_input_grad(gx, wt, g, params);
 }
 
-int call_conv2d_weight_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 1, 0); }
-int call_depthwise_weight_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 1, 1); }
-int call_conv2d_input_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 0, 0); }
-int call_depthwise_input_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 0, 1); }
+int call_conv2d_weight_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 14, 1, 0); }
+int call_depthwise_weight_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 14, 1, 1); }
+int call_conv2d_input_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 13, 0, 0); }
+int call_depthwise_input_grad(fuzz_t *f, const int32_t *p) { return call_conv_grad(f, p, 13, 0, 1); }
 
 static void fuzz_conv_grad(fuzz_t *f, int weight, int depthwise) {
-    int32_t p[14];
+    int32_t p[18];
     fuzz_conv_geometry(f, p, depthwise);
     p[13] = fuzz_range(f, -128, 127);
-    fuzz_done(f, call_conv_grad(f, p, weight, depthwise));
+    size_t count = weight ? 14 : 13;
+    if (weight && fuzz_chance(f, 30)) {  // a block of output channels and rows
+        p[14] = depthwise ? 0 : fuzz_range(f, 0, p[6] - 1);
+        p[15] = depthwise ? p[6] : fuzz_range(f, 1, p[6] - p[14]);
+        p[16] = fuzz_range(f, 0, p[4] - 1);
+        p[17] = fuzz_range(f, 1, p[4] - p[16]);
+        count = 18;
+    }
+    fuzz_done(f, call_conv_grad(f, p, count, weight, depthwise));
 }
 
 void fuzz_conv2d_weight_grad(fuzz_t *f) { fuzz_conv_grad(f, 1, 0); }

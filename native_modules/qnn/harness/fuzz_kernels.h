@@ -9,7 +9,7 @@
 // not size (fuzz_training.c and the benchmark share them): the scalars, then the sizes; a typed
 // tensor's element size (1, 2 or 4 bytes, 8 to test rejection) comes last.
 //   perturb, unperturb: seed, sigma, sign, count, element size
-//   rademacher_axpy: seed, coeff, count
+//   zo_node_gradient: its params block, then the query count, then the nodes per sample g holds
 //   seeds: state[0], count
 //   fill: value, count, element size
 //   crc32: state[0], bytes
@@ -23,7 +23,7 @@
 //     minus (data length + 4), the data's kind; n is the corrupted body's length
 //   copy: its params block (d, s, n), then 1 to pass one buffer as both dst and src
 #define HARNESS_PERTURB_NPARAMS 5
-#define HARNESS_AXPY_NPARAMS 3
+#define HARNESS_NODE_GRADIENT_NPARAMS 7
 #define HARNESS_SEEDS_NPARAMS 2
 #define HARNESS_FILL_NPARAMS 3
 #define HARNESS_CRC32_NPARAMS 2
@@ -58,9 +58,9 @@
     X(clamp_mask, QNN_CLAMP_MASK_NPARAMS)           \
     X(perturb, HARNESS_PERTURB_NPARAMS)             \
     X(unperturb, HARNESS_PERTURB_NPARAMS)           \
-    X(rademacher_axpy, HARNESS_AXPY_NPARAMS)        \
     X(seeds, HARNESS_SEEDS_NPARAMS)                 \
     X(zo_update, HARNESS_ZO_NPARAMS)                \
+    X(zo_node_gradient, HARNESS_NODE_GRADIENT_NPARAMS) \
     X(fill, HARNESS_FILL_NPARAMS)                   \
     X(quantize_s8, QNN_QUANTIZE_NPARAMS)            \
     X(sgd_update, HARNESS_SGD_NPARAMS)              \

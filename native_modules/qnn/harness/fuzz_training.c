@@ -59,17 +59,6 @@ static void fuzz_perturbation(fuzz_t *f, int undo) {
 void fuzz_perturb(fuzz_t *f) { fuzz_perturbation(f, 0); }
 void fuzz_unperturb(fuzz_t *f) { fuzz_perturbation(f, 1); }
 
-int call_rademacher_axpy(fuzz_t *f, const int32_t *p) {
-    qnn_s32_t acc = fuzz_s32(f, (size_t)p[2]);
-    int32_t seed = fuzz_param(f, p[0]), coeff = fuzz_param(f, p[1]);
-    return qnn_rademacher_axpy(acc, seed, coeff);
-}
-
-void fuzz_rademacher_axpy(fuzz_t *f) {
-    int32_t p[] = {fuzz_seed(f), (int32_t)fuzz_u32(f), fuzz_range(f, 0, 300)};
-    fuzz_done(f, call_rademacher_axpy(f, p));
-}
-
 int call_seeds(fuzz_t *f, const int32_t *p) {
     qnn_s32_t out = fuzz_s32(f, (size_t)p[1]), state = fuzz_s32(f, 1);
     if (state.n) {
@@ -103,6 +92,23 @@ void fuzz_zo_update(fuzz_t *f) {
     fuzz_update_params(f, p);
     p[5] = fuzz_range(f, 1, QNN_ZO_MAX_QUERIES), p[6] = fuzz_size(f);
     fuzz_done(f, call_zo_update(f, p));
+}
+
+int call_zo_node_gradient(fuzz_t *f, const int32_t *p) {
+    size_t batch = (size_t)p[0], queries = (size_t)p[5];
+    qnn_s32_t g = fuzz_s32(f, batch * (size_t)p[6]);
+    qnn_cs8_t y = fuzz_cs8(f, batch * (size_t)p[1]);
+    qnn_cs32_t seeds = fuzz_between(f, queries * batch, 0, (1 << 30) - 1, 1 << 30);
+    qnn_cs32_t coeffs = fuzz_values(f, queries * batch);
+    return qnn_zo_node_gradient(g, y, seeds, coeffs, fuzz_params(f, p, QNN_ZO_NODE_GRADIENT_NPARAMS));
+}
+
+void fuzz_zo_node_gradient(fuzz_t *f) {
+    int32_t nodes = fuzz_range(f, 1, 300), first = fuzz_range(f, 0, nodes - 1);
+    int32_t act_min = fuzz_range(f, -128, 127);
+    int32_t p[] = {fuzz_range(f, 1, 4), nodes, first, act_min, fuzz_range(f, act_min, 127),
+                   fuzz_range(f, 1, QNN_ZO_MAX_QUERIES), fuzz_range(f, 1, nodes - first)};
+    fuzz_done(f, call_zo_node_gradient(f, p));
 }
 
 int call_fill(fuzz_t *f, const int32_t *p) {

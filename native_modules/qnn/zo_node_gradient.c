@@ -1,0 +1,64 @@
+// Node perturbation's gradient estimate, a block of nodes at a time: sum_q coeffs[q, b] * u_q,b
+// regenerated from the queries' seeds and masked where the output was clamped, so a trainer
+// holds a step's seeds and coefficients, never an estimate as large as the layer's output.
+// Specification: device/mcutrain/reference/zo_node_gradient.py.
+#include "gradient.h"
+#include "xorshift.h"
+
+// Moves a stream to entry `first` of its Rademacher vector: 32 entries per output.
+static qnn_rademacher_t rademacher_at(int32_t seed, int32_t first) {
+    qnn_rademacher_t r = qnn_rademacher_start(seed);
+    for (int32_t k = first >> 5; k > 0; k--) {
+        qnn_xorshift_next(&r.state);
+    }
+    for (int32_t k = first & 31; k > 0; k--) {
+        qnn_rademacher_next(&r);
+    }
+    return r;
+}
+
+int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t params) {
+    if (params.n != QNN_ZO_NODE_GRADIENT_NPARAMS) {
+        return QNN_ERR_PARAMS;
+    }
+    int32_t batch = params.p[0], nodes = params.p[1], first = params.p[2];
+    int32_t act_min = params.p[3], act_max = params.p[4];
+    if (batch < 1 || nodes < 1 || first < 0 || act_min < -128 || act_max > 127 || act_min > act_max) {
+        return QNN_ERR_PARAMS;
+    }
+    size_t count = g.n / (size_t)batch;
+    if (count < 1 || g.n != count * (size_t)batch || (int64_t)count > (int64_t)nodes - first) {
+        return QNN_ERR_OUTPUT_LEN;
+    }
+    if ((uint64_t)y.n != (uint64_t)batch * (uint64_t)nodes) {
+        return QNN_ERR_INPUT_LEN;
+    }
+    size_t queries = seeds.n / (size_t)batch;
+    if (queries < 1 || queries > QNN_ZO_MAX_QUERIES || seeds.n != queries * (size_t)batch || coeffs.n != seeds.n) {
+        return QNN_ERR_AUX_LEN;
+    }
+    for (size_t k = 0; k < seeds.n; k++) {
+        if (!qnn_seed_ok(seeds.p[k])) {
+            return QNN_ERR_PARAMS;
+        }
+    }
+    // One stream per query, advanced in step with the nodes, so each sum stays in a register.
+    qnn_rademacher_t streams[QNN_ZO_MAX_QUERIES];
+    for (int32_t b = 0; b < batch; b++) {
+        for (size_t q = 0; q < queries; q++) {
+            streams[q] = rademacher_at(seeds.p[q * (size_t)batch + (size_t)b], first);
+        }
+        const int8_t *out = y.p + (size_t)b * (size_t)nodes + (size_t)first;
+        int32_t *dst = g.p + (size_t)b * count;
+        for (size_t i = 0; i < count; i++) {
+            int64_t total = 0;
+            for (size_t q = 0; q < queries; q++) {
+                int64_t c = coeffs.p[q * (size_t)batch + (size_t)b];
+                total += qnn_rademacher_next(&streams[q]) ? c : -c;
+            }
+            // An output at a bound may have been clamped there: its gradient does not flow back.
+            dst[i] = out[i] <= act_min || out[i] >= act_max ? 0 : qnn_grad_saturate(total);
+        }
+    }
+    return QNN_OK;
+}
