@@ -51,3 +51,39 @@ def test_a_plan_that_fits_the_current_arena_takes_no_new_one():
     with pytest.raises(ValueError, match="plan must be 'fast', 'lean' or a budget"):
         t.set(plan="tight")
     assert t.plan is None and m.arena is first  # a refused setting leaves the trainer as it was
+
+
+def test_a_stage_that_makes_a_tensor_again_places_it_apart_and_sees_it_there():
+    from mcutrain.plan import Plan
+
+    m = model_module.load(str(SMALL))
+    plan = Plan(m, 1)
+    plan.begin_stage()
+    plan.forward(0, 2)  # makes tensors 1 and 2 again
+    plan.read([1])  # keeps 1 while the next pass runs
+    plan.forward(2)
+    first, second = plan.stage_tensors()
+    assert all(first[t] is not second[t] for t in range(1, len(first)))  # stage 1 makes every tensor again
+    m.use(plan)
+    assert m.activation(1, 0) is not m.activation(1, 1)
+    m.stage(1)
+    assert m.activation(1) is m.activation(1, 1)
+    # A stage cannot read a tensor of an earlier stage and then make it again: its views would
+    # be the new buffer's for the whole stage.
+    plan = Plan(m, 1)
+    plan.begin_stage()
+    plan.read([3])
+    with pytest.raises(ModelError, match="a stage cannot read tensor 3 and then make it again"):
+        plan.forward(0)
+
+
+@pytest.mark.parametrize("name,mode,target", [("tiny", "wp", 1.15), ("small", "wp", 1.15), ("tiny", "np", 1.5),
+                                              ("small", "np", 1.5)])
+def test_lean_zeroth_order_plans_hold_close_to_inference_memory(name, mode, target):
+    """Issue 17's targets: the bytes a lean plan holds (weights, parameter blocks, arena and the
+    trainer's state outside it) over inference's alone. Bytes, not timings: the same on every machine."""
+    m = model_module.load(str(MODELS / f"{name}.mcut"))
+    m.plan(batch=1)
+    inference = m.memory()["total"]
+    t = Trainer(model_module.load(str(MODELS / f"{name}.mcut")), method="zo", mode=mode, plan="lean")
+    assert t.memory()["total"] <= target * inference

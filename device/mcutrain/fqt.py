@@ -147,6 +147,7 @@ class FQT:
     def step(self, loss, factor):
         """Back-propagates the error the loss left in Loss.error and updates the trainable
         layers; loss is the step's Q16 loss, factor the schedule's Q15 factor."""
+        self.trainer.model.stage(self.stage)
         kernels.seeds(self.seeds, self.trainer.stream)
         fraction = self.fraction(loss)
         self.exponent = 0

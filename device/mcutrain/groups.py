@@ -26,7 +26,8 @@ def gradient_count(weight, channels, inner, group):
 def split(gradient, weight, multipliers, shifts, grad_params, update_params, channels, inner, group):
     """[(first, n, gradient, grad params, weights, multipliers, shifts, update params)] for each
     group of n output channels from `first`: views of the given buffers, with parameter blocks of
-    their own where a group is not the whole layer. A part's update block takes its rounding flag
+    their own where a group is not the whole layer (a caller that sets the channels of one
+    gradient block itself passes grad_params None). A part's update block takes its rounding flag
     and seed (entries 3 and 4) from the whole layer's block before each update."""
     if group == channels:
         return [(0, channels, gradient, grad_params, weight, multipliers, shifts, update_params)]
@@ -34,7 +35,8 @@ def split(gradient, weight, multipliers, shifts, grad_params, update_params, cha
     parts = []
     for first in range(0, channels, group):
         n = min(group, channels - first)
-        parts.append((first, n, gradient[:n * inner], array("i", tuple(grad_params) + (first, n)),
+        part_params = None if grad_params is None else array("i", tuple(grad_params) + (first, n))
+        parts.append((first, n, gradient[:n * inner], part_params,
                       weight[first * inner:(first + n) * inner], multipliers[first:first + n], shifts[first:first + n],
                       array("i", (n * inner, n, inner, 0, 0, first * inner))))
     return parts

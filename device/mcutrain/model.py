@@ -6,7 +6,8 @@
 
 Tensor t is the input for t = 0 and the output of layer t - 1 otherwise. Every activation, and
 every buffer of a trainer, lives in one arena laid out by mcutrain.plan: a trainer plans its
-stages (`model.use(plan)`), and `forward(start=k)` re-runs layers k.. where a pass from k is
+stages (`model.use(plan)`), switches to a stage's tensors (`model.stage(n)`; infer switches to
+stage 0, the forward pass), and `forward(start=k)` re-runs layers k.. where a pass from k is
 planned, from the tensors the plan kept for it.
 The batch is fixed at plan time and carried by every layer's parameter block, so the host
 evaluates thousands of images per call through this same code.
@@ -157,7 +158,16 @@ class Model:
         if not self.holds(size):
             self.reserve(size)
         self.planned = size
-        self.acts = [None] + [self.view(buf) for buf in plan.tensors[1:]]
+        views = {}  # one view per buffer, shared by the stages that see it
+        self.stage_acts = []
+        for tensors in plan.stage_tensors():
+            acts = [None]
+            for buf in tensors[1:]:
+                if buf not in views:
+                    views[buf] = self.view(buf)
+                acts.append(views[buf])
+            self.stage_acts.append(acts)
+        self.acts = self.stage_acts[0]
         self.starts = plan.starts
         self.set_batch(plan.batch)
         self.predictions = array("i", bytes(4 * plan.batch))
@@ -172,7 +182,7 @@ class Model:
         """A new arena of `size` bytes in place of the current one, whose views must be dropped
         first (the plan's, and a trainer's) for the collector to take it back: the arena is one
         block, and on a board the old and the new one may not fit together."""
-        self.acts = self.arena = None
+        self.acts = self.stage_acts = self.arena = None
         gc.collect()
         self.arena = bytearray(size)
 
@@ -188,9 +198,14 @@ class Model:
         view = memoryview(self.arena)[buf.offset:buf.offset + buf.size]
         return kernels.int32_view(view) if buf.int32 else view
 
-    def activation(self, t):
-        """Tensor t's buffer in the arena (t = 0: the last input given to infer)."""
-        return self.acts[t]
+    def stage(self, number):
+        """Runs what follows on the tensors as the plan's stage `number` placed them."""
+        self.acts = self.stage_acts[number]
+
+    def activation(self, t, stage=None):
+        """Tensor t's buffer in the arena, in the current stage or the given one (t = 0: the
+        last input given to infer)."""
+        return (self.acts if stage is None else self.stage_acts[stage])[t]
 
     def forward(self, start=0, stop=None):
         """Runs layers start..stop-1 (to the last by default) on the tensors in the arena and
@@ -208,7 +223,9 @@ class Model:
         """Logits (int8, batch x classes, in the arena) of x (int8, batch x input, NHWC)."""
         if not self.batch:
             raise ModelError("plan() the model before running it")
-        self.acts[0] = x
+        for acts in self.stage_acts:
+            acts[0] = x
+        self.acts = self.stage_acts[0]
         return self.forward(0)
 
     def evaluate(self, images, labels):

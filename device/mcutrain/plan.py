@@ -1,15 +1,20 @@
 """One arena for a model and its trainer: every buffer placed by offset, by lifetime.
 
-    plan = Plan(model, batch)        # the forward pass: layer i runs at time i
-    plan.forward(4)                  # a stage: a query re-runs layers 4.. (tensor 4 is kept for it)
+    plan = Plan(model, batch)        # stage 0, the forward pass: layer i runs at time i
+    plan.begin_stage()               # a trainer's stage of the step, e.g. one layer's queries
+    plan.forward(4)                  # a query re-runs layers 4.. (tensor 4 is kept for it)
     gradient = plan.int32(n, since)  # a stage's buffer, live from time `since` to now
     plan.read([3, 4])                # tensors the stage reads last, kept until now
     model.use(plan)                  # places everything in one bytearray, then views of it
+    model.stage(1)                   # the tensors as stage 1 sees them
 
-A buffer lives over a list of time intervals: a tensor once per pass that makes it, a stage's
-buffer over the stage. One query stands for all of a step's queries, since each repeats the same
-pattern. Two buffers share bytes only where their lives do not overlap; a layer's output never
-shares with its inputs, since both live while it runs. Offsets are chosen greedily, largest
+A buffer lives over a list of time intervals: a stage's buffer over the stage, a tensor once per
+pass that makes it. A tensor a stage makes again is a new buffer, placed on its own: the stage
+sees it there (model.stage), so a kept tensor of one stage does not push every later stage's
+tensors above it. A tensor a stage reads without making it stays where it was made. One query
+stands for all of a step's queries, since each repeats the same pattern. Two buffers share bytes
+only where their lives do not overlap; a layer's output never shares with its inputs, since both
+live while it runs. Offsets are chosen greedily, largest
 buffer first, each at the lowest address clear of the placed buffers it overlaps in time, as
 TFLite Micro's greedy planner does. A plan changes where bytes live, never the arithmetic.
 """
@@ -32,12 +37,26 @@ class Plan:
         description = model.description
         self.last = len(model.layers)
         # Tensor 0 is the caller's input, outside the arena.
-        self.tensors = [None] + [Buffer(batch * _elements(description.shape(t)), [])
-                                 for t in range(1, self.last + 1)]
+        self.sizes = [0] + [batch * _elements(description.shape(t)) for t in range(1, self.last + 1)]
+        self.tensors = [None] * (self.last + 1)  # each tensor's latest buffer
+        self.made_in = [-1] * (self.last + 1)  # the stage that made it
+        self.read_in = [-1] * (self.last + 1)  # the last stage that read it
+        self.stages = []  # for each finished stage, the buffer of each tensor as it saw them
+        self.stage = 0
         self.buffers = []
         self.starts = set()  # the layers a planned pass starts at: what forward(start) may do
         self.time = 0
         self.forward(0)
+
+    def begin_stage(self):
+        """Starts the next stage of the step; returns its number, for model.stage."""
+        self.stages.append(list(self.tensors))
+        self.stage += 1
+        return self.stage
+
+    def stage_tensors(self):
+        """[stage][tensor] -> the buffer the stage sees the tensor in (None for the input)."""
+        return self.stages + [list(self.tensors)]
 
     def forward(self, start, stop=None):
         """A pass over layers start..stop-1 from now on; the tensors it reads but does not make
@@ -60,7 +79,7 @@ class Plan:
             end = last_read.get(out, i)
             if out == stop == self.last:
                 end = stop  # the loss reads the logits after the last layer
-            self.tensors[out].lives.append([at + i, at + end])
+            self._made(out).lives.append([at + i, at + end])
         self.time = at + stop + 1
         if stop == self.last:
             self.starts.add(start)
@@ -89,16 +108,28 @@ class Plan:
         self.buffers.append(buf)
         return buf
 
+    def _made(self, t):
+        """The buffer a pass makes tensor t in: a new one unless this stage made t already."""
+        if self.made_in[t] != self.stage:
+            if self.read_in[t] == self.stage:
+                # Its views would be the new buffer's for the whole stage, reads before included.
+                raise ModelError("a stage cannot read tensor %d and then make it again" % t)
+            self.tensors[t] = Buffer(self.sizes[t], [])
+            self.made_in[t] = self.stage
+            self.buffers.append(self.tensors[t])
+        return self.tensors[t]
+
     def _extend(self, t, until):
-        lives = self.tensors[t].lives
-        if not lives:
+        if self.tensors[t] is None:
             raise ModelError("tensor %d is read before any planned pass makes it" % t)
+        self.read_in[t] = self.stage
+        lives = self.tensors[t].lives
         if lives[-1][1] < until:
             lives[-1][1] = until
 
     def place(self):
         """Gives every buffer its offset; returns the arena's size in bytes."""
-        todo = sorted(self.tensors[1:] + self.buffers, key=lambda b: -b.size)
+        todo = sorted(self.buffers, key=lambda b: -b.size)
         placed = []
         end = 0
         for buf in todo:

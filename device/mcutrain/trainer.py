@@ -151,10 +151,13 @@ class Trainer:
 
         plan = Plan(self.model, self.batch)
         if self.fqt is not None:
+            self.fqt.stage = plan.begin_stage()
             self.fqt.plan(plan, lean)
             if self.zo_layers:
+                self.base_stage = plan.begin_stage()
                 plan.forward(self.fqt_start)  # the ZO base loss, of the network FQT left
         for layer in self.zo_layers:
+            layer.stage = plan.begin_stage()
             layer.plan(plan, lean)
         return plan
 
@@ -213,9 +216,11 @@ class Trainer:
             self.fqt.step(base, factor)
             if self.zo_layers:
                 # The ZO loss differences are taken against the network as FQT left it.
+                self.model.stage(self.base_stage)
                 base = self.loss(self.model.forward(self.fqt_start))
         for layer in self.zo_layers:
             layer.step(base, factor)
+        self.model.stage(0)  # a forward pass from the REPL runs on the forward's tensors
         self.steps += 1
         self.samples += self.batch
         return self.last_loss

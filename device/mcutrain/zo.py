@@ -62,13 +62,17 @@ class LayerZO:
         record = layer.record
         self.node_params = array("i", (batch, nodes, 0, record.act_min, record.act_max))
         geometry = layer.params
+        # One parameter block for every call: the output channels of a group (at channels_at),
+        # then, for a convolution, the output rows of a block, are set before each.
         self.convolution = layer.op != "fully_connected"
         if self.convolution:
             self.grad_kernel = kernels.conv2d_weight_grad if layer.op == "conv2d" else kernels.depthwise_weight_grad
-            self.grad_params = array("i", geometry[:14])
+            self.grad_params = array("i", tuple(geometry[:14]) + (0, self.channels, 0, self.block_rows))
+            self.channels_at = 14
         else:
             self.grad_kernel = kernels.fc_weight_grad
-            self.grad_params = array("i", (batch, geometry[1], geometry[2], geometry[3]))
+            self.grad_params = array("i", (batch, geometry[1], geometry[2], geometry[3], 0, self.channels))
+            self.channels_at = 4
         self.bias_grad_params = array("i", (batch * self.block_rows * w, self.channels))
         self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
         self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
@@ -119,19 +123,16 @@ class LayerZO:
             setattr(self, name, model.view(buf))
         if self.mode == NP:
             nodes, size = self.nodes, self.mask_bytes
-            out = model.activation(self.layer.output)
+            out = model.activation(self.layer.output, self.stage)
             self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
             self.sample_masks = [self.masks[b * size:(b + 1) * size] for b in range(model.batch)]
             # The last block of rows may be shorter than the others.
             last_rows = self.out_rows - (self.out_rows - 1) // self.block_rows * self.block_rows
             self.last_block = self.node_block[:model.batch * last_rows * self.row]
-            self.groups = []
-            for first, n, gradient, grad_params, weight, multipliers, shifts, update_params in groups.split(
-                    self.weight_gradient, self.layer.weight, self.weight_multipliers, self.weight_shifts,
-                    self.grad_params, self.weight_params, self.channels, self.inner, self.group):
-                if self.convolution:  # the part's output channels, then the block's rows (set per block)
-                    grad_params = array("i", tuple(self.grad_params) + (first, n, 0, self.block_rows))
-                self.groups.append((gradient, grad_params, weight, multipliers, shifts, update_params))
+            # self.grad_params serves every part: a part's channels are set before its calls.
+            self.groups = [part[:3] + part[4:] for part in groups.split(
+                self.weight_gradient, self.layer.weight, self.weight_multipliers, self.weight_shifts,
+                None, self.weight_params, self.channels, self.inner, self.group)]
 
     def configure(self):
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
@@ -189,6 +190,7 @@ class LayerZO:
     def step(self, base_loss, schedule_q15):
         """One ZO estimate and update of this layer from the current (unperturbed) forward; the
         update's steps are the base ones times the schedule's Q15 factor."""
+        self.trainer.model.stage(self.stage)
         kernels.seeds(self.rounding_seed, self.trainer.stream)
         self.weight_params[4] = self.bias_params[4] = self.rounding_seed[0]
         if self.mode == WP:
@@ -259,11 +261,13 @@ class LayerZO:
         sums the bias gradient."""
         model, layer = self.trainer.model, self.layer
         x, y = model.activation(layer.inputs[0]), model.activation(layer.output)
-        node_params, bias_params = self.node_params, self.bias_grad_params
+        node_params, bias_params, grad_params = self.node_params, self.bias_grad_params, self.grad_params
         per_row = model.batch * (self.row // self.channels)  # bias_grad's positions in a row of every sample
         stochastic, rounding = self.weight_params[3], self.weight_params[4]
         with_bias = True
-        for gradient, grad_params, weight, multipliers, shifts, update_params in self.groups:
+        for first, n, gradient, weight, multipliers, shifts, update_params in self.groups:
+            grad_params[self.channels_at] = first
+            grad_params[self.channels_at + 1] = n
             kernels.fill(gradient, 0)
             first_row = 0
             while first_row < self.out_rows:
@@ -291,11 +295,10 @@ class LayerZO:
             buf = getattr(self, name, None)
             if buf is not None:
                 total += 4 * len(buf)
-        # Parameter blocks of the parts of a grouped gradient, or of its blocks of rows, that are
-        # not the layer's own (mcutrain.groups.split).
+        # The update parameter blocks of the parts of a grouped gradient (mcutrain.groups.split).
         for part in getattr(self, "groups", ()):
-            total += sum(4 * len(params) for params in (part[1], part[5])
-                         if params is not self.grad_params and params is not self.weight_params)
+            if part[6] is not self.weight_params:
+                total += 4 * len(part[6])
         return total + base_bytes(self.base)
 
 
