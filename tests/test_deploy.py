@@ -1,5 +1,5 @@
-"""`mcutrain deploy` onto the virtual board: the right natmod and the plan's heap are checked
-before anything is copied, and the refusals say what to do."""
+"""`mcutrain deploy` onto the virtual board: the right natmod is checked before anything is
+copied, the board itself builds the plan's trainer, and the refusals say what to do."""
 
 from mcutrain_host import cli
 from mcutrain_host.commands.train import model_identity
@@ -12,10 +12,19 @@ def test_deploy_to_the_virtual_board_confirms_with_the_boards_hello(capsys):
     assert "arch x64, .mpy ABI 6.3" in out and "kernels=qnn" in out and f"model={model_identity(TINY)}" in out
 
 
-def test_a_plan_larger_than_the_heap_is_refused_with_both_figures(capsys):
+def test_a_plan_larger_than_the_heap_is_refused_by_the_board_with_the_figures(capsys):
+    # 128K starts the server, whose trainer then finds no room: the board's own verdict.
+    assert cli.main(["deploy", "--port", "sim", "--heap", "128K", "--method", "fqt"]) == 1
+    err = capsys.readouterr().err
+    assert "the board could not build the training plan (MemoryError: " in err
+    assert "KB free (the virtual board's heap is 128K: --heap); the plan's arena takes" in err and "--layers" in err
+
+
+def test_a_heap_too_small_for_the_server_is_a_refusal_not_a_dead_link(capsys):
     assert cli.main(["deploy", "--port", "sim", "--heap", "96K", "--method", "fqt"]) == 1
     err = capsys.readouterr().err
-    assert "need about" in err and "KB free" in err and "--layers" in err
+    assert "the board could not start the server (MemoryError: " in err and "loading the model" in err
+    assert "Traceback" not in err
 
 
 def test_a_board_without_a_matching_natmod_is_refused(capsys, monkeypatch, tmp_path):
@@ -31,3 +40,4 @@ def test_eval_on_the_board_counts_what_the_host_counts(capsys):
     assert cli.main(args + ["--port", "sim"]) == 0
     board = capsys.readouterr().out
     assert "on the board" in board and host.split(": ")[1].split("%")[0] == board.split(": ")[1].split("%")[0]
+

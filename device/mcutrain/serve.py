@@ -217,7 +217,8 @@ class Server:
 def main(model_path, checkpoint=None, arena=0, stream_in=None, stream_out=None):
     """Serves a training run on stdin/stdout (the USB or UART serial link) until BYE. arena: bytes
     of the trainer's arena (the host sizes it for the run's plan), taken first, while the heap is
-    still whole; 0 leaves it to the trainer."""
+    still whole; 0, or a heap without a block that large, leaves it to the trainer, which then says
+    at CONFIG what it could not take."""
     try:
         import micropython
 
@@ -225,14 +226,38 @@ def main(model_path, checkpoint=None, arena=0, stream_in=None, stream_out=None):
     except (ImportError, AttributeError):
         micropython = None
     try:
-        m = model_module.load(model_path)
-        if arena:
-            m.reserve(arena)
-        link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
-                             protocol.HEADER + max(SAMPLE_HEADER + m.input_size, protocol.MAX_TEXT))
-        server = Server(m, link, checkpoint)
+        try:
+            m = model_module.load(model_path)
+            if arena:
+                try:
+                    m.reserve(arena)
+                except MemoryError:
+                    pass  # CONFIG then tells the host what the trainer could not take
+            link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
+                                 protocol.HEADER + max(SAMPLE_HEADER + m.input_size, protocol.MAX_TEXT))
+            server = Server(m, link, checkpoint)
+        except MemoryError as e:
+            m = link = server = None  # what was taken goes back for the refusal's small link
+            refuse("MemoryError: %s, loading the model %s and starting the server" % (e, model_path), stream_in,
+                   stream_out)
+            return
         link.answer_text(server.hello(), kind=protocol.BOOT)
         server.run()
     finally:
         if micropython is not None:
             micropython.kbd_intr(3)
+
+
+def refuse(message, stream_in=None, stream_out=None):
+    """A server that cannot run: it answers every frame with `message` as a failure, until BYE or
+    ABORT, so the host reports why rather than a link that never came up."""
+    gc.collect()
+    link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
+                         protocol.HEADER + protocol.MAX_TEXT)
+    link.answer_text(message, protocol.FAILED, kind=protocol.BOOT)
+    while True:
+        kind = link.receive()
+        if kind == protocol.BYE or kind == protocol.ABORT:
+            link.answer_text("bye")
+            return
+        link.answer_text(message, protocol.FAILED)

@@ -1,6 +1,12 @@
 """Putting mcutrain on a board: the device package as .mpy, the qnn natmod for the board's arch
 and ABI, and a model; after checking that the natmod exists and the training plan fits.
 
+Whether a plan fits, the board decides: the deploying host starts the server with the plan's
+arena (one allocation, the same bytes on every board) and has it build the trainer (CONFIG), as
+every run does. Before copying, the host refuses only a plan that cannot fit for certain, whose
+arena and natmod code alone exceed the free heap. The rest of a plan's heap is measured on the
+64-bit virtual board, an over-estimate for a 32-bit board: it is advice, never the verdict.
+
 A board's files: /lib/mcutrain/*.mpy, /lib/qnn.mpy, /model.mcut. The virtual board gets the same
 tree in a folder of its own (its "flash"), so both run the same files the same way.
 """
@@ -114,15 +120,36 @@ def plan_need(model, settings, arch, free, weights_in_flash=False):
     return needed(model, dict(settings, plan="lean"), arch, weights_in_flash)
 
 
-def check_fit(board, need, heap_note=""):
+def check_fit(board, need, arena, heap_note=""):
+    """DeployError if the plan cannot fit for certain: its arena and the natmod's code take more
+    than the board's free heap. Returns the whole estimate in bytes."""
+    if arena + need["natmod"] > board.free:
+        raise DeployError(refusal("the plan's arena and the natmod's code alone exceed the free heap", board, need,
+                                  arena, heap_note))
+    return sum(need.values())
+
+
+def refusal(reason, board, need, arena, heap_note=""):
+    """The message of a refused plan: why, then the figures and what to do."""
     total = sum(need.values())
-    if total > board.free:
-        raise DeployError(
-            f"the model and the training plan need about {total // 1024} KB of heap (server, model, arena "
-            f"and training buffers {need['server'] // 1024} KB, natmod code {need['natmod'] // 1024} KB); "
-            f"the board has {board.free // 1024} KB free{heap_note}. Train fewer layers (--layers), "
-            f"a smaller batch or fewer queries, or pick a smaller model")
-    return total
+    return (f"{reason}. The board has {board.free // 1024} KB free{heap_note}; the plan's arena takes "
+            f"{arena // 1024} KB, the natmod's code {need['natmod'] // 1024} KB, and the model, the server and the "
+            f"plan together about {total // 1024} KB as measured on the 64-bit virtual board. Train fewer layers "
+            f"(--layers), a smaller batch or fewer queries, or pick a smaller model")
+
+
+def confirm_plan(link, settings, board, need, arena, heap_note=""):
+    """Has the started server build the trainer of `settings` in its arena, as a run does, and
+    returns its hello; DeployError with the board's reason and the figures if it cannot."""
+    from mcutrain import link as protocol
+    from mcutrain_host.board.link import BoardError
+    from mcutrain_host.board.session import parse_info
+
+    try:
+        return parse_info(link.request(protocol.CONFIG, format_settings(settings).encode()))
+    except BoardError as e:
+        raise DeployError(refusal(f"the board could not build the training plan ({e})", board, need, arena,
+                                  heap_note)) from None
 
 
 def to_folder(folder, tree):

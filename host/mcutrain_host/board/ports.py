@@ -74,32 +74,38 @@ def qemu_heap(args):
 
 
 def heap_advice(port, heap, info, need):
-    """What to tell when a plan does not fit an emulated board: the --heap that would hold it, if
-    its RAM can."""
+    """What to tell when a plan does not fit an emulated board: the --heap that holds it by the
+    estimate (measured on the 64-bit virtual board, so it holds it on a 32-bit one too), or the
+    largest its RAM takes, where the board itself tells."""
     wanted = sum(need.values()) + heap - info.free  # the plan and what the board holds before it
     kb = -(-wanted // (16 * 1024)) * 16 + 16  # rounded up to 16K, and 16K to spare
     limit = qemu.MAX_HEAP[qemu.BOARDS[port].machine]
     if kb * 1024 <= limit:
         return f" ({port}'s heap is {heap // 1024}K: --heap {kb}K holds the plan)"
-    return f" ({port}'s heap is {heap // 1024}K, and --heap sets at most {limit // 1024}K)"
+    return f" ({port}'s heap is {heap // 1024}K; --heap sets up to {limit // 1024}K, and the board tells if that holds it)"
+
+
+def virtual_heap_note(heap):
+    return f" (the virtual board's heap is {heap}: --heap)"
 
 
 def deploy_virtual(heap, model, flash, settings):
     """Checks and fills the virtual board's flash folder as `mcutrain deploy` fills a board;
-    returns (board, needed bytes, the plan's arena in bytes)."""
+    returns (board, {server, natmod} bytes estimated, the plan's arena in bytes)."""
     board = deploy.probe_virtual(heap)
     tree = deploy.files(board.arch, model)
     need, arena = deploy.plan_need(model, settings, board.arch, board.free)
-    need = deploy.check_fit(board, need, f" (the virtual board's heap is {heap}: --heap)")
+    deploy.check_fit(board, need, arena, virtual_heap_note(heap))
     deploy.to_folder(flash, tree)
     return board, need, arena
 
 
 class PlanFit:
     """fit(info) for a board's transport: the arena of the plan the board will make for its free
-    heap (deploy.plan_need), or DeployError where that does not fit (deploy.check_fit). Measured
-    on the first start only; `need` keeps the figures. arch_of(info): the natmod's arch, the
-    board's own by default (None where qnn is in the firmware)."""
+    heap (deploy.plan_need), or DeployError where that cannot fit (deploy.check_fit). Measured
+    on the first start only; `need`, `arena`, `info` and `heap_note` keep the figures for a
+    refusal by the board itself. arch_of(info): the natmod's arch, the board's own by default
+    (None where qnn is in the firmware)."""
 
     def __init__(self, model, settings, arch_of=lambda info: info.arch, weights_in_flash=False,
                  advice=lambda info, need: ""):
@@ -111,7 +117,8 @@ class PlanFit:
         if self.need is None:
             need, self.arena = deploy.plan_need(self.model, self.settings, self.arch_of(info), info.free,
                                                 self.weights_in_flash)
-            deploy.check_fit(info, need, self.advice(info, need))
+            self.info, self.heap_note = info, self.advice(info, need)
+            deploy.check_fit(info, need, self.arena, self.heap_note)
             self.need = need
         return self.arena
 

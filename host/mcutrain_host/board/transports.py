@@ -71,7 +71,8 @@ class VirtualBoard(Board):
     mode, as a USB CDC port behaves) between host and board instead of a pipe."""
 
     def __init__(self, flash, checkpoint, heap="256K", pty=False, arena=0):
-        self.flash, self.checkpoint, self.heap, self.pty = Path(flash), str(checkpoint), heap, pty
+        self.flash, self.heap, self.pty = Path(flash), heap, pty
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.arena = arena
         self.process = None
         self.restarts = -1

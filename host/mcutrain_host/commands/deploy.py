@@ -16,10 +16,11 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "deploy", help="put mcutrain, the natmod for the board and a model on a board",
         description="Ask the board for its architecture, .mpy ABI and free heap; pick the qnn natmod "
-                    "built for it; measure what the model and the training plan (the training options "
-                    "below) need; refuse with the figures if it does not fit; copy the device package "
+                    "built for it; size the training plan (the training options below) and refuse one "
+                    "whose arena alone exceeds the free heap; copy the device package "
                     "(as .mpy), the natmod and the model (to /lib and /model.mcut); then start the "
-                    "server and confirm with its hello. For --port sim the files go to the virtual "
+                    "server, have it build the training plan in its arena as a run does, and confirm with its "
+                    "hello: a plan the board cannot build is refused with its reason and the figures. For --port sim the files go to the virtual "
                     "board's flash folder (`mcutrain train --port sim` deploys by itself for each run); "
                     "for qemu-m0, qemu-m3 or qemu-m4 they become the ROM image the emulated board boots "
                     "with (build/<board>-deploy/romfs.img; train and eval build their own).",
@@ -51,25 +52,34 @@ def run(args):
     try:
         if args.port in ports.SIMULATED:
             flash = micropython.build_dir() / "sim-flash"
-            board, need, _ = ports.deploy_virtual(args.heap, args.model, flash, settings)
+            board, need, arena = ports.deploy_virtual(args.heap, args.model, flash, settings)
+            heap_note = ports.virtual_heap_note(args.heap)
             where = f"the virtual board's flash ({flash}, heap {args.heap})"
-            transport = transports.VirtualBoard(flash, flash / "board.ckpt", heap=args.heap)
+            transport = transports.VirtualBoard(flash, None, heap=args.heap, arena=arena)
         elif args.port in qemu.BOARDS:
             # Flashing an emulated board is building its ROM image; the board booted from it checks the fit.
             folder = micropython.build_dir() / f"{args.port}-deploy"
             folder.mkdir(parents=True, exist_ok=True)
             transport = ports.connector(args, args.model, folder, settings)(None)
-            board, need = transport.info, sum(transport.fit.need.values())  # as the booted board's fit check found
+            fit = transport.fit
+            board, need, arena, heap_note = fit.info, fit.need, fit.arena, fit.heap_note
             where = (f"{args.port} (QEMU, booted from {transport.image}: {transport.image.stat().st_size // 1024} KB "
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
             ports.check_serial(args.port)
-            board, need = deploy_serial(args.port, args.model, settings)
-            where = args.port
-            transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, ports.BOARD_CHECKPOINT)
+            board, need, arena = deploy_serial(args.port, args.model, settings)
+            heap_note, where = "", args.port
+            # No checkpoint: building the trainer of a new run would remove the board's last one.
+            transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, None, fit=lambda info: arena)
         try:
             link = Link(transport)
-            hello = link.hello()
+            try:
+                link.hello()
+            except BoardError as e:
+                raise deploy.DeployError(deploy.refusal(f"the board could not start the server ({e})", board, need,
+                                                        arena, heap_note)) from None
+            # The verdict is the board's: the server builds the plan's trainer in its arena, as a run does.
+            hello = deploy.confirm_plan(link, settings, board, need, arena, heap_note)
             link.request(protocol.BYE)
         finally:
             transport.close()
@@ -77,7 +87,8 @@ def run(args):
         print(f"mcutrain deploy: {e}", file=sys.stderr)
         return 1
     print(f"deployed to {where}: arch {board.arch}, .mpy ABI {board.abi}; before the server started "
-          f"{board.free // 1024} KB of heap were free, and the plan needs about {need // 1024} KB")
+          f"{board.free // 1024} KB of heap were free, and the board built the training plan in an arena of "
+          f"{arena} bytes, leaving {int(hello['heap_free']) // 1024} KB free")
     print("the server, started, says: " + ", ".join(f"{k}={v}" for k, v in hello.items()))
     return 0
 
@@ -95,9 +106,10 @@ def deploy_serial(port, model, settings):
         repl.enter_raw_repl(soft_reset=True)
         board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
         tree = deploy.files(board.arch, model)
-        need = deploy.check_fit(board, deploy.plan_need(Path(model), settings, board.arch, board.free)[0])
+        need, arena = deploy.plan_need(Path(model), settings, board.arch, board.free)
+        deploy.check_fit(board, need, arena)
         deploy.to_serial(repl, tree)
         repl.exit_raw_repl()
     finally:
         repl.close()
-    return board, need
+    return board, need, arena
