@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mcutrain import model as model_module
+from mcutrain.trainer import Trainer
 from mcutrain_host import datasets
 from mcutrain_host.board import micropython
 from mcutrain_host.quantize import quantize_images
@@ -22,7 +23,7 @@ def trainer_settings(text):
     kwargs = {}
     for item in text.split(","):
         k, v = item.split("=")
-        kwargs[k] = v if k in ("mode", "schedule_name", "method", "plan") else (None if v == "all" else
+        kwargs[k] = v if k in ("mode", "schedule_name", "method") or v in ("fast", "lean") else (None if v == "all" else
             [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "lmin", "lmax") else int(v))
     return kwargs
 """
@@ -126,14 +127,30 @@ def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
 def test_lean_and_fast_plans_train_to_the_same_bytes(board, tmp_path, model, settings):
     """A plan changes where bytes live, not the arithmetic: the lean plan re-runs each query from
     the input where the fast one restarts from kept tensors, and makes FQT's weight gradients a
-    group of output channels at a time, on the board and on the host alike."""
+    group of output channels at a time; a budget between them keeps some restart tensors (ZO
+    only: FQT has none). On the board and on the host alike."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 16)
-    runs = [run_both(board, tmp_path, [model, data, 8, 2, f"{settings},plan={plan}"]) for plan in ("fast", "lean")]
-    assert runs[0][0] == runs[0][1] == runs[1][0] == runs[1][1]
+    plans = ["fast", "lean"] + ([] if "method=fqt" in settings else [middle_budget(model, settings, 2)])
+    runs = [run_both(board, tmp_path, [model, data, 8, 2, f"{settings},plan={plan}"]) for plan in plans]
+    assert all(run == runs[0] for run in runs) and runs[0][0] == runs[0][1]
     assert runs[0][0].splitlines()[0] != "".join(
         bytes(t).hex() + " " for layer in model_module.load(str(model)).layers if layer.weight is not None
         for t in (layer.weight, layer.bias)), "training changed nothing: the test would prove nothing"
+
+
+def middle_budget(model, settings, batch):
+    """An arena budget halfway between the lean and the fast plan's, which the trainer meets
+    with a lean plan that keeps some restart tensors."""
+    parser = {}
+    exec(SETTINGS_PARSER, parser)
+    kwargs = parser["trainer_settings"](settings)
+    fast, lean = (Trainer(model_module.load(str(model)), batch=batch, plan=plan, **kwargs).model.planned
+                  for plan in ("fast", "lean"))
+    budget = (fast + lean) // 2
+    t = Trainer(model_module.load(str(model)), batch=batch, plan=budget, **kwargs)
+    assert t.plan_choice.startswith("lean, keeping tensors") and t.model.planned <= budget, t.plan_choice
+    return budget
 
 
 def test_zo_trains_a_layer_inside_a_residual_block(board, tmp_path):

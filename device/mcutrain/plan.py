@@ -81,8 +81,7 @@ class Plan:
                 end = stop  # the loss reads the logits after the last layer
             self._made(out).lives.append([at + i, at + end])
         self.time = at + stop + 1
-        if stop == self.last:
-            self.starts.add(start)
+        self.starts.add(start)
 
     def read(self, tensors):
         """These tensors are read now: each stays intact from the pass that made it last."""

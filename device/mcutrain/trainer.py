@@ -108,25 +108,24 @@ class Trainer:
         self.model.writable(top + layers)
         self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
         self._build(top, layers)
-        fast, lean = self._step_plan(False).place(), self._step_plan(True).place()
-        self.plan_choice, use_lean = self._choose(fast, lean)
-        need = lean if use_lean else fast
+        fast, lean = self._step_plan(None).place(), self._step_plan(()).place()
+        self.plan_choice, keep, need = self._choose(fast, lean)
         if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
             # objects scatter over its holes, and fall back to the lean plan if no hole holds
-            # the fast one although the free bytes add up.
+            # a larger one although the free bytes add up.
             self.zo_layers = self.fqt = None
             try:
                 self.model.reserve(need)
             except MemoryError:
-                if use_lean or self.plan is not None or lean >= fast:
+                if keep == () or self.plan is not None or lean >= need:
                     raise MemoryError("no free block holds the plan's arena of %d bytes: take it early, "
                                       "Trainer(..., arena=bytearray(%d))" % (need, need))
-                self.plan_choice, use_lean = "lean: no free block holds the fast plan's arena of %d bytes; the " \
-                    "lean one needs %d" % (fast, lean), True
+                self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one needs %d" \
+                    % (need, lean), ()
                 self.model.reserve(lean)
             self._build(top, layers)
-        self.model.use(self._step_plan(use_lean), self.arena)
+        self.model.use(self._step_plan(keep), self.arena)
         self.arena = None  # the model keeps a given arena for every later plan
         self.loss = Loss(self.model)
         if self.fqt is not None:
@@ -145,11 +144,16 @@ class Trainer:
             self.fqt = fqt.FQT(self, top)
             self.fqt_start = top[0].index
 
-    def _step_plan(self, lean):
-        """The plan of one step: the forward pass, FQT's backward walk, then each ZO layer's queries."""
+    def _step_plan(self, keep):
+        """The plan of one step: the forward pass, FQT's backward walk, then each ZO layer's
+        queries. keep None is the fast plan: each ZO layer restarts from the tensor it needs,
+        kept from the forward pass, and gradients are whole. Otherwise a lean plan that keeps
+        only the tensors in `keep` (none: every query from the input): a ZO layer restarts from
+        the deepest of them at or below its own restart point, and gradients come in groups."""
         from mcutrain.plan import Plan
 
         plan = Plan(self.model, self.batch)
+        lean = keep is not None
         if self.fqt is not None:
             self.fqt.stage = plan.begin_stage()
             self.fqt.plan(plan, lean)
@@ -157,26 +161,55 @@ class Trainer:
                 self.base_stage = plan.begin_stage()
                 plan.forward(self.fqt_start)  # the ZO base loss, of the network FQT left
         for layer in self.zo_layers:
+            restart = layer.restart_point
+            if lean:
+                restart = 0
+                for t in keep:
+                    if restart < t <= layer.restart_point:
+                        restart = t
             layer.stage = plan.begin_stage()
-            layer.plan(plan, lean)
+            layer.plan(plan, lean, restart)
         return plan
 
     def _choose(self, fast, lean):
-        """(why, lean or not), from the arena sizes of the fast and the lean plan: the plan the
-        `plan` setting asks for; by default the fast one if it fits the room there is (the given
-        arena, or the free heap), else the lean one."""
-        if self.plan in ("fast", "lean"):
-            return "%s, as asked" % self.plan, self.plan == "lean"
+        """(why, what to keep as _step_plan takes it, arena bytes), from the arena sizes of the
+        fast and the lean plan: the plan the `plan` setting asks for; by default the fast one if
+        it fits the room there is (the given arena, or the free heap), else the lean one that
+        keeps the deepest restart tensors that still fit."""
+        if self.plan == "fast":
+            return "fast, as asked", None, fast
+        if self.plan == "lean":
+            return "lean, as asked", (), lean
         room = self.plan
         if room is None:
             room = _room(self.model, self.arena)
-        elif min(fast, lean) > room:
-            raise ValueError("plan=%d: the smallest plan needs an arena of %d bytes" % (room, min(fast, lean)))
-        if lean >= fast:
-            return "fast: the lean plan would need as much (%d bytes of arena)" % lean, False
         if room is None or fast <= room:
-            return "fast: its arena of %d bytes fits in %s" % (fast, "any heap" if room is None else room), False
-        return "lean: the fast plan's arena of %d bytes exceeds %d; the lean one needs %d" % (fast, room, lean), True
+            return "fast: its arena of %d bytes fits in %s" % (fast, "any heap" if room is None else room), None, fast
+        # Keeping a restart tensor may even need less than the lean plan: a query from it makes fewer tensors.
+        keep, size = self._keep_what_fits(room)
+        if keep:
+            return "lean, keeping tensors %s for restarts: the fast plan's arena of %d bytes exceeds %d; this one " \
+                   "needs %d" % ("/".join(str(t) for t in keep), fast, room, size), keep, size
+        if lean >= fast:
+            return "fast: the lean plan would need as much (%d bytes of arena)" % lean, None, fast
+        if self.plan is not None and lean > room:
+            raise ValueError("plan=%d: no plan fits in that many bytes of arena; the lean one needs %d, the fast "
+                             "one %d" % (room, lean, fast))
+        return "lean: the fast plan's arena of %d bytes exceeds %d; the lean one needs %d" % (fast, room, lean), (), lean
+
+    def _keep_what_fits(self, room):
+        """(the restart tensors a lean plan keeps, its arena bytes): the deepest first, each one
+        kept if the plan with it still fits `room`."""
+        keep, size = (), 0
+        points = sorted(set(layer.restart_point for layer in self.zo_layers), reverse=True)
+        for t in points:
+            if t == 0:
+                continue  # the input is the caller's, outside the arena: restarting from it keeps nothing
+            trial = keep + (t,)
+            needed = self._step_plan(trial).place()
+            if needed <= room:
+                keep, size = trial, needed
+        return keep, size
 
     def set(self, **settings):
         """Changes settings between steps; the next step uses them."""

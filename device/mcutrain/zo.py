@@ -37,6 +37,8 @@ class LayerZO:
         if mode not in (WP, NP):
             raise ValueError("mode must be 'wp' or 'np', got %r" % (mode,))
         self.trainer, self.layer, self.mode = trainer, layer, mode
+        # The tensor a query restarts from where the step keeps it: WP's input, NP's output.
+        self.restart_point = layer.index + (mode == NP)
         model = trainer.model
         out_channels = layer.record.shape[2]
         self.channels = out_channels
@@ -77,16 +79,18 @@ class LayerZO:
         self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
         self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
 
-    def plan(self, plan, lean):
-        """Adds this layer's stage of a step to `plan`. Its queries re-run the network from the
-        layer (WP) or from the layer above (NP) on tensors kept from the step's forward, or,
-        lean, from the input, keeping nothing between stages."""
+    def plan(self, plan, lean, restart):
+        """Adds this layer's stage of a step to `plan`. Its queries re-run the network from
+        tensor `restart`, kept from the step's forward pass (0, the input, keeps nothing): WP's
+        from there, NP's from the layer's output, which it first makes again from there unless
+        `restart` is that output (self.restart_point). Lean, gradients are made in groups."""
         layer, batch, last = self.layer, plan.batch, plan.last
         since = plan.time
-        self.start = 0 if lean and self.mode == WP else layer.index + (self.mode == NP)
-        self.recompute = lean and self.mode == NP
+        self.recompute = self.mode == NP and restart < self.restart_point
+        self.recompute_from = restart
+        self.start = restart if self.mode == WP else self.restart_point
         if self.recompute:
-            plan.forward(0, layer.output)  # the layer's input and output, made again
+            plan.forward(restart, layer.output)  # the layer's input and output, made again
         if self.start < last:
             plan.forward(self.start)
         else:
@@ -239,7 +243,7 @@ class LayerZO:
         kernels.seeds(self.seeds, t.stream)
         start = self.start
         if self.recompute:
-            model.forward(0, start)
+            model.forward(self.recompute_from, start)
         for q in range(t.queries):
             at = q * batch
             for b in range(batch):

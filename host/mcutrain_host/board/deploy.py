@@ -112,8 +112,8 @@ def needed(model, settings, arch, weights_in_flash=False):
 
 def plan_need(model, settings, arch, free, weights_in_flash=False):
     """(need, arena) of the plan the board will make (`needed`): the one the settings ask for, or,
-    left to the board, the fast one where it fits the free heap, else the lean one, as the Trainer
-    chooses."""
+    left to the board, the fast one where it fits the free heap, else the lean one (the board's
+    Trainer may then keep restart tensors in what the heap has beyond it)."""
     need, arena = needed(model, settings, arch, weights_in_flash)
     if "plan" in settings or sum(need.values()) <= free:
         return need, arena
