@@ -40,20 +40,24 @@ def test_buffers_that_live_at_the_same_time_never_share_bytes(description):
     scratch = plan.int32(100, since)
     plan.read([1])
     size = plan.place()
-    placed = plan.tensors[1:] + [scratch]
+    offsets, sizes = plan.offsets, plan.sizes
+    lives = {}
+    for i in range(0, len(plan.lives), 3):
+        lives.setdefault(plan.lives[i], []).append((plan.lives[i + 1], plan.lives[i + 2]))
+    placed = list(plan.tensors[1:]) + [scratch]
     for i, a in enumerate(placed):
-        assert a.offset % 8 == 0 and a.offset + a.size <= size
+        assert offsets[a] % 8 == 0 and offsets[a] + sizes[a] <= size
         for b in placed[i + 1:]:
-            live_together = any(a0 <= b1 and b0 <= a1 for a0, a1 in a.lives for b0, b1 in b.lives)
-            apart = a.offset + a.size <= b.offset or b.offset + b.size <= a.offset
+            live_together = any(a0 <= b1 and b0 <= a1 for a0, a1 in lives[a] for b0, b1 in lives[b])
+            apart = offsets[a] + sizes[a] <= offsets[b] or offsets[b] + sizes[b] <= offsets[a]
             assert apart or not live_together
     # A layer's output and its inputs live while it runs, so they never share bytes.
     for layer in model.layers:
         for t in layer.inputs:
             if t:
                 out, x = plan.tensors[layer.output], plan.tensors[t]
-                assert out.offset + out.size <= x.offset or x.offset + x.size <= out.offset
-    assert size < sum(b.size for b in placed)
+                assert offsets[out] + sizes[out] <= offsets[x] or offsets[x] + sizes[x] <= offsets[out]
+    assert size < sum(sizes[b] for b in placed)
 
 
 def test_reuse_does_not_change_the_logits(description, inputs):

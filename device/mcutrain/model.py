@@ -158,14 +158,18 @@ class Model:
         if not self.holds(size):
             self.reserve(size)
         self.planned = size
-        views = {}  # one view per buffer, shared by the stages that see it
+        # What view() needs of the plan; the rest of it is dropped.
+        self.offsets, self.sizes, self.int32s = plan.offsets, plan.sizes, plan.int32s
+        views = {}  # one view per span of the arena, shared by the stages that see it there
         self.stage_acts = []
         for tensors in plan.stage_tensors():
             acts = [None]
-            for buf in tensors[1:]:
-                if buf not in views:
-                    views[buf] = self.view(buf)
-                acts.append(views[buf])
+            for t in range(1, len(tensors)):
+                b = tensors[t]
+                span = (self.offsets[b], self.sizes[b])
+                if span not in views:
+                    views[span] = self.view(b)
+                acts.append(views[span])
             self.stage_acts.append(acts)
         self.acts = self.stage_acts[0]
         self.starts = plan.starts
@@ -194,9 +198,11 @@ class Model:
         self.batch = batch
 
     def view(self, buf):
-        """A planned buffer in the arena: a memoryview of its bytes, or of its int32 elements."""
-        view = memoryview(self.arena)[buf.offset:buf.offset + buf.size]
-        return kernels.int32_view(view) if buf.int32 else view
+        """Planned buffer `buf` (an index the plan gave) in the arena: a memoryview of its bytes,
+        or of its int32 elements."""
+        offset = self.offsets[buf]
+        view = memoryview(self.arena)[offset:offset + self.sizes[buf]]
+        return kernels.int32_view(view) if self.int32s[buf] else view
 
     def stage(self, number):
         """Runs what follows on the tensors as the plan's stage `number` placed them."""

@@ -14,19 +14,20 @@ sees it there (model.stage), so a kept tensor of one stage does not push every l
 tensors above it. A tensor a stage reads without making it stays where it was made. One query
 stands for all of a step's queries, since each repeats the same pattern. Two buffers share bytes
 only where their lives do not overlap; a layer's output never shares with its inputs, since both
-live while it runs. Offsets are chosen greedily, largest
-buffer first, each at the lowest address clear of the placed buffers it overlaps in time, as
-TFLite Micro's greedy planner does. A plan changes where bytes live, never the arithmetic.
+live while it runs. Offsets are chosen greedily, largest buffer first, each at the lowest address
+clear of the placed buffers it overlaps in time, as TFLite Micro's greedy planner does. A plan
+changes where bytes live, never the arithmetic.
+
+A plan is built on the board, a few times per trainer, so it is kept in flat int arrays: a buffer
+is an index, its lives (buffer, start, end) triples in one array. A plan of `small`'s 13 stages
+holds a few KB, where an object per buffer and a list per life took tens.
 """
+
+from array import array
 
 from mcutrain.model_file import ModelError
 
 ALIGN = 8  # int32 views need 4 on a Cortex-M0; 8 keeps every offset a multiple of both
-
-
-class Buffer:
-    def __init__(self, size, lives, int32=False):
-        self.size, self.lives, self.int32, self.offset = size, lives, int32, 0
 
 
 class Plan:
@@ -35,28 +36,37 @@ class Plan:
             raise ModelError("batch must be at least 1, got %d" % batch)
         self.model, self.batch = model, batch
         description = model.description
-        self.last = len(model.layers)
+        self.last = last = len(model.layers)
+        self.sizes = array("i")  # bytes of each buffer
+        self.int32s = bytearray()  # 1 where a buffer is viewed as int32
+        self.lives = array("i")  # (buffer, start, end) triples
+        self.last_life = array("i")  # each buffer's latest life, as its index in `lives`
         # Tensor 0 is the caller's input, outside the arena.
-        self.sizes = [0] + [batch * _elements(description.shape(t)) for t in range(1, self.last + 1)]
-        self.tensors = [None] * (self.last + 1)  # each tensor's latest buffer
-        self.made_in = [-1] * (self.last + 1)  # the stage that made it
-        self.read_in = [-1] * (self.last + 1)  # the last stage that read it
+        self.tensor_sizes = [0] + [batch * _elements(description.shape(t)) for t in range(1, last + 1)]
+        self.tensors = array("i", [-1] * (last + 1))  # each tensor's latest buffer
+        self.made_in = array("i", [-1] * (last + 1))  # the stage that made it
+        self.read_in = array("i", [-1] * (last + 1))  # the last stage that read it
         self.stages = []  # for each finished stage, the buffer of each tensor as it saw them
         self.stage = 0
-        self.buffers = []
         self.starts = set()  # the layers a planned pass starts at: what forward(start) may do
         self.time = 0
+        self.offsets = None
         self.forward(0)
 
     def begin_stage(self):
         """Starts the next stage of the step; returns its number, for model.stage."""
-        self.stages.append(list(self.tensors))
+        self.stages.append(array("i", self.tensors))
         self.stage += 1
         return self.stage
 
     def stage_tensors(self):
-        """[stage][tensor] -> the buffer the stage sees the tensor in (None for the input)."""
-        return self.stages + [list(self.tensors)]
+        """[stage][tensor] -> the buffer the stage sees the tensor in (-1 for the input)."""
+        return self.stages + [array("i", self.tensors)]
+
+    def footprint(self):
+        """Bytes the plan's arrays hold: what making it again takes, beside the arena."""
+        return 4 * (len(self.lives) + 2 * len(self.sizes) + (len(self.stages) + 4) * len(self.tensors)) \
+            + len(self.int32s)
 
     def forward(self, start, stop=None):
         """A pass over layers start..stop-1 from now on; the tensors it reads but does not make
@@ -79,7 +89,7 @@ class Plan:
             end = last_read.get(out, i)
             if out == stop == self.last:
                 end = stop  # the loss reads the logits after the last layer
-            self._made(out).lives.append([at + i, at + end])
+            self._live(self._made(out), at + i, at + end)
         self.time = at + stop + 1
         self.starts.add(start)
 
@@ -94,18 +104,30 @@ class Plan:
 
     def bytes(self, n, since):
         """A buffer of n int8 elements live from time `since` (a `plan.time` taken earlier) to
-        the last time planned so far."""
-        return self._buffer(n, since, False)
+        the last time planned so far; returns its index, for model.view."""
+        return self._buffer(n, since, 0)
 
     def int32(self, n, since):
         """A buffer of n int32 elements live from time `since` to the last time planned so far."""
-        return self._buffer(4 * n, since, True)
+        return self._buffer(4 * n, since, 1)
 
     def _buffer(self, size, since, int32):
+        b = self._new(size, int32)
         # plan.time is the next free time: what is planned so far ends just before it.
-        buf = Buffer(size, [[since, max(since, self.time - 1)]], int32)
-        self.buffers.append(buf)
-        return buf
+        self._live(b, since, max(since, self.time - 1))
+        return b
+
+    def _new(self, size, int32):
+        self.sizes.append(size)
+        self.int32s.append(int32)
+        self.last_life.append(-1)
+        return len(self.sizes) - 1
+
+    def _live(self, b, start, end):
+        self.last_life[b] = len(self.lives)
+        self.lives.append(b)
+        self.lives.append(start)
+        self.lives.append(end)
 
     def _made(self, t):
         """The buffer a pass makes tensor t in: a new one unless this stage made t already."""
@@ -113,43 +135,67 @@ class Plan:
             if self.read_in[t] == self.stage:
                 # Its views would be the new buffer's for the whole stage, reads before included.
                 raise ModelError("a stage cannot read tensor %d and then make it again" % t)
-            self.tensors[t] = Buffer(self.sizes[t], [])
+            self.tensors[t] = self._new(self.tensor_sizes[t], 0)
             self.made_in[t] = self.stage
-            self.buffers.append(self.tensors[t])
         return self.tensors[t]
 
     def _extend(self, t, until):
-        if self.tensors[t] is None:
+        b = self.tensors[t]
+        if b < 0:
             raise ModelError("tensor %d is read before any planned pass makes it" % t)
         self.read_in[t] = self.stage
-        lives = self.tensors[t].lives
-        if lives[-1][1] < until:
-            lives[-1][1] = until
+        end = self.last_life[b] + 2
+        if self.lives[end] < until:
+            self.lives[end] = until
 
     def place(self):
-        """Gives every buffer its offset; returns the arena's size in bytes."""
-        todo = sorted(self.buffers, key=lambda b: -b.size)
+        """Gives every buffer its offset (self.offsets), unless a caller gave them from an
+        identical plan placed before; returns the arena's size in bytes."""
+        sizes, lives = self.sizes, self.lives
+        n = len(sizes)
+        if self.offsets is not None:
+            end = 0
+            for b in range(n):
+                end = max(end, self.offsets[b] + sizes[b])
+            return -(-end // ALIGN) * ALIGN
+        # Each buffer's lives as a chain through the triples: first[b], then next_life[i].
+        first = array("i", [-1] * n)
+        next_life = array("i", [-1] * (len(lives) // 3))
+        for i in range(len(next_life) - 1, -1, -1):
+            b = lives[3 * i]
+            next_life[i] = first[b]
+            first[b] = i
+        offsets = self.offsets = array("i", [0] * n)
         placed = []
         end = 0
-        for buf in todo:
-            taken = sorted((p.offset, p.offset + p.size) for p in placed if _overlap(p.lives, buf.lives))
+        # Largest first, ties in the order they were planned: one key, the same on every port
+        # (MicroPython's sort is not stable).
+        for b in sorted(range(n), key=lambda b: b - sizes[b] * n):
+            size = sizes[b]
+            taken = sorted((offsets[p], offsets[p] + sizes[p]) for p in placed
+                           if _overlap(lives, first, next_life, p, b))
             offset = 0
             for low, high in taken:
-                if offset + buf.size <= low:
+                if offset + size <= low:
                     break
                 if high > offset:
                     offset = -(-high // ALIGN) * ALIGN
-            buf.offset = offset
-            placed.append(buf)
-            end = max(end, offset + buf.size)
+            offsets[b] = offset
+            placed.append(b)
+            end = max(end, offset + size)
         return -(-end // ALIGN) * ALIGN
 
 
-def _overlap(a, b):
-    for a0, a1 in a:
-        for b0, b1 in b:
-            if a0 <= b1 and b0 <= a1:
+def _overlap(lives, first, next_life, a, b):
+    i = first[a]
+    while i >= 0:
+        a0, a1 = lives[3 * i + 1], lives[3 * i + 2]
+        j = first[b]
+        while j >= 0:
+            if a0 <= lives[3 * j + 2] and lives[3 * j + 1] <= a1:
                 return True
+            j = next_life[j]
+        i = next_life[i]
     return False
 
 

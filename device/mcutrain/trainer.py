@@ -11,6 +11,7 @@ when the trainer is built or reconfigured; a step allocates nothing.
 """
 
 import gc
+import sys
 from array import array
 
 from mcutrain import schedule, zo
@@ -108,8 +109,21 @@ class Trainer:
         self.model.writable(top + layers)
         self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
         self._build(top, layers)
-        fast, lean = self._step_plan(None).place(), self._step_plan(()).place()
-        self.plan_choice, keep, need = self._choose(fast, lean)
+        # Plans are placed now, while the heap still has room for the placing's working lists;
+        # a plan made again below for the rebuilt objects has the same buffers, so these offsets.
+        placed = self._step_plan(None)
+        fast, aside = placed.place(), _aside(placed)
+        placed = self._step_plan(())
+        lean = placed.place()
+        lean_offsets = placed.offsets
+        self.plan_choice, keep, need = self._choose(fast, lean, aside)
+        placed = self._step_plan(keep)
+        placed.place()
+        offsets, placed = placed.offsets, None
+        # Copied after a collection, the offsets sit in the lowest hole, not amid the free block
+        # the arena needs, where the planning's working lists put them.
+        gc.collect()
+        offsets, lean_offsets = array("i", offsets), array("i", lean_offsets)
         if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
             # objects scatter over its holes, and fall back to the lean plan if no hole holds
@@ -123,9 +137,12 @@ class Trainer:
                                       "Trainer(..., arena=bytearray(%d))" % (need, need))
                 self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one needs %d" \
                     % (need, lean), ()
+                offsets = lean_offsets
                 self.model.reserve(lean)
             self._build(top, layers)
-        self.model.use(self._step_plan(keep), self.arena)
+        plan = self._step_plan(keep)
+        plan.offsets = offsets
+        self.model.use(plan, self.arena)
         self.arena = None  # the model keeps a given arena for every later plan
         self.loss = Loss(self.model)
         if self.fqt is not None:
@@ -171,18 +188,19 @@ class Trainer:
             layer.plan(plan, lean, restart)
         return plan
 
-    def _choose(self, fast, lean):
+    def _choose(self, fast, lean, aside):
         """(why, what to keep as _step_plan takes it, arena bytes), from the arena sizes of the
         fast and the lean plan: the plan the `plan` setting asks for; by default the fast one if
-        it fits the room there is (the given arena, or the free heap), else the lean one that
-        keeps the deepest restart tensors that still fit."""
+        it fits the room there is (the given arena, or the free heap less the bytes a plan takes
+        aside from it, `aside`), else the lean one that keeps the deepest restart tensors that
+        still fit."""
         if self.plan == "fast":
             return "fast, as asked", None, fast
         if self.plan == "lean":
             return "lean, as asked", (), lean
         room = self.plan
         if room is None:
-            room = _room(self.model, self.arena)
+            room = _room(self.model, self.arena, aside)
         if room is None or fast <= room:
             return "fast: its arena of %d bytes fits in %s" % (fast, "any heap" if room is None else room), None, fast
         # Keeping a restart tensor may even need less than the lean plan: a query from it makes fewer tensors.
@@ -333,9 +351,17 @@ class Trainer:
         return report
 
 
-def _room(model, arena):
+def _aside(plan):
+    """Bytes a plan like this one takes beside its arena once the arena is taken: the plan made
+    again for the rebuilt objects, then its views and the stages' lists (measured about 7 bytes
+    a buffer on a Cortex-M0, counted as 2 words a buffer and 128 more)."""
+    word = 8 if sys.maxsize > 1 << 32 else 4
+    return plan.footprint() + word * (2 * len(plan.sizes) + 128)
+
+
+def _room(model, arena, aside):
     """Bytes an arena can have: a given one's length; else the free heap plus the current arena,
-    which a new plan replaces; None where the heap is not measured (CPython)."""
+    which a new plan replaces, less `aside`; None where the heap is not measured (CPython)."""
     if arena is not None:
         return len(arena)
     if model.arena_given:
@@ -343,4 +369,4 @@ def _room(model, arena):
     if not hasattr(gc, "mem_free"):
         return None
     gc.collect()
-    return gc.mem_free() + (len(model.arena) if model.arena is not None else 0)
+    return gc.mem_free() + (len(model.arena) if model.arena is not None else 0) - aside
