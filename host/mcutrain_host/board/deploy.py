@@ -122,11 +122,10 @@ def plan_need(model, settings, arch, free, weights_in_flash=False):
 
 def check_fit(board, need, arena, heap_note=""):
     """DeployError if the plan cannot fit for certain: its arena and the natmod's code take more
-    than the board's free heap. Returns the whole estimate in bytes."""
+    than the board's free heap."""
     if arena + need["natmod"] > board.free:
         raise DeployError(refusal("the plan's arena and the natmod's code alone exceed the free heap", board, need,
                                   arena, heap_note))
-    return sum(need.values())
 
 
 def refusal(reason, board, need, arena, heap_note=""):
@@ -139,17 +138,24 @@ def refusal(reason, board, need, arena, heap_note=""):
 
 
 def confirm_plan(link, settings, board, need, arena, heap_note=""):
-    """Has the started server build the trainer of `settings` in its arena, as a run does, and
-    returns its hello; DeployError with the board's reason and the figures if it cannot."""
+    """Opens a session with the started server and has it build the trainer of `settings` in its
+    arena, as a run does; returns its hello. DeployError with the board's reason and the figures
+    if the server could not start or cannot build the plan."""
     from mcutrain import link as protocol
     from mcutrain_host.board.link import BoardError
     from mcutrain_host.board.session import parse_info
 
+    def refused(what, error):
+        return DeployError(refusal(f"the board could not {what} ({error})", board, need, arena, heap_note))
+
+    try:
+        link.hello()
+    except BoardError as e:
+        raise refused("start the server", e) from None
     try:
         return parse_info(link.request(protocol.CONFIG, format_settings(settings).encode()))
     except BoardError as e:
-        raise DeployError(refusal(f"the board could not build the training plan ({e})", board, need, arena,
-                                  heap_note)) from None
+        raise refused("build the training plan", e) from None
 
 
 def to_folder(folder, tree):

@@ -19,9 +19,9 @@ def add_parser(subparsers):
                     "built for it; size the training plan (the training options below) and refuse one "
                     "whose arena alone exceeds the free heap; copy the device package "
                     "(as .mpy), the natmod and the model (to /lib and /model.mcut); then start the "
-                    "server, have it build the training plan in its arena as a run does, and confirm with its "
-                    "hello: a plan the board cannot build is refused with its reason and the figures. For --port sim the files go to the virtual "
-                    "board's flash folder (`mcutrain train --port sim` deploys by itself for each run); "
+                    "server, have it build the training plan in its arena as a run does, and confirm with "
+                    "its hello: a plan the board cannot build is refused with its reason and the figures. "
+                    "For --port sim the files go to the virtual board's flash folder (`mcutrain train --port sim` deploys by itself for each run); "
                     "for qemu-m0, qemu-m3 or qemu-m4 they become the ROM image the emulated board boots "
                     "with (build/<board>-deploy/romfs.img; train and eval build their own).",
         epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
@@ -73,11 +73,6 @@ def run(args):
             transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, None, fit=lambda info: arena)
         try:
             link = Link(transport)
-            try:
-                link.hello()
-            except BoardError as e:
-                raise deploy.DeployError(deploy.refusal(f"the board could not start the server ({e})", board, need,
-                                                        arena, heap_note)) from None
             # The verdict is the board's: the server builds the plan's trainer in its arena, as a run does.
             hello = deploy.confirm_plan(link, settings, board, need, arena, heap_note)
             link.request(protocol.BYE)
