@@ -23,6 +23,7 @@ is an index, its lives (buffer, start, end) triples in one array. A plan of `sma
 holds a few KB, where an object per buffer and a list per life took tens.
 """
 
+import gc
 from array import array
 
 from mcutrain.model_file import ModelError
@@ -51,16 +52,39 @@ class Plan:
         self.starts = set()  # the layers a planned pass starts at: what forward(start) may do
         self.time = 0
         self.offsets = None
+        self.replaying = False
         self.forward(0)
+
+    def replay(self):
+        """Walks the plan again from its start, for a trainer's objects made anew after the arena
+        was taken: the same calls in the same order get the same buffers, and nothing is
+        allocated for them, where planning anew would need room beside the arena."""
+        self.replaying, self.replayed = True, 0
+        self.time = self.stage = 0
+        for t in range(len(self.tensors)):
+            self.tensors[t] = self.made_in[t] = self.read_in[t] = -1
+        self.forward(0)
+
+    def compact(self):
+        """Copies the plan's arrays, exactly sized, into the lowest free holes after a collection,
+        out of the free block an arena taken next needs."""
+        gc.collect()
+        self.sizes, self.lives, self.last_life = array("i", self.sizes), array("i", self.lives), array("i", self.last_life)
+        self.int32s, self.offsets = bytearray(self.int32s), array("i", self.offsets)
+        self.stages = [array("i", tensors) for tensors in self.stages]
+        gc.collect()
 
     def begin_stage(self):
         """Starts the next stage of the step; returns its number, for model.stage."""
-        self.stages.append(array("i", self.tensors))
+        if not self.replaying:
+            self.stages.append(array("i", self.tensors))
         self.stage += 1
         return self.stage
 
     def stage_tensors(self):
         """[stage][tensor] -> the buffer the stage sees the tensor in (-1 for the input)."""
+        if self.replaying and self.replayed != len(self.sizes):
+            raise ModelError("the plan replayed %d of the %d buffers placed" % (self.replayed, len(self.sizes)))
         return self.stages + [array("i", self.tensors)]
 
     def footprint(self):
@@ -118,12 +142,20 @@ class Plan:
         return b
 
     def _new(self, size, int32):
+        if self.replaying:
+            b = self.replayed
+            if b >= len(self.sizes) or self.sizes[b] != size:
+                raise ModelError("the plan replayed differs from the plan placed, at buffer %d" % b)
+            self.replayed = b + 1
+            return b
         self.sizes.append(size)
         self.int32s.append(int32)
         self.last_life.append(-1)
         return len(self.sizes) - 1
 
     def _live(self, b, start, end):
+        if self.replaying:
+            return
         self.last_life[b] = len(self.lives)
         self.lives.append(b)
         self.lives.append(start)
@@ -144,6 +176,8 @@ class Plan:
         if b < 0:
             raise ModelError("tensor %d is read before any planned pass makes it" % t)
         self.read_in[t] = self.stage
+        if self.replaying:
+            return
         end = self.last_life[b] + 2
         if self.lives[end] < until:
             self.lives[end] = until

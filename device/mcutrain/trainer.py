@@ -109,8 +109,7 @@ class Trainer:
         self.model.writable(top + layers)
         self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
         self._build(top, layers)
-        # Plans are placed now, while the heap still has room for the placing's working lists;
-        # a plan made again below for the rebuilt objects has the same buffers, so these offsets.
+        # Plans are placed now, while the heap still has room for the placing's working lists.
         placed = self._step_plan(None)
         fast, aside = placed.place(), _aside(placed)
         placed = self._step_plan(())
@@ -119,15 +118,15 @@ class Trainer:
         self.plan_choice, keep, need = self._choose(fast, lean, aside)
         placed = self._step_plan(keep)
         placed.place()
-        offsets, placed = placed.offsets, None
-        # Copied after a collection, the offsets sit in the lowest hole, not amid the free block
-        # the arena needs, where the planning's working lists put them.
-        gc.collect()
-        offsets, lean_offsets = array("i", offsets), array("i", lean_offsets)
+        # Copied after a collection, the plan and the lean offsets sit in the lowest holes, not
+        # amid the free block the arena needs, where the planning's working lists put them.
+        placed.compact()
+        lean_offsets = array("i", lean_offsets)
         if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
             # objects scatter over its holes, and fall back to the lean plan if no hole holds
-            # a larger one although the free bytes add up.
+            # a larger one although the free bytes add up. The placed plan stays: replayed for
+            # the objects made anew, it needs no room beside the arena.
             self.zo_layers = self.fqt = None
             try:
                 self.model.reserve(need)
@@ -137,12 +136,15 @@ class Trainer:
                                       "Trainer(..., arena=bytearray(%d))" % (need, need))
                 self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one needs %d" \
                     % (need, lean), ()
-                offsets = lean_offsets
+                placed = None
                 self.model.reserve(lean)
             self._build(top, layers)
-        plan = self._step_plan(keep)
-        plan.offsets = offsets
-        self.model.use(plan, self.arena)
+            if placed is None:
+                placed = self._step_plan(())
+                placed.offsets = lean_offsets
+            else:
+                self._step_plan(keep, placed)  # the new objects take the placed plan's buffers
+        self.model.use(placed, self.arena)
         self.arena = None  # the model keeps a given arena for every later plan
         self.loss = Loss(self.model)
         if self.fqt is not None:
@@ -161,15 +163,20 @@ class Trainer:
             self.fqt = fqt.FQT(self, top)
             self.fqt_start = top[0].index
 
-    def _step_plan(self, keep):
+    def _step_plan(self, keep, replay=None):
         """The plan of one step: the forward pass, FQT's backward walk, then each ZO layer's
         queries. keep None is the fast plan: each ZO layer restarts from the tensor it needs,
         kept from the forward pass, and gradients are whole. Otherwise a lean plan that keeps
         only the tensors in `keep` (none: every query from the input): a ZO layer restarts from
-        the deepest of them at or below its own restart point, and gradients come in groups."""
+        the deepest of them at or below its own restart point, and gradients come in groups.
+        `replay`: that plan, placed, walked again for this trainer's objects (Plan.replay)."""
         from mcutrain.plan import Plan
 
-        plan = Plan(self.model, self.batch)
+        plan = replay
+        if plan is None:
+            plan = Plan(self.model, self.batch)
+        else:
+            plan.replay()
         lean = keep is not None
         if self.fqt is not None:
             self.fqt.stage = plan.begin_stage()
