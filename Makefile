@@ -74,16 +74,18 @@ bench-kernels: natmods $(MICROPYTHON)
 # driven by host/mcutrain_host/board/qemu.py. qemu-m0 is QEMU's microbit (Cortex-M0, armv6m, given
 # 256 KB SRAM and 1 MB flash), qemu-m3 mps2-an385 (Cortex-M3, armv7m), qemu-m4 mps2-an386
 # (Cortex-M4F, armv7emsp; our board folder boards/qemu/MPS2_AN386). Each gets a QEMU_HEAP-byte GC
-# heap (default 190 KB, about an RP2040's free heap) and binary sys.stdin/stdout.buffer
-# (boards/qemu/mcutrain_qemu.h).
+# heap (default 190 KB, about an RP2040's free heap), binary sys.stdin/stdout.buffer
+# (boards/qemu/mcutrain_qemu.h) and a ROMFS partition (boards/qemu/romfs_partition.c, added by
+# our board folders, which include the port's own).
 # Firmware: $(BUILD_DIR)/qemu/heap-<QEMU_HEAP>/<board>/firmware.elf, and <board>-frozen/ (below).
 QEMU_HEAP ?= 194560
 QEMU_BOARDS := qemu-m0 qemu-m3 qemu-m4
 QEMU_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/$(b)/firmware.elf)
 QEMU_FROZEN_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/$(b)-frozen/firmware.elf)
-QEMU_MPY_BOARD_qemu-m0 := BOARD=MICROBIT
-QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385
+QEMU_MPY_BOARD_qemu-m0 := BOARD=MICROBIT BOARD_DIR=$(CURDIR)/boards/qemu/MICROBIT
+QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN385
 QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
+QEMU_BOARD_SOURCES := boards/qemu/mcutrain_qemu.h boards/qemu/romfs_partition.c $(wildcard boards/qemu/*/mpconfigboard.mk)
 QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 
 .PHONY: qemu-boards bench-arm bench-memory bench-plans
@@ -115,7 +117,7 @@ define qemu_firmware
 	printf '%-15s heap %d bytes, built in %d s: %s\n' $(notdir $(@D)) $(QEMU_HEAP) $$(( $$(date +%s) - start )) $@
 endef
 
-$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk | $(MPY_DIR)/py/dynruntime.mk
+$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: $(QEMU_BOARD_SOURCES) | $(MPY_DIR)/py/dynruntime.mk
 	$(call qemu_firmware,$*,FROZEN_MANIFEST=)
 
 # The same boards with the device package frozen and qnn built in as a user C module (#16): their
@@ -124,7 +126,7 @@ $(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%/firmware.elf: boards/qemu/mcutrain_qemu.h 
 FROZEN_SOURCES := device/manifest.py boards/qemu/manifest.py boards/qemu/time.py $(wildcard device/mcutrain/*.py) \
     $(wildcard native_modules/qnn/*.[ch]) native_modules/qnn/micropython.mk
 NO_MICROPYTHON_LIB := $(BUILD_DIR)/no-micropython-lib
-$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%-frozen/firmware.elf: boards/qemu/mcutrain_qemu.h boards/qemu/MPS2_AN386/mpconfigboard.mk \
+$(BUILD_DIR)/qemu/heap-$(QEMU_HEAP)/%-frozen/firmware.elf: $(QEMU_BOARD_SOURCES) \
         $(FROZEN_SOURCES) | $(MPY_DIR)/py/dynruntime.mk $(MPY_CROSS)
 	@mkdir -p $(NO_MICROPYTHON_LIB) && echo "stands in for micropython-lib (see the Makefile)" > $(NO_MICROPYTHON_LIB)/README.md
 	$(call qemu_firmware,$*,USER_C_MODULES=$(CURDIR)/native_modules FROZEN_MANIFEST=$(CURDIR)/boards/qemu/manifest.py MPY_LIB_DIR=$(NO_MICROPYTHON_LIB))

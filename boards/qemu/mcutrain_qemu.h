@@ -29,3 +29,7 @@
 #if defined(QEMU_SOC_NRF51) && !defined(MICROPY_EMIT_INLINE_THUMB)
 #define MICROPY_EMIT_INLINE_THUMB (1)
 #endif
+
+// A ROMFS partition (romfs_partition.c), mounted at /rom at every reset.
+#undef MICROPY_VFS_ROM_IOCTL
+#define MICROPY_VFS_ROM_IOCTL (1)

@@ -13,3 +13,4 @@ LDSCRIPT = mcu/arm/mps2.ld
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 
 MPY_CROSS_FLAGS += -march=armv7emsp
+SRC_C += $(abspath $(BOARD_DIR)/../romfs_partition.c)
