@@ -88,7 +88,7 @@ def run(board, calls, workdir):
     data = Path(workdir) / "calls.bin"
     kernel_calls.write_calls(data, calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(data, "calls.bin")]
-    image = qemu.romfs_image(tree, Path(workdir) / f"{board}.romfs")
+    image = deploy.romfs_image(tree, Path(workdir) / f"{board}.romfs")
     q = qemu.QemuBoard(board, image, serve=False, icount=True)
     try:
         lines = q.exec(BOARD_SCRIPT, timeout=600).decode().splitlines()

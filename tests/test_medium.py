@@ -13,7 +13,7 @@ import pytest
 from mcutrain import model as model_module
 from mcutrain.backend import kernels
 from mcutrain_host import cli
-from mcutrain_host.board import micropython, qemu
+from mcutrain_host.board import deploy, micropython, qemu
 from test_qemu_boards import pytestmark as needs_qemu
 from test_trainer import SETTINGS_PARSER, corrupted_samples
 
@@ -70,7 +70,7 @@ def test_medium_trains_its_head_on_the_cortex_m0_from_flash_as_on_cpython(tmp_pa
     on_cpython = proc.stdout
     # Frozen firmware: with the natmod's 28 KB of code also in the heap, the 40 KB int32 gradient
     # of the head finds no free block that large in the 190 KB heap (issue #17 plans one arena).
-    image = qemu.romfs_image([(MEDIUM, "model.mcut"), (data, "samples.bin")], tmp_path / "deploy.romfs")
+    image = deploy.romfs_image([(MEDIUM, "model.mcut"), (data, "samples.bin")], tmp_path / "deploy.romfs")
     q = qemu.QemuBoard("qemu-m0-frozen", image, serve=False)
     try:
         on_m0 = q.exec(STEPS.replace(

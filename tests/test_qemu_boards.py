@@ -169,7 +169,7 @@ def test_20_steps_leave_the_same_bytes_on_the_cortex_m0_the_virtual_board_and_cp
     on_virtual, on_cpython = run_both(board, tmp_path, [TINY, data, 20, 2, settings])
     code = [] if qemu.BOARDS[m0].frozen else deploy.files("armv6m", TINY)[:-1]
     tree = code + [(TINY, "model.mcut"), (data, "samples.bin")]
-    image = qemu.romfs_image(tree, tmp_path / "deploy.romfs")
+    image = deploy.romfs_image(tree, tmp_path / "deploy.romfs")
     program = TRAIN_STEPS.replace(
         "path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]",
         f"path, data_path, steps, batch, settings = '/rom/model.mcut', '/rom/samples.bin', 20, 2, {settings!r}")

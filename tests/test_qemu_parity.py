@@ -111,7 +111,7 @@ def test_the_sample_has_errors_and_results_of_every_kernel():
 def test_kernels_equal_the_reference_on_arm(tmp_path, board):
     kernel_calls.write_calls(tmp_path / "cases.bin", CASES)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
-    q = qemu.QemuBoard(board, qemu.romfs_image(tree, tmp_path / "deploy.romfs"), flash=tmp_path / "flash", serve=False)
+    q = qemu.QemuBoard(board, deploy.romfs_image(tree, tmp_path / "deploy.romfs"), flash=tmp_path / "flash", serve=False)
     try:
         assert q.exec(RUNNER, timeout=120).strip() == b"done"
     finally:

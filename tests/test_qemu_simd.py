@@ -61,7 +61,7 @@ def test_mac_paths_equal_the_reference_at_every_alignment(tmp_path, board):
     calls = cases()
     kernel_calls.write_calls(tmp_path / "cases.bin", calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
-    q = qemu.QemuBoard(board, qemu.romfs_image(tree, tmp_path / "deploy.romfs"), serve=False)
+    q = qemu.QemuBoard(board, deploy.romfs_image(tree, tmp_path / "deploy.romfs"), serve=False)
     try:
         assert q.info.arch == qemu.BOARDS[board].arch  # the natmod with the path under test
         lines = q.exec(RUNNER, timeout=120).decode().split()

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mcutrain_host.board import micropython, qemu
+from mcutrain_host.board import deploy, micropython, qemu
 from mcutrain_host.experiment.methods import METHODS
 
 pytestmark = [
@@ -64,7 +64,7 @@ def on_cpython(model, name):
 
 
 def on_the_m0(model, name, heap, tmp_path):
-    image = qemu.romfs_image([(micropython.REPO / "models" / f"{model}.mcut", "model.mcut")],
+    image = deploy.romfs_image([(micropython.REPO / "models" / f"{model}.mcut", "model.mcut")],
                              tmp_path / f"{model}.romfs")
     board = qemu.QemuBoard("qemu-m0-frozen", image, serve=False, heap=heap)
     try:

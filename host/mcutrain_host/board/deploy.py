@@ -11,7 +11,11 @@ A board's files: /lib/mcutrain/*.mpy, /lib/qnn.mpy, /model.mcut. The virtual boa
 tree in a folder of its own (its "flash"), so both run the same files the same way.
 """
 
+import contextlib
+import io
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -156,6 +160,90 @@ def confirm_plan(link, settings, board, need, arena, heap_note=""):
         return parse_info(link.request(protocol.CONFIG, format_settings(settings).encode()))
     except BoardError as e:
         raise refused("build the training plan", e) from None
+
+
+def romfs_image(tree, output):
+    """A ROMFS image of [(source, path on the board)] (deploy.files) at `output`."""
+    from mpremote.romfs import make_romfs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        to_folder(Path(tmp) / "flash", tree)
+        with contextlib.redirect_stdout(io.StringIO()):  # the builder lists every file it adds
+            image = make_romfs(str(Path(tmp) / "flash"), mpy_cross=False)
+    Path(output).write_bytes(image)
+    return Path(output)
+
+
+ROMFS_PROBE = """
+import vfs
+count = vfs.rom_ioctl(1) if hasattr(vfs, 'rom_ioctl') else 0
+dev = vfs.rom_ioctl(2, 0) if count > 0 else None
+print(0 if dev is None or isinstance(dev, int) else dev.ioctl(4, 0) * dev.ioctl(5, 0) if hasattr(dev, 'ioctl') else len(dev))
+"""
+
+NO_ROMFS = ("this board's firmware has no ROMFS partition (in MicroPython 1.25 some stm32 boards have one, rp2 "
+            "firmware built with MICROPY_HW_ROMFS_BYTES, alif, and an esp8266 variant). Deploy without --romfs to "
+            "copy the files to its filesystem, or build firmware with mcutrain frozen in, whose code and model "
+            "stay in flash (README, \"A real board\")")
+
+
+def romfs_partition(probe_output):
+    """Bytes of the board's ROMFS partition 0, from what ROMFS_PROBE printed on it; DeployError if
+    it has none."""
+    size = int(probe_output.split()[-1])
+    if size <= 0:
+        raise DeployError(NO_ROMFS)
+    return size
+
+
+def to_romfs(port, image):
+    """Writes a ROMFS image to the board's partition with `mpremote romfs deploy`; the board mounts
+    it at /rom at its next reset."""
+    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "romfs", "deploy", str(image)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode or "ROMFS image deployed" not in proc.stdout:
+        raise DeployError(f"mpremote romfs deploy failed on {port}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+
+REMOVE = """
+import os
+for path in {paths!r}:
+    try:
+        os.remove(path)
+        print(path)
+    except OSError:
+        pass
+"""
+
+
+def remove_files(repl, tree):
+    """Removes these files from the board's filesystem where they are; returns the paths removed.
+    A ROMFS deploy does so: /lib and / come before /rom in sys.path and the model search."""
+    paths = ["/" + dest for _, dest in tree]
+    return repl.exec(REMOVE.format(paths=paths)).decode().split()
+
+
+FIND_MODEL = """
+import os
+for path in {paths!r}:
+    try:
+        os.stat(path)
+        print(path)
+        break
+    except OSError:
+        pass
+"""
+
+BOARD_MODELS = ("/model.mcut", "/rom/model.mcut")  # where `mcutrain deploy` puts it: filesystem, ROMFS
+
+
+def deployed_model(repl):
+    """The path of the model `mcutrain deploy` left on the board (through an mpremote transport in
+    the raw REPL); DeployError if there is none."""
+    found = repl.exec(FIND_MODEL.format(paths=BOARD_MODELS)).decode().split()
+    if not found:
+        raise DeployError(f"no model on the board ({' or '.join(BOARD_MODELS)}): run `mcutrain deploy` first")
+    return found[0]
 
 
 def to_folder(folder, tree):

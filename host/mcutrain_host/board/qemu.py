@@ -13,7 +13,8 @@ RP2040's free heap). Deploying is flashing: the tree `mcutrain deploy` puts on a
 (lib/mcutrain/*.mpy, lib/qnn.mpy for the board's arch, model.mcut) becomes a ROMFS image
 (mpremote's romfs builder), which QEMU's generic loader places in the board's flash (qemu-m0) or
 in RAM above the firmware (mps2), outside the GC heap as files in flash are on a real board. The
-board mounts it at /rom (vfs.VfsRom over uctypes.bytearray_at) and serves from /rom/model.mcut.
+firmware mounts it at /rom as its ROMFS partition (boards/qemu/romfs_partition.c) and the board serves
+from /rom/model.mcut.
 
 The port has no writable filesystem; checkpoints go to /flash, a small filesystem in Python whose
 files are in a host folder (QemuBoard's `flash`, QEMU's working directory), reached through ARM
@@ -25,7 +26,6 @@ close(), kill().
 """
 
 import contextlib
-import io
 import re
 import shutil
 import subprocess
@@ -62,14 +62,13 @@ NATMOD_BOARDS = {
 }
 BOARDS = dict(NATMOD_BOARDS, **{f"{name}-frozen": replace(spec, frozen=True) for name, spec in NATMOD_BOARDS.items()})
 
-# Run on the board before the server: mount the image, and the host folder as /flash. Its files go
+# Run on the board before the server, which the firmware booted with the image mounted at /rom (its
+# ROMFS partition, boards/qemu/romfs_partition.c): mount the host folder as /flash. Its files go
 # through ARM semihosting (QEMU runs with -semihosting): `bkpt 0xAB` with an operation in r0 and a
 # block of argument words at r1; QEMU does it on a host file relative to its working directory.
 PRELUDE = """
 import sys, vfs, uctypes, micropython
 from array import array
-vfs.mount(vfs.VfsRom(uctypes.bytearray_at({address}, {size})), '/rom')
-sys.path.insert(0, '/rom/lib')
 @micropython.asm_thumb
 def _semihost(r0, r1):
     data(2, 0xBEAB)
@@ -165,18 +164,6 @@ def build_firmware(board, heap=DEFAULT_HEAP):
     return path
 
 
-def romfs_image(tree, output):
-    """A ROMFS image of [(source, path on the board)] (deploy.files) at `output`."""
-    from mpremote.romfs import make_romfs
-
-    with tempfile.TemporaryDirectory() as tmp:
-        deploy.to_folder(Path(tmp) / "flash", tree)
-        with contextlib.redirect_stdout(io.StringIO()):  # the builder lists every file it adds
-            image = make_romfs(str(Path(tmp) / "flash"), mpy_cross=False)
-    Path(output).write_bytes(image)
-    return Path(output)
-
-
 TIME = micropython.REPO / "boards" / "qemu" / "time.py"
 
 
@@ -185,13 +172,15 @@ def deploy_image(board, model, output):
     with lib/time.py: the port has no `time`, boards/qemu/time.py reads a hardware timer instead.
     A frozen board's firmware has all of that but the model (boards/qemu/manifest.py)."""
     if BOARDS[board].frozen:
-        return romfs_image([(Path(model), "model.mcut")], output)
-    return romfs_image(deploy.files(BOARDS[board].arch, model) + [(TIME, "lib/time.py")], output)
+        return deploy.romfs_image([(Path(model), "model.mcut")], output)
+    return deploy.romfs_image(deploy.files(BOARDS[board].arch, model) + [(TIME, "lib/time.py")], output)
 
 
 class QemuBoard(Board):
     """An emulated board running the server from the ROMFS image `image` (deploy_image): each
-    start boots QEMU, mounts the image, and starts `mcutrain.serve` through the raw REPL.
+    start boots QEMU with the image in the board's ROMFS partition, which the firmware mounts at
+    /rom, and starts `mcutrain.serve` through the raw REPL. image None leaves the partition
+    empty, as on a board just flashed (with serve=False: for `mpremote romfs deploy`).
     `icount=True` runs QEMU with `-icount shift=0` (virtual time counts instructions, so SysTick
     readings repeat). `info` is what the board reported at boot (deploy.Board: arch, free heap).
     `flash` is the host folder the board sees as /flash (QEMU's working directory); by default a
@@ -205,7 +194,8 @@ class QemuBoard(Board):
             raise QemuError(f"unknown board {board!r}: one of {', '.join(BOARDS)}")
         if shutil.which(QEMU) is None:
             raise QemuError(f"{QEMU} is missing: apt-get install qemu-system-arm")
-        self.board, self.spec, self.image = board, BOARDS[board], Path(image).resolve()  # QEMU runs in `flash`
+        self.board, self.spec = board, BOARDS[board]
+        self.image = None if image is None else Path(image).resolve()  # QEMU runs in `flash`
         self.checkpoint, self.heap, self.icount = checkpoint, heap, icount
         self.model, self.serve, self.boot_timeout, self.fit = model, serve, boot_timeout, fit
         if flash is None:
@@ -213,7 +203,7 @@ class QemuBoard(Board):
             flash = self._flash_folder.name
         self.flash = Path(flash)
         self.flash.mkdir(parents=True, exist_ok=True)
-        size = self.image.stat().st_size
+        size = 0 if image is None else self.image.stat().st_size
         if size > self.spec.rom_limit:
             raise QemuError(f"the image is {size} bytes; {board} holds {self.spec.rom_limit}")
         self.firmware = build_firmware(board, heap).resolve()
@@ -227,7 +217,8 @@ class QemuBoard(Board):
         return [QEMU, "-machine", spec.machine, *spec.qemu_args, "-nographic", "-monitor", "null",
                 "-semihosting", "-serial", "pty" if pty else "stdio", *(["-icount", "shift=0"] if self.icount else []),
                 "-kernel", str(self.firmware),
-                "-device", f"loader,file={self.image},addr=0x{spec.rom_address:x},force-raw=on"]
+                *([] if self.image is None else
+                  ["-device", f"loader,file={self.image},addr=0x{spec.rom_address:x},force-raw=on"])]
 
     def _boot(self):
         self.log = tempfile.TemporaryFile()
@@ -254,7 +245,7 @@ class QemuBoard(Board):
         try:
             self.repl = SerialTransport(self.pty, baudrate=115200)
             self.repl.enter_raw_repl(soft_reset=False)
-            self.repl.exec(PRELUDE.format(address=self.spec.rom_address, size=self.image.stat().st_size))
+            self.repl.exec(PRELUDE)
             self.info = deploy.parse_probe(self.repl.exec(deploy.PROBE).decode())
             if self.serve:
                 arena = self.fit(self.info) if self.fit else 0
@@ -267,6 +258,19 @@ class QemuBoard(Board):
             raise
         self.serial = self.repl.serial
         self.restarts += 1
+
+    @contextlib.contextmanager
+    def handed_over(self):
+        """Lets go of the serial port, which mpremote opens exclusively, for another tool (such as
+        `mcutrain deploy --port PTY`) while the board runs on; yields its path, then takes it back."""
+        from mpremote.transport_serial import SerialTransport
+
+        self.repl.close()
+        try:
+            yield self.pty
+        finally:
+            self.repl = SerialTransport(self.pty, baudrate=115200)
+            self.serial = self.repl.serial
 
     def exec(self, code, timeout=60):
         """Runs MicroPython on a board started with serve=False; returns its output (bytes).
