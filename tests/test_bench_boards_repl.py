@@ -17,7 +17,7 @@ import pytest
 from mcutrain import bench as device_bench
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
-from mcutrain_host.board import micropython, virtual
+from mcutrain_host.board import deploy, micropython, virtual
 from mcutrain_host.commands import bench, boards, repl
 
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -296,6 +296,8 @@ def test_repl_on_a_serial_board_sets_up_then_hands_over_to_mpremote(monkeypatch,
     class Board(FakeSerial):
         def exec_raw(self, code, timeout=10):
             self.calls.append(("exec", code))
+            if code == deploy.FIND_MODEL.format(paths=deploy.BOARD_MODELS):
+                return b"/rom/model.mcut\r\n", b""  # deployed with --romfs
             return b"mcutrain repl: m = ...\r\n", b""
 
     Board.calls = calls
@@ -303,8 +305,8 @@ def test_repl_on_a_serial_board_sets_up_then_hands_over_to_mpremote(monkeypatch,
     monkeypatch.setattr(repl.subprocess, "call", lambda command: calls.append(("call", command)) or 0)
     code, out = run_command(repl, "--port", "/dev/ttyFAKE", "--run", str(tmp_path))
     assert code == 0
-    assert [c[0] for c in calls] == ["open", "enter_raw_repl", "exec", "exit_raw_repl", "close", "call"]
-    startup = calls[2][1]
-    assert "'/model.mcut'" in startup and "'/mcutrain.ckpt'" in startup and "t.resume(" in startup
+    assert [c[0] for c in calls] == ["open", "enter_raw_repl", "exec", "exec", "exit_raw_repl", "close", "call"]
+    startup = calls[3][1]
+    assert "'/rom/model.mcut'" in startup and "'/mcutrain.ckpt'" in startup and "t.resume(" in startup
     assert calls[-1][1][-4:] == ["connect", "/dev/ttyFAKE", "resume", "repl"]
     assert "mcutrain repl: m = ..." in out

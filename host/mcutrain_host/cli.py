@@ -12,6 +12,7 @@ from mcutrain.model_file import ModelError  # noqa: E402
 from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, plot,  # noqa: E402
                                     pretrain, quantize, repl, train)
 from mcutrain_host.adaptation_data import ShapeMismatch  # noqa: E402
+from mcutrain_host.board.deploy import DeployError  # noqa: E402
 from mcutrain_host.board.link import LinkDown  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 from mcutrain_host.settings import SettingsError  # noqa: E402
@@ -57,7 +58,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (DatasetError, ModelError, OSError, LinkDown) as e:
+    except (DatasetError, DeployError, ModelError, OSError, LinkDown) as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 1
     except (ShapeMismatch, SettingsError) as e:

@@ -10,7 +10,6 @@ from mcutrain_host.board import deploy, qemu, transports
 from mcutrain_host.board.link import LinkDown
 
 SIMULATED = ("sim", "sim-pty")
-BOARD_MODEL = "/model.mcut"  # where `mcutrain deploy` puts the model on a real board
 BOARD_CHECKPOINT = "/mcutrain.ckpt"
 
 
@@ -154,7 +153,7 @@ def connector(args, model, run_dir, settings):
 
         def connect(previous):
             if previous is None:
-                return transports.SerialBoard(args.port, BOARD_MODEL, BOARD_CHECKPOINT, fit=fit)
+                return transports.SerialBoard(args.port, None, BOARD_CHECKPOINT, fit=fit)
             previous.restart()
             return previous
     return connect

@@ -141,7 +141,8 @@ class VirtualBoard(Board):
 
 
 class SerialBoard(Board):
-    """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`):
+    """A board on a serial port (USB CDC or UART) with mcutrain deployed (`mcutrain deploy`),
+    serving `model` (None: the one deployed, deploy.deployed_model):
     the server is started through the raw REPL after a soft reset (and after take_back, for a board
     whose last host died mid-run), and after BYE the REPL comes back. `prelude` is MicroPython run first (e.g. mounting a ROM filesystem).
     `fit(info)`, if given, takes what the board reports (deploy.Board: arch, free heap) and returns
@@ -165,12 +166,13 @@ class SerialBoard(Board):
                 self.repl.enter_raw_repl(soft_reset=True)
                 if self.prelude:
                     self.repl.exec(self.prelude)
+                from mcutrain_host.board import deploy  # deploy imports the session, which imports this
+
                 arena = 0
                 if self.fit is not None:
-                    from mcutrain_host.board import deploy  # deploy imports the session, which imports this
-
                     arena = self.fit(deploy.parse_probe(self.repl.exec(deploy.PROBE).decode()))
-                self.repl.exec_raw_no_follow(SERVE.format(model=self.model, checkpoint=self.checkpoint, arena=arena))
+                model = self.model or deploy.deployed_model(self.repl)
+                self.repl.exec_raw_no_follow(SERVE.format(model=model, checkpoint=self.checkpoint, arena=arena))
                 break
             except (OSError, TransportError) as e:
                 if self.repl is not None:

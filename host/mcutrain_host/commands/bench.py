@@ -9,7 +9,7 @@ from mcutrain import model as device_model
 from mcutrain.model_file import ModelError
 from mcutrain.trainer import Trainer
 from mcutrain_host import settings as trainer_settings
-from mcutrain_host.board import micropython, ports, qemu, virtual
+from mcutrain_host.board import deploy, micropython, ports, qemu, virtual
 from mcutrain_host.board.deploy import DeployError
 from mcutrain_host.commands import positive_int
 
@@ -37,7 +37,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--model", help="int8 model file (default: the committed tiny); on a serial board a path "
-                                   f"on the board (default: {ports.BOARD_MODEL}, where `mcutrain deploy` puts it)")
+                                   f"on the board (default: where `mcutrain deploy` put it, {' or '.join(deploy.BOARD_MODELS)})")
     p.add_argument("--method", action="append", choices=METHODS,
                    help="training method to time; repeatable (default: all of %s)" % ", ".join(METHODS))
     p.add_argument("--mode", choices=("wp", "np", "mix"), default="mix",
@@ -193,7 +193,7 @@ def run_serial(args):
     try:
         board.enter_raw_repl(soft_reset=True)
         # No output for a while is normal: a ZO step of a bigger model takes seconds on a Cortex-M0+.
-        out, err = board.exec_raw(script_for(args.model or ports.BOARD_MODEL, args), timeout=600)
+        out, err = board.exec_raw(script_for(args.model or deploy.deployed_model(board), args), timeout=600)
         board.exit_raw_repl()
     except TransportError as e:
         raise OSError(f"{args.port}: {e}") from e

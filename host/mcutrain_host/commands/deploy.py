@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from mcutrain import link as protocol
@@ -25,10 +26,17 @@ def add_parser(subparsers):
                     "for qemu-m0, qemu-m3 or qemu-m4 they become the ROM image the emulated board boots "
                     "with (build/<board>-deploy/romfs.img; train and eval build their own).",
         epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
+               "  mcutrain deploy --port /dev/ttyACM0 --romfs --method zo\n"
                "  mcutrain deploy --port sim --heap 192K\n  mcutrain deploy --port qemu-m0 --method fqt\n"
                "  mcutrain deploy --port qemu-m0 --method fqt --batch 4 --heap 224K",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
+    p.add_argument("--romfs", action="store_true",
+                   help="for a board on a serial port whose firmware has a ROMFS partition: build one ROMFS image "
+                        "of the package, the natmod and the model, and write it with `mpremote romfs deploy`; the "
+                        "board mounts it at /rom, runs the bytecode in place and reads the frozen layers' weights "
+                        "in place from flash, so they take no heap (the copies on its filesystem are removed). "
+                        "An emulated board always boots from such an image")
     p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
     for name, default, kind in (("--method", "zo", str), ("--mode", "mix", str),
                                 ("--layers", None, trainer_settings.layer_list), ("--batch", 1, positive_int),
@@ -50,6 +58,10 @@ def run(args):
     # A damaged file or a plan the board would refuse is one line from the host, not a board's traceback.
     trainer_settings.check(device_model.load(args.model), settings)
     try:
+        if args.romfs and args.port in ports.SIMULATED:
+            raise deploy.DeployError("the virtual board has no ROMFS partition: --romfs is for a board on a serial "
+                                     "port (the emulated boards, --port qemu-m0 and the others, always boot from a "
+                                     "ROMFS image)")
         if args.port in ports.SIMULATED:
             flash = micropython.build_dir() / "sim-flash"
             board, need, arena = ports.deploy_virtual(args.heap, args.model, flash, settings)
@@ -67,10 +79,10 @@ def run(args):
                      f"of its {qemu.BOARDS[args.port].rom_limit // 1024} KB for files)")
         else:
             ports.check_serial(args.port)
-            board, need, arena = deploy_serial(args.port, args.model, settings)
-            heap_note, where = "", args.port
+            board, need, arena = deploy_serial(args.port, args.model, settings, args.romfs)
+            heap_note, where = "", args.port + (" (its ROMFS partition, mounted at /rom)" if args.romfs else "")
             # No checkpoint: building the trainer of a new run would remove the board's last one.
-            transport = transports.SerialBoard(args.port, ports.BOARD_MODEL, None, fit=lambda info: arena)
+            transport = transports.SerialBoard(args.port, None, None, fit=lambda info: arena)
         try:
             link = Link(transport)
             # The verdict is the board's: the server builds the plan's trainer in its arena, as a run does.
@@ -88,7 +100,9 @@ def run(args):
     return 0
 
 
-def deploy_serial(port, model, settings):
+def deploy_serial(port, model, settings, romfs):
+    """Copies the deploy tree to the board's filesystem, or with `romfs` writes it as one image to
+    its ROMFS partition; returns (board, need, arena) as deploy.plan_need."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -96,15 +110,27 @@ def deploy_serial(port, model, settings):
         repl = SerialTransport(port, baudrate=115200)
     except TransportError as e:
         raise deploy.DeployError(f"cannot open {port} ({e}); `mcutrain boards` lists the serial ports") from e
-    try:
-        transports.take_back(repl.serial)
-        repl.enter_raw_repl(soft_reset=True)
-        board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
-        tree = deploy.files(board.arch, model)
-        need, arena = deploy.plan_need(Path(model), settings, board.arch, board.free)
-        deploy.check_fit(board, need, arena)
-        deploy.to_serial(repl, tree)
-        repl.exit_raw_repl()
-    finally:
-        repl.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            transports.take_back(repl.serial)
+            repl.enter_raw_repl(soft_reset=True)
+            board = deploy.parse_probe(repl.exec(deploy.PROBE).decode())
+            tree = deploy.files(board.arch, model)
+            partition = deploy.romfs_partition(repl.exec(deploy.ROMFS_PROBE).decode()) if romfs else 0
+            need, arena = deploy.plan_need(Path(model), settings, board.arch, board.free, weights_in_flash=romfs)
+            deploy.check_fit(board, need, arena)
+            if romfs:
+                image = deploy.romfs_image(tree, Path(tmp) / "mcutrain.romfs")
+                if image.stat().st_size > partition:
+                    raise deploy.DeployError(f"the ROMFS image takes {image.stat().st_size} bytes; the board's partition "
+                                             f"holds {partition}. Pick a smaller model, or deploy without --romfs")
+                for path in deploy.remove_files(repl, tree):
+                    print(f"removed {path} from the board's filesystem: the copy in ROMFS replaces it")
+            else:
+                deploy.to_serial(repl, tree)
+            repl.exit_raw_repl()
+        finally:
+            repl.close()
+        if romfs:
+            deploy.to_romfs(port, image)
     return board, need, arena

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mcutrain.trainer import SETTINGS
 from mcutrain_host import metrics
-from mcutrain_host.board import micropython, ports, qemu, virtual
+from mcutrain_host.board import deploy, micropython, ports, qemu, virtual
 
 RUNS = micropython.REPO / "runs"
 TINY = micropython.REPO / "models" / "tiny.mcut"
@@ -50,7 +50,8 @@ def add_parser(subparsers):
                     "from the run's checkpoint, so you can look at t.stats() and t.memory(), step it, or "
                     "change its settings by hand. A finished run's schedule has brought its learning "
                     "rate to 0: `t` then steps at the run's lr with a constant schedule. On the virtual board the checkpoint is RUN/board.ckpt; "
-                    f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model {ports.BOARD_MODEL}; "
+                    f"on a serial board it is {ports.BOARD_CHECKPOINT} and the model the one deployed "
+                    f"({' or '.join(deploy.BOARD_MODELS)}); "
                     "on an emulated board (qemu-m0, qemu-m3, qemu-m4) QEMU boots with the model and the "
                     "run's RUN/flash folder as /flash, where such a run keeps its checkpoints. "
                     "Leave with Ctrl-D (virtual board) or Ctrl-] (serial or emulated board).",
@@ -65,7 +66,7 @@ def add_parser(subparsers):
                         "folders of runs that failed before their first record are passed over)")
     p.add_argument("--model", help="the run's model file (default: the model its virtual board ran, RUN/flash/"
                                    "model.mcut, else the committed tiny; on a serial board a path on the board, "
-                                   f"default {ports.BOARD_MODEL}; on an emulated board the run's model file)")
+                                   f"default the one deployed, {' or '.join(deploy.BOARD_MODELS)}; on an emulated board the run's model file)")
     p.set_defaults(run=run)
 
 
@@ -134,8 +135,8 @@ def run(args):
             raise FileNotFoundError(f"{model}: no such model file")
         code = startup("/rom/model.mcut", qemu.CHECKPOINT, settings, crc, run_dir)
         return repl_qemu(code, args.port, model, run_dir / "flash")
-    code = startup(args.model or ports.BOARD_MODEL, ports.BOARD_CHECKPOINT, settings, crc, run_dir)
-    return repl_serial(code, args.port)
+    return repl_serial(lambda model: startup(args.model or model, ports.BOARD_CHECKPOINT, settings, crc, run_dir),
+                       args.port)
 
 
 def repl_virtual(code, heap, flash=None):
@@ -179,8 +180,9 @@ def repl_qemu(code, port, model, flash):
             board.close()
 
 
-def repl_serial(code, port):
-    """Runs the startup code through the raw REPL (after a soft reset), then mpremote's REPL."""
+def repl_serial(code_for, port):
+    """Runs the startup code, code_for(the model deployed on the board), through the raw REPL
+    (after a soft reset), then mpremote's REPL."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -190,7 +192,7 @@ def repl_serial(code, port):
         raise OSError(f"{port}: {e}") from e
     try:
         board.enter_raw_repl(soft_reset=True)
-        out, err = board.exec_raw(code, timeout=60)  # loading a model and planning take a while on a board
+        out, err = board.exec_raw(code_for(deploy.deployed_model(board)), timeout=60)  # loading a model and planning take a while on a board
         sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
         if err:
             print(f"mcutrain repl: the startup failed on the board (the REPL opens anyway):\n"
