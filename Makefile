@@ -85,7 +85,7 @@ QEMU_FROZEN_FIRMWARE := $(foreach b,$(QEMU_BOARDS),$(BUILD_DIR)/qemu/heap-$(QEMU
 QEMU_MPY_BOARD_qemu-m0 := BOARD=MICROBIT BOARD_DIR=$(CURDIR)/boards/qemu/MICROBIT
 QEMU_MPY_BOARD_qemu-m3 := BOARD=MPS2_AN385 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN385
 QEMU_MPY_BOARD_qemu-m4 := BOARD=MPS2_AN386 BOARD_DIR=$(CURDIR)/boards/qemu/MPS2_AN386
-QEMU_BOARD_SOURCES := boards/qemu/mcutrain_qemu.h boards/qemu/romfs_partition.c $(wildcard boards/qemu/*/mpconfigboard.mk)
+QEMU_BOARD_SOURCES := boards/qemu/mcutrain_qemu.h boards/qemu/romfs_partition.c boards/qemu/no_clock.c $(wildcard boards/qemu/*/mpconfigboard.mk)
 QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 
 .PHONY: qemu-boards bench-arm bench-memory bench-plans

@@ -1,20 +1,29 @@
 """make bench-memory: the heap each model and study method holds on the emulated Cortex-M0
 (32-bit objects, unlike the x64 virtual board), for each way of putting mcutrain on a board:
 
-    romfs   qemu-m0: the package (.mpy), the armv6m natmod and the model in a ROM filesystem, as
-            `mcutrain deploy --port qemu-m0` lays them out; the natmod's code is copied into
-            the heap when imported, bytecode and model weights are read in place
-    frozen  qemu-m0-frozen: the package frozen and qnn built into the firmware; the ROM image
-            holds only the model
+    files   qemu-m0: the package (.mpy), the armv6m natmod and the model on a FAT filesystem, as
+            `mcutrain deploy` leaves them on a board's flash filesystem; importing copies the
+            bytecode and the natmod's code into the heap, and the model is read into RAM
+    romfs   qemu-m0: the same files in its ROMFS partition (`mcutrain deploy --romfs`); the
+            natmod's code is copied into the heap, bytecode and model weights are read in place
+    frozen  qemu-m0-frozen: the package frozen and qnn built into the firmware; the ROMFS
+            image holds only the model
 
-Printed, never judged: the heap in use after importing the package and qnn (`imports`), and
-after 20 training steps at batch 1 (`gc.mem_alloc()` after a collection, so the peak: steps
-allocate nothing), each on a freshly booted board with a 190 KB heap; MemoryError where the
-plan does not fit.
+Printed, never judged, each on a freshly booted board with a 190 KB heap: `imports`, the heap
+that importing the package and qnn takes; `steps`, the heap in use after 20 training steps at
+batch 1 (`gc.mem_alloc()` after a collection, so the peak: steps allocate nothing); `least`,
+the smallest free heap, before the imports, that still loads the model, builds the trainer
+(which picks its plan for the room there is) and runs the steps. `least` comes from a bisection
+over a block taken from the heap before the imports, to 1 KB: each trial runs 2 steps, and the
+figure printed is a run of all 20 at that heap. MemoryError where nothing fits.
+
+The FAT volume lives in a file on the host, reached through ARM semihosting like qemu.py's
+/flash, so its bytes take no heap, as a board's flash does not.
 """
 
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mcutrain_host.board import qemu
@@ -22,56 +31,126 @@ from mcutrain_host.board.micropython import REPO
 from mcutrain_host.experiment.methods import METHODS
 
 MODELS = ("tiny", "small")
-MODES = {"romfs": "qemu-m0", "frozen": "qemu-m0-frozen"}
+MODES = {"files": "qemu-m0", "romfs": "qemu-m0", "frozen": "qemu-m0-frozen"}
 STEPS = 20
+TRIAL_STEPS = 2
+RESOLUTION = 1024
+
+# files: format a FAT volume in a host file, copy the image's files onto it, and take /rom away.
+TO_FAT = """
+import os, gc
+class _Blocks:
+    def __init__(s, name, count):
+        z = _name(name)
+        s.handle, s.count = _call(1, uctypes.addressof(z), 7, len(z) - 1), count  # SYS_OPEN w+b
+    def readblocks(s, n, buf):
+        _call(10, s.handle, n * 512)  # SYS_SEEK
+        _call(6, s.handle, uctypes.addressof(buf), len(buf))  # SYS_READ
+    def writeblocks(s, n, buf):
+        _call(10, s.handle, n * 512)
+        _call(5, s.handle, uctypes.addressof(buf), len(buf))  # SYS_WRITE
+    def ioctl(s, op, arg):
+        return s.count if op == 4 else 512 if op == 5 else 0
+_bdev = _Blocks('fat.img', 2048)
+vfs.VfsFat.mkfs(_bdev)
+vfs.mount(vfs.VfsFat(_bdev), '/fs')
+def _copy(src, dst, buf):
+    for entry in os.ilistdir(src):
+        name, kind = entry[0], entry[1]
+        if kind == 0x4000:
+            os.mkdir(dst + '/' + name)
+            _copy(src + '/' + name, dst + '/' + name, buf)
+            continue
+        with open(src + '/' + name, 'rb') as a, open(dst + '/' + name, 'wb') as b:
+            while True:
+                n = a.readinto(buf)
+                if not n:
+                    break
+                b.write(memoryview(buf)[:n])
+_copy('/rom', '/fs', bytearray(512))
+vfs.umount('/rom')
+for _i in range(len(sys.path)):
+    sys.path[_i] = sys.path[_i].replace('/rom', '/fs')
+"""
 
 RUN = """
 import gc
 gc.collect()
-start = gc.mem_alloc()
-import qnn
-from mcutrain import model
-from mcutrain.trainer import Trainer
+_block = bytearray({block}) if {block} else None
 gc.collect()
-imports = gc.mem_alloc() - start
+free = gc.mem_free()
+start = gc.mem_alloc()
 try:
-    m = model.load('/rom/model.mcut')
+    import qnn
+    from mcutrain import model
+    from mcutrain.trainer import Trainer
+    gc.collect()
+    imports = gc.mem_alloc() - start
+    m = model.load({model!r})
     t = Trainer(m, batch=1, **{settings!r})
-    x = bytes((i * 37) & 0xFF for i in range(m.input_size))
+    x = bytearray(m.input_size)  # one block; bytes() of a generator grows its buffer step by step
+    for i in range(len(x)):
+        x[i] = (i * 37) & 0xFF
     if {sparse}:
         t.select_layers(x, b'\\x03', {sparse})
     for i in range({steps}):
         t.step(x, bytes([i % 10]))
     gc.collect()
-    print(imports, gc.mem_alloc())
+    print(free, imports, gc.mem_alloc())
 except MemoryError:
-    print(imports, 'MemoryError')
+    print(free, 'MemoryError')
 """
 
 
-def measure(board, model, method, tmp):
-    image = qemu.deploy_image(board, REPO / "models" / f"{model}.mcut", Path(tmp) / f"{board}.romfs")
-    q = qemu.QemuBoard(board, image, serve=False)
-    try:
-        code = RUN.format(settings=method.trainer, sparse=method.sparse, steps=STEPS)
-        return q.exec(code, timeout=1800).decode().split()
-    finally:
-        q.close()
+def run(mode, model, method, block, steps, tmp):
+    """(free heap before the imports, imports, heap after the steps), the last two None on a
+    MemoryError, on a freshly booted board whose heap has `block` bytes taken first."""
+    board = MODES[mode]
+    with tempfile.TemporaryDirectory(dir=tmp) as flash:
+        image = qemu.deploy_image(board, REPO / "models" / f"{model}.mcut", Path(flash) / "deploy.romfs")
+        q = qemu.QemuBoard(board, image, serve=False, flash=flash)
+        try:
+            if mode == "files":
+                q.exec(TO_FAT, timeout=300)
+            code = RUN.format(block=block, model="/fs/model.mcut" if mode == "files" else "/rom/model.mcut",
+                              settings=method.trainer, sparse=method.sparse, steps=steps)
+            out = q.exec(code, timeout=1800).decode().split()
+        finally:
+            q.close()
+    if out[1] == "MemoryError":
+        return int(out[0]), None, None
+    return tuple(int(v) for v in out)
+
+
+def least(mode, model, method, tmp):
+    """(imports, steps, least free heap) for one row and mode (see the module's text)."""
+    free, imports, steps = run(mode, model, method, 0, STEPS, tmp)
+    if steps is None:
+        return "MemoryError", "MemoryError", "MemoryError"
+    runs, fails = free, 0  # free heaps, before the imports, known to run and to fail
+    while runs - fails > RESOLUTION:
+        trial = (runs + fails) // 2
+        got, _, ok = run(mode, model, method, free - trial, TRIAL_STEPS, tmp)
+        if ok is None:
+            fails = max(fails, got)
+        else:
+            runs = min(runs, got)
+    got, _, ok = run(mode, model, method, free - runs, STEPS, tmp)
+    return imports, steps, got if ok is not None else f">{got}"
 
 
 def main():
     methods = [name for name, m in METHODS.items() if m.family in ("zo", "fqt")]
-    print(f"heap in bytes on qemu-m0 (Cortex-M0, 190 KB heap), after {STEPS} steps at batch 1; "
-          f"imports: the package and qnn")
-    print(f"{'model':6} {'method':14}" + "".join(f" {mode + ' imports':>15} {mode + ' steps':>13}" for mode in MODES))
-    with tempfile.TemporaryDirectory() as tmp:
-        for model in MODELS:
-            for name in methods:
-                row = f"{model:6} {name:14}"
-                for board in MODES.values():
-                    imports, heap = measure(board, model, METHODS[name], tmp)
-                    row += f" {imports:>15} {heap:>13}"
-                print(row, flush=True)
+    rows = [(model, name) for model in MODELS for name in methods]
+    print(f"heap in bytes on qemu-m0 (Cortex-M0, 190 KB heap): imports, the package and qnn; steps, in use after "
+          f"{STEPS} steps at batch 1; least, the smallest free heap before the imports that runs them")
+    print(f"{'model':6} {'method':14}" + "".join(f" {f'{mode} {what}':>15}" for mode in MODES
+                                                  for what in ("imports", "steps", "least")))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:  # each board is one QEMU
+        cells = {(row, mode): pool.submit(least, mode, row[0], METHODS[row[1]], tmp) for row in rows for mode in MODES}
+        for row in rows:
+            print(f"{row[0]:6} {row[1]:14}" + "".join(f" {v:>15}" for mode in MODES for v in cells[row, mode].result()),
+                  flush=True)
 
 
 if __name__ == "__main__":

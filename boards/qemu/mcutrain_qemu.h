@@ -33,3 +33,9 @@
 // A ROMFS partition (romfs_partition.c), mounted at /rom at every reset.
 #undef MICROPY_VFS_ROM_IOCTL
 #define MICROPY_VFS_ROM_IOCTL (1)
+
+// FAT (MICROPY_VFS_FAT in our board folders) with long file names and os.chdir/getcwd, as the
+// stm32 port has it.
+#define MICROPY_FATFS_ENABLE_LFN (1)
+#define MICROPY_FATFS_LFN_CODE_PAGE 437
+#define MICROPY_FATFS_RPATH (2)

@@ -14,3 +14,7 @@ SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 
 MPY_CROSS_FLAGS += -march=armv7emsp
 SRC_C += $(abspath $(BOARD_DIR)/../romfs_partition.c)
+# FAT, the filesystem an stm32 board keeps its files on (make bench-memory's files-in-RAM mode).
+MICROPY_VFS_FAT = 1
+SRC_C += shared/timeutils/timeutils.c
+SRC_C += $(abspath $(BOARD_DIR)/../no_clock.c)
