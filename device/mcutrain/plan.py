@@ -71,6 +71,7 @@ class Plan:
         gc.collect()
         self.sizes, self.lives, self.last_life = array("i", self.sizes), array("i", self.lives), array("i", self.last_life)
         self.int32s, self.offsets = bytearray(self.int32s), array("i", self.offsets)
+        self.tensors, self.made_in, self.read_in = array("i", self.tensors), array("i", self.made_in), array("i", self.read_in)
         self.stages = [array("i", tensors) for tensors in self.stages]
         gc.collect()
 
@@ -192,32 +193,62 @@ class Plan:
             for b in range(n):
                 end = max(end, self.offsets[b] + sizes[b])
             return -(-end // ALIGN) * ALIGN
-        # Each buffer's lives as a chain through the triples: first[b], then next_life[i].
-        first = array("i", [-1] * n)
-        next_life = array("i", [-1] * (len(lives) // 3))
+        # Each buffer's lives as a chain through the triples: first[b], then next_life[i]. Placing
+        # takes only these few int arrays, of sizes the plan fixes: its heap is the same on every
+        # board and under any fragmentation, which makes a fit at a heap's edge repeatable.
+        first = _filled(n, -1)
+        next_life = _filled(len(lives) // 3, -1)
         for i in range(len(next_life) - 1, -1, -1):
             b = lives[3 * i]
             next_life[i] = first[b]
             first[b] = i
-        offsets = self.offsets = array("i", [0] * n)
-        placed = []
+        offsets = self.offsets = _filled(n, 0)
+        # Largest first, ties in the order they were planned (an insertion sort, stable on every port).
+        order = _filled(n, 0)
+        for b in range(n):
+            k = b
+            while k and sizes[order[k - 1]] < sizes[b]:
+                order[k] = order[k - 1]
+                k -= 1
+            order[k] = b
+        taken = _filled(n, 0)  # the placed buffers that live at the same time as the one being placed
         end = 0
-        # Largest first, ties in the order they were planned: one key, the same on every port
-        # (MicroPython's sort is not stable).
-        for b in sorted(range(n), key=lambda b: b - sizes[b] * n):
-            size = sizes[b]
-            taken = sorted((offsets[p], offsets[p] + sizes[p]) for p in placed
-                           if _overlap(lives, first, next_life, p, b))
-            offset = 0
-            for low, high in taken:
-                if offset + size <= low:
-                    break
-                if high > offset:
-                    offset = -(-high // ALIGN) * ALIGN
+        for i in range(n):
+            b = order[i]
+            count = 0
+            for j in range(i):
+                if _overlap(lives, first, next_life, order[j], b):
+                    taken[count] = order[j]
+                    count += 1
+            offset = _lowest_clear(offsets, sizes, taken, count, sizes[b])
             offsets[b] = offset
-            placed.append(b)
-            end = max(end, offset + size)
+            end = max(end, offset + sizes[b])
         return -(-end // ALIGN) * ALIGN
+
+
+def _filled(n, value):
+    a = array("i", bytes(4 * n))
+    if value:
+        for i in range(n):
+            a[i] = value
+    return a
+
+
+def _lowest_clear(offsets, sizes, taken, count, size):
+    """The lowest aligned offset where `size` bytes meet none of the first `count` buffers in
+    `taken`: 0, or just above one of them."""
+    best = -1
+    for k in range(-1, count):
+        start = 0 if k < 0 else -(-(offsets[taken[k]] + sizes[taken[k]]) // ALIGN) * ALIGN
+        if 0 <= best <= start:
+            continue
+        for m in range(count):
+            low = offsets[taken[m]]
+            if low < start + size and start < low + sizes[taken[m]]:
+                break
+        else:
+            best = start
+    return best
 
 
 def _overlap(lives, first, next_life, a, b):
