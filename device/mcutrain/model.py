@@ -139,6 +139,7 @@ class Model:
         self.classes = elements(description.layers[-1].shape)
         self.batch = 0
         self.arena, self.arena_given, self.planned = None, False, 0
+        self.arena_view = None
 
     def plan(self, batch=1):
         """Plans inference alone for `batch` samples (mcutrain.plan)."""
@@ -160,22 +161,33 @@ class Model:
         self.planned = size
         # What view() needs of the plan; the rest of it is dropped.
         self.offsets, self.sizes, self.int32s = plan.offsets, plan.sizes, plan.int32s
-        views = {}  # one view per span of the arena, shared by the stages that see it there
-        self.stage_acts = []
-        for tensors in plan.stage_tensors():
-            acts = [None]
+        self.arena_view = memoryview(self.arena)
+        # One view per span of the arena, shared by the stages that see it there. Made with no
+        # garbage between them (no key objects, no copies), so that none leaves a hole behind.
+        stages = plan.stage_tensors()
+        self.stage_acts = [[None] * len(tensors) for tensors in stages]
+        for s in range(len(stages)):
+            tensors = stages[s]
             for t in range(1, len(tensors)):
-                b = tensors[t]
-                span = (self.offsets[b], self.sizes[b])
-                if span not in views:
-                    views[span] = self.view(b)
-                acts.append(views[span])
-            self.stage_acts.append(acts)
+                self.stage_acts[s][t] = self._shared_view(stages, s, t)
         self.acts = self.stage_acts[0]
         self.starts = plan.starts
         self.set_batch(plan.batch)
         self.predictions = array("i", bytes(4 * plan.batch))
         self.argmax_params = array("i", (plan.batch, self.classes))
+
+    def _shared_view(self, stages, s, t):
+        """The view of tensor t's buffer in stage s: an earlier stage's or tensor's view of the
+        same span of the arena, else a new one."""
+        b = stages[s][t]
+        offset, size = self.offsets[b], self.sizes[b]
+        for s2 in range(s + 1):
+            tensors = stages[s2]
+            for t2 in range(1, len(tensors) if s2 < s else t):
+                other = tensors[t2]
+                if self.offsets[other] == offset and self.sizes[other] == size:
+                    return self.stage_acts[s2][t2]
+        return self.view(b)
 
     def holds(self, size, arena=None):
         """Whether use() needs no new arena for a plan of `size` bytes: one is given (use() checks
@@ -186,7 +198,7 @@ class Model:
         """A new arena of `size` bytes in place of the current one, whose views must be dropped
         first (the plan's, and a trainer's) for the collector to take it back: the arena is one
         block, and on a board the old and the new one may not fit together."""
-        self.acts = self.stage_acts = self.arena = None
+        self.acts = self.stage_acts = self.arena = self.arena_view = None
         gc.collect()
         self.arena = bytearray(size)
 
@@ -201,7 +213,7 @@ class Model:
         """Planned buffer `buf` (an index the plan gave) in the arena: a memoryview of its bytes,
         or of its int32 elements."""
         offset = self.offsets[buf]
-        view = memoryview(self.arena)[offset:offset + self.sizes[buf]]
+        view = self.arena_view[offset:offset + self.sizes[buf]]
         return kernels.int32_view(view) if self.int32s[buf] else view
 
     def stage(self, number):

@@ -18,6 +18,7 @@ from mcutrain import schedule, zo
 from mcutrain.loss import Loss
 
 METHODS = ("zo", "fqt", "hybrid")
+WORD = 8 if sys.maxsize > 1 << 32 else 4
 MODES = (zo.WP, zo.NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
@@ -116,6 +117,13 @@ class Trainer:
         lean = placed.place()
         lean_offsets = placed.offsets
         self.plan_choice, keep, need = self._choose(fast, lean, aside)
+        # The kept plan and the choice are made after a collection, in the lowest holes: made
+        # amid the trials' garbage, they would split the free block the arena needs.
+        placed = None
+        gc.collect()
+        self.plan_choice = "%s" % self.plan_choice
+        if keep:
+            keep = tuple(list(keep))
         placed = self._step_plan(keep)
         placed.place()
         # Copied after a collection, the plan and the lean offsets sit in the lowest holes, not
@@ -144,7 +152,15 @@ class Trainer:
                 placed.offsets = lean_offsets
             else:
                 self._step_plan(keep, placed)  # the new objects take the placed plan's buffers
+        # Taken before the views and given back last: a block for what the caller holds beside
+        # the trainer (_aside counts it), which the many small objects made next would cut up.
+        try:
+            spare = bytearray(_callers_bytes(self.batch, self.model))
+        except MemoryError:
+            spare = None  # a heap already cut up: the caller takes what holes there are
         self.model.use(placed, self.arena)
+        # The model keeps what its views need of the plan; the rest goes back before binding.
+        placed = lean_offsets = None
         self.arena = None  # the model keeps a given arena for every later plan
         self.loss = Loss(self.model)
         if self.fqt is not None:
@@ -152,6 +168,7 @@ class Trainer:
         for layer in self.zo_layers:
             layer.bind(self.model)
         self.schedule = schedule.SCHEDULES[self.schedule_name]
+        spare = None
 
     def _build(self, top, layers):
         """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""
@@ -359,11 +376,17 @@ class Trainer:
 
 
 def _aside(plan):
-    """Bytes a plan like this one takes beside its arena once the arena is taken: the plan made
-    again for the rebuilt objects, then its views and the stages' lists (measured about 7 bytes
-    a buffer on a Cortex-M0, counted as 2 words a buffer and 128 more)."""
-    word = 8 if sys.maxsize > 1 << 32 else 4
-    return plan.footprint() + word * (2 * len(plan.sizes) + 128)
+    """Bytes a plan like this one takes beside its arena once the arena is taken: the plan kept
+    for the rebuilt objects, its views and the stages' lists (measured about 7 bytes a buffer on
+    a Cortex-M0, counted as 2 words a buffer and 128 more); and what the caller holds beside the
+    trainer."""
+    return plan.footprint() + WORD * (2 * len(plan.sizes) + 128) + _callers_bytes(plan.batch, plan.model)
+
+
+def _callers_bytes(batch, model):
+    """What a trainer's caller holds beside it: a batch of inputs, and 256 words for a label, a
+    report, a line typed."""
+    return batch * model.input_size + 256 * WORD
 
 
 def _room(model, arena, aside):
