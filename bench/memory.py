@@ -26,7 +26,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mcutrain_host.board import qemu
+from mcutrain_host.board import package, qemu
 from mcutrain_host.board.micropython import REPO
 from mcutrain_host.experiment.methods import METHODS
 
@@ -146,6 +146,7 @@ def main():
           f"{STEPS} steps at batch 1; least, the smallest free heap before the imports that runs them")
     print(f"{'model':6} {'method':14}" + "".join(f" {f'{mode} {what}':>15}" for mode in MODES
                                                   for what in ("imports", "steps", "least")))
+    package.compiled()  # once, before the boards that deploy it run side by side
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:  # each board is one QEMU
         cells = {(row, mode): pool.submit(least, mode, row[0], METHODS[row[1]], tmp) for row in rows for mode in MODES}
         for row in rows:
