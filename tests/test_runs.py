@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,15 +35,17 @@ def runs(tmp_path, monkeypatch):
 
 
 def board_processes(folder):
-    """The virtual board's process ids: the unix port serving from this run's flash folder."""
+    """The virtual board's process ids: the unix port serving from this run's flash folder (its
+    working directory)."""
     found = []
     for pid in os.listdir("/proc"):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmdline = f.read()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if pid.isdigit() and b"micropython" in cmdline and str(folder).encode() in cmdline:
+        if pid.isdigit() and b"micropython" in cmdline and cwd == str(Path(folder).resolve() / "flash"):
             found.append(int(pid))
     return found
 

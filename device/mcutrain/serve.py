@@ -27,9 +27,20 @@ EVAL = 1
 # What a SAMPLE ACK reports happened.
 BUFFERED, STEPPED, EVALUATED = 0, 1, 2
 # Settings of the link itself, not of the trainer.
-RUN_SETTINGS = ("checkpoint_every", "resume")
+RUN_SETTINGS = ("checkpoint_every", "resume", "check")
 KNOWN = SETTINGS + ("method", "seed") + RUN_SETTINGS
 FLOATS = ("lr", "lmin", "lmax")
+# Heap a new run's trainer must leave free: what the run still allocates, briefly, after CONFIG
+# (a checkpoint's file and header, the stats report, a line of settings), on a 32-bit board and
+# twice that on a 64-bit one. A trainer that leaves less is refused at CONFIG, where deploy sees
+# it, rather than trained until its first checkpoint fails.
+WORD = 8 if sys.maxsize > 1 << 32 else 4
+RUN_RESERVE = 512 * WORD
+# Heap that deploy's check (CONFIG with check=1) holds aside while the trainer is built. Where
+# a build's many allocations land depends on the heap's holes, so two CONFIGs of one plan with
+# other settings (a run's lr, its schedule) can need a few hundred bytes more or less; what the
+# check accepts with this to spare, a run builds.
+CHECK_MARGIN = 512 * WORD
 WORDS = ("method", "mode", "schedule_name")
 
 
@@ -103,13 +114,17 @@ class Server:
     def configure(self, text):
         settings = parse_settings(text)
         resume = settings.pop("resume", 0)
+        check = settings.pop("check", 0)
         if "checkpoint_every" in settings:
             self.checkpoint_every = settings.pop("checkpoint_every")
         created = self.trainer is None
         if created:
             gc.collect()
+            margin = bytearray(CHECK_MARGIN) if check else None
             self.trainer = Trainer(self.model, **settings)
+            margin = None
             self.plan(self.trainer.batch)
+            self.check_reserve()
         else:
             # A host reconnecting sends every setting again: only changes count.
             for key in list(settings):
@@ -130,6 +145,17 @@ class Server:
         elif resume:
             raise ValueError("resume needs a checkpoint path on the board")
         return self.hello()
+
+    def check_reserve(self):
+        """MemoryError, and no trainer, if the new trainer leaves less than RUN_RESERVE free."""
+        if not hasattr(gc, "mem_free"):
+            return
+        gc.collect()
+        free = gc.mem_free()
+        if free < RUN_RESERVE:
+            self.trainer = self.images = None
+            raise MemoryError("the trainer leaves %d bytes of heap free; a run needs %d more for its checkpoints "
+                              "and reports" % (free, RUN_RESERVE))
 
     def sample(self):
         """Puts the sample into the batch buffer; a full buffer is stepped or evaluated."""

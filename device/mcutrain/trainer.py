@@ -102,6 +102,21 @@ class Trainer:
         return layers[-self.fqt_layers:], layers[:-self.fqt_layers]
 
     def _plan(self):
+        """Builds the plan the `plan` setting asks for; left to the trainer, a build that runs out
+        of heap (the trials, the views: what _aside estimates) is made again, lean."""
+        try:
+            self._plan_as_set()
+        except MemoryError as e:
+            if self.plan is not None:
+                raise
+            self.plan = "lean"
+            try:
+                self._plan_as_set()
+            finally:
+                self.plan = None
+            self.plan_choice = "lean: building the plan first chosen ran out of heap (%s)" % e
+
+    def _plan_as_set(self):
         self._check()
         top, layers = self._split(self._trainable())
         # Drop the old plan's objects first: on a board the old and the new plan may not fit together.

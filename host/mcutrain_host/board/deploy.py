@@ -144,7 +144,11 @@ def refusal(reason, board, need, arena, heap_note=""):
 def confirm_plan(link, settings, board, need, arena, heap_note=""):
     """Opens a session with the started server and has it build the trainer of `settings` in its
     arena, as a run does; returns its hello. DeployError with the board's reason and the figures
-    if the server could not start or cannot build the plan."""
+    if the server could not start or cannot build the plan, or the plan leaves less heap than a
+    run needs beside it (mcutrain.serve.RUN_RESERVE). The server has the run's checkpoint path
+    and builds the trainer with mcutrain.serve.CHECK_MARGIN to spare (check=1), so what it
+    accepts a run builds; it resumes rather than starts a run, which would remove the board's
+    last checkpoint, and saves nothing."""
     from mcutrain import link as protocol
     from mcutrain_host.board.link import BoardError
     from mcutrain_host.board.session import parse_info
@@ -157,7 +161,7 @@ def confirm_plan(link, settings, board, need, arena, heap_note=""):
     except BoardError as e:
         raise refused("start the server", e) from None
     try:
-        return parse_info(link.request(protocol.CONFIG, format_settings(settings).encode()))
+        return parse_info(link.request(protocol.CONFIG, format_settings(dict(settings, resume=1, check=1)).encode()))
     except BoardError as e:
         raise refused("build the training plan", e) from None
 

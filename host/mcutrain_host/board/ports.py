@@ -11,6 +11,9 @@ from mcutrain_host.board.link import LinkDown
 
 SIMULATED = ("sim", "sim-pty")
 BOARD_CHECKPOINT = "/mcutrain.ckpt"
+# The virtual board's, relative to its flash folder (its working directory): RUN/board.ckpt for a
+# run, and the same string, as the same heap, at deploy's check.
+SIM_CHECKPOINT = "../board.ckpt"
 
 
 def add_port_arguments(p):
@@ -131,7 +134,7 @@ def connector(args, model, run_dir, settings):
 
         def connect(previous):
             if previous is None:
-                return transports.VirtualBoard(run_dir / "flash", run_dir / "board.ckpt", heap=args.heap,
+                return transports.VirtualBoard(run_dir / "flash", SIM_CHECKPOINT, heap=args.heap,
                                                pty=args.port == "sim-pty", arena=arena)
             previous.restart()
             return previous

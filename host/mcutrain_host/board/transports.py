@@ -84,7 +84,9 @@ class VirtualBoard(Board):
             raise FileNotFoundError(f"{binary} is missing: run `make micropython` (or set MPY_DIR)")
         command = [str(binary), "-X", f"heapsize={self.heap}", "-c",
                    SERVE.format(model="model.mcut", checkpoint=self.checkpoint, arena=self.arena)]
-        env = dict(os.environ, MICROPYPATH=str(self.flash / "lib"))
+        # Relative to the flash folder, the board's working directory: every run's sys.path holds
+        # the same strings, so the heap a plan leaves is the same as at deploy's check.
+        env = dict(os.environ, MICROPYPATH="lib")
         if self.pty:
             master, slave = os.openpty()
             tty.setraw(slave)  # no echo, no line editing, no Ctrl-C signal: bytes pass as they are

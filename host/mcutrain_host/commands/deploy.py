@@ -67,7 +67,7 @@ def run(args):
             board, need, arena = ports.deploy_virtual(args.heap, args.model, flash, settings)
             heap_note = ports.virtual_heap_note(args.heap)
             where = f"the virtual board's flash ({flash}, heap {args.heap})"
-            transport = transports.VirtualBoard(flash, None, heap=args.heap, arena=arena)
+            transport = transports.VirtualBoard(flash, ports.SIM_CHECKPOINT, heap=args.heap, arena=arena)
         elif args.port in qemu.BOARDS:
             # Flashing an emulated board is building its ROM image; the board booted from it checks the fit.
             folder = micropython.build_dir() / f"{args.port}-deploy"
@@ -81,8 +81,7 @@ def run(args):
             ports.check_serial(args.port)
             board, need, arena = deploy_serial(args.port, args.model, settings, args.romfs)
             heap_note, where = "", args.port + (" (its ROMFS partition, mounted at /rom)" if args.romfs else "")
-            # No checkpoint: building the trainer of a new run would remove the board's last one.
-            transport = transports.SerialBoard(args.port, None, None, fit=lambda info: arena)
+            transport = transports.SerialBoard(args.port, None, ports.BOARD_CHECKPOINT, fit=lambda info: arena)
         try:
             link = Link(transport)
             # The verdict is the board's: the server builds the plan's trainer in its arena, as a run does.
