@@ -125,12 +125,16 @@ class Trainer:
         self.model.writable(top + layers)
         self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
         self._build(top, layers)
-        # Plans are placed now, while the heap still has room for the placing's working lists.
-        placed = self._step_plan(None)
-        fast, aside = placed.place(), _aside(placed)
+        # Plans are placed now, while the heap still has room for the placing's working lists;
+        # the fast one only where it may be chosen.
         placed = self._step_plan(())
-        lean = placed.place()
+        lean, aside = placed.place(), _aside(placed)
         lean_offsets = placed.offsets
+        fast = None
+        if self.plan != "lean":
+            placed = None
+            placed = self._step_plan(None)
+            fast, aside = placed.place(), _aside(placed)
         self.plan_choice, keep, need = self._choose(fast, lean, aside)
         # The kept plan and the choice are made after a collection, in the lowest holes: made
         # amid the trials' garbage, they would split the free block the arena needs.
@@ -229,10 +233,10 @@ class Trainer:
 
     def _choose(self, fast, lean, aside):
         """(why, what to keep as _step_plan takes it, arena bytes), from the arena sizes of the
-        fast and the lean plan: the plan the `plan` setting asks for; by default the fast one if
-        it fits the room there is (the given arena, or the free heap less the bytes a plan takes
-        aside from it, `aside`), else the lean one that keeps the deepest restart tensors that
-        still fit."""
+        fast (None where the setting asks for lean) and the lean plan: the plan the `plan`
+        setting asks for; by default the fast one if it fits the room there is (the given arena,
+        or the free heap less the bytes a plan takes aside from it, `aside`), else the lean one
+        that keeps the deepest restart tensors that still fit."""
         if self.plan == "fast":
             return "fast, as asked", None, fast
         if self.plan == "lean":
