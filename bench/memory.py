@@ -149,9 +149,11 @@ def main():
     package.compiled()  # once, before the boards that deploy it run side by side
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:  # each board is one QEMU
         cells = {(row, mode): pool.submit(least, mode, row[0], METHODS[row[1]], tmp) for row in rows for mode in MODES}
-        for row in rows:
-            print(f"{row[0]:6} {row[1]:14}" + "".join(f" {v:>15}" for mode in MODES for v in cells[row, mode].result()),
-                  flush=True)
+        # Printed once every board is done: building an image silences stdout for a moment
+        # (deploy.romfs_image), and a row printed then would be lost.
+        results = {cell: future.result() for cell, future in cells.items()}
+    for row in rows:
+        print(f"{row[0]:6} {row[1]:14}" + "".join(f" {v:>15}" for mode in MODES for v in results[row, mode]))
 
 
 if __name__ == "__main__":
