@@ -23,6 +23,7 @@ The FAT volume lives in a file on the host, reached through ARM semihosting like
 
 import sys
 import tempfile
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -86,15 +87,7 @@ try:
     from mcutrain.trainer import Trainer
     gc.collect()
     imports = gc.mem_alloc() - start
-    m = model.load({model!r})
-    t = Trainer(m, batch=1, **{settings!r})
-    x = bytearray(m.input_size)  # one block; bytes() of a generator grows its buffer step by step
-    for i in range(len(x)):
-        x[i] = (i * 37) & 0xFF
-    if {sparse}:
-        t.select_layers(x, b'\\x03', {sparse})
-    for i in range({steps}):
-        t.step(x, bytes([i % 10]))
+{train}
     gc.collect()
     print(free, imports, gc.mem_alloc())
 except MemoryError:
@@ -112,8 +105,8 @@ def run(mode, model, method, block, steps, tmp):
         try:
             if mode == "files":
                 q.exec(TO_FAT, timeout=300)
-            code = RUN.format(block=block, model="/fs/model.mcut" if mode == "files" else "/rom/model.mcut",
-                              settings=method.trainer, sparse=method.sparse, steps=steps)
+            model_path = "/fs/model.mcut" if mode == "files" else "/rom/model.mcut"
+            code = RUN.format(block=block, train=textwrap.indent(method.board_steps(model_path, steps), "    "))
             out = q.exec(code, timeout=1800).decode().split()
         finally:
             q.close()

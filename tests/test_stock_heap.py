@@ -23,23 +23,11 @@ pytestmark = [
 STUDY = [name for name, m in METHODS.items() if m.family in ("zo", "fqt")]
 STEPS = 20
 
-# Run unchanged by the board and by CPython: 20 steps of batch 1, then a CRC-32 of every weight
-# and bias tensor, and the plan the trainer took.
-PROGRAM = """
-import gc
+# Run unchanged by the board and by CPython: 20 steps of batch 1 (Method.board_steps), then a
+# CRC-32 of every weight and bias tensor, and the plan the trainer took.
+CHECK = """
 from array import array
-from mcutrain import model
 from mcutrain.backend import kernels
-from mcutrain.trainer import Trainer
-m = model.load({model!r})
-t = Trainer(m, batch=1, lr={lr!r}, **{settings!r})
-x = bytearray(m.input_size)  # one block; bytes() of a generator grows its buffer step by step
-for i in range(len(x)):
-    x[i] = (i * 37) & 0xFF
-if {sparse}:
-    t.select_layers(x, b'\\x03', {sparse})
-for i in range({steps}):
-    t.step(x, bytes([i % 10]))
 crc = array('i', [0])
 for layer in m.layers:
     if layer.weight is not None:
@@ -51,8 +39,7 @@ print('%08x' % (crc[0] & 0xFFFFFFFF), t.plan_choice.split(':')[0].split(' ')[0])
 
 def program(model_path, name):
     method = METHODS[name]
-    return PROGRAM.format(model=str(model_path), lr=method.lr, settings=method.trainer, sparse=method.sparse,
-                          steps=STEPS)
+    return "import gc\n" + method.board_steps(model_path, STEPS, lr=method.lr) + CHECK
 
 
 def on_cpython(model, name):

@@ -13,6 +13,28 @@ class Method(NamedTuple):
     trainer: dict = {}  # Trainer settings
     sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
 
+    def board_steps(self, model_path, steps, **settings):
+        """MicroPython that trains by this method on a board, on one fixed input: binds m (the model
+        file at `model_path`), t (its Trainer of this method's settings and `settings`, batch 1) and
+        x, chooses the sparse layers on x, then runs `steps` steps. The one text for the tests and
+        benchmarks that train a method on a board."""
+        return BOARD_STEPS.format(model=str(model_path), settings=dict(self.trainer, **settings), sparse=self.sparse,
+                                  steps=steps)
+
+
+BOARD_STEPS = """from mcutrain import model
+from mcutrain.trainer import Trainer
+m = model.load({model!r})
+t = Trainer(m, batch=1, **{settings!r})
+x = bytearray(m.input_size)  # one block; bytes() of a generator grows its buffer step by step
+for i in range(len(x)):
+    x[i] = (i * 37) & 0xFF
+if {sparse}:
+    t.select_layers(x, b'\\x03', {sparse})
+for i in range({steps}):
+    t.step(x, bytes([i % 10]))
+"""
+
 
 LAST_LAYERS = 2  # FQT, the hybrid's FQT part and float back-propagation train this many last layers
 
