@@ -1,10 +1,9 @@
 """Deploy's fit check at its edge (issue #17): the verdict is the board's own. On the virtual
 board, bisect the heap to the smallest that `mcutrain deploy` accepts; a whole `mcutrain train`
 run (checkpoints every 10 steps, evaluations, the final save and report) then completes in that
-heap, and a run in a heap two check margins below the edge is refused by the board when it
-builds the plan, as deploy said. Between the two lies what the check holds to spare:
-mcutrain.serve.CHECK_MARGIN while the trainer is built, since where a build's allocations land,
-and so the heap it needs, moves by a few hundred bytes with a run's other settings."""
+heap, and a run in a heap two build margins below the edge is refused by the board when it
+builds the plan, as deploy said. Between the two lies what every build holds to spare,
+mcutrain.serve.BUILD_MARGIN."""
 
 import pytest
 
@@ -38,6 +37,6 @@ def test_what_deploy_accepts_at_its_edge_trains_and_what_it_refuses_well_below_d
     capsys.readouterr()
     assert trains(accepted, method, tmp_path / "at-the-edge") == 0, capsys.readouterr().err
     assert list((tmp_path / "at-the-edge").glob("board.ckpt.[01]"))
-    below = accepted - 2 * serve.CHECK_MARGIN  # the host's word size is the virtual board's
+    below = accepted - 2 * serve.BUILD_MARGIN  # the host's word size is the virtual board's
     assert trains(below, method, tmp_path / "below") == 1
     assert "the board refused: MemoryError" in capsys.readouterr().err

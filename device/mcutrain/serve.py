@@ -19,7 +19,7 @@ from mcutrain import checkpoint
 from mcutrain import link as protocol
 from mcutrain import model as model_module
 from mcutrain.backend import kernels
-from mcutrain.trainer import SETTINGS, Trainer
+from mcutrain.trainer import SETTINGS, WORD, Trainer
 
 # Sample payload: id u32, flags u8, label u8, then the image.
 SAMPLE_HEADER = 6
@@ -27,20 +27,22 @@ EVAL = 1
 # What a SAMPLE ACK reports happened.
 BUFFERED, STEPPED, EVALUATED = 0, 1, 2
 # Settings of the link itself, not of the trainer.
-RUN_SETTINGS = ("checkpoint_every", "resume", "check")
+RUN_SETTINGS = ("checkpoint_every", "resume")
 KNOWN = SETTINGS + ("method", "seed") + RUN_SETTINGS
+# The settings a trainer is built with, in the order a host sends them: a run's first CONFIG
+# carries these alone (the rest follows in a second), so deploy's check and every run of a plan
+# send the same text and make the same allocations.
+BUILT_WITH = ("method", "mode", "batch", "queries", "layers", "fqt_layers", "plan", "seed")
 FLOATS = ("lr", "lmin", "lmax")
 # Heap a new run's trainer must leave free: what the run still allocates, briefly, after CONFIG
 # (a checkpoint's file and header, the stats report, a line of settings), on a 32-bit board and
 # twice that on a 64-bit one. A trainer that leaves less is refused at CONFIG, where deploy sees
 # it, rather than trained until its first checkpoint fails.
-WORD = 8 if sys.maxsize > 1 << 32 else 4
 RUN_RESERVE = 512 * WORD
-# Heap that deploy's check (CONFIG with check=1) holds aside while the trainer is built. Where
-# a build's many allocations land depends on the heap's holes, so two CONFIGs of one plan with
-# other settings (a run's lr, its schedule) can need a few hundred bytes more or less; what the
-# check accepts with this to spare, a run builds.
-CHECK_MARGIN = 512 * WORD
+# Heap held aside while a trainer is built, given back after. A build must fit with this to
+# spare, so a run whose heap differs a little from deploy's check (a real board's REPL history,
+# a run's seed) still builds the plan the check built.
+BUILD_MARGIN = 512 * WORD
 WORDS = ("method", "mode", "schedule_name")
 
 
@@ -78,8 +80,9 @@ def parse_settings(text):
 
 
 class Server:
-    def __init__(self, model, link, checkpoint):
+    def __init__(self, model, link, checkpoint, arena=None):
         self.model, self.link, self.checkpoint = model, link, checkpoint
+        self.arena = arena  # the run's arena, given to its trainer
         self.trainer = None
         self.checkpoint_every = 0
         self.checksum = array("i", [0])  # CRC-32 of the ids of applied training samples
@@ -114,16 +117,22 @@ class Server:
     def configure(self, text):
         settings = parse_settings(text)
         resume = settings.pop("resume", 0)
-        check = settings.pop("check", 0)
         if "checkpoint_every" in settings:
             self.checkpoint_every = settings.pop("checkpoint_every")
         created = self.trainer is None
         if created:
+            # The batch buffer before the trainer: after its many small objects, at the edge of
+            # the heap, no hole might hold it.
+            self.plan(settings.get("batch", 1))
             gc.collect()
-            margin = bytearray(CHECK_MARGIN) if check else None
-            self.trainer = Trainer(self.model, **settings)
+            margin = bytearray(BUILD_MARGIN)
+            try:
+                self.trainer = Trainer(self.model, arena=self.arena, **settings)
+            except Exception:
+                self.images = self.labels = self.ids = None
+                raise
+            self.arena = None  # the model keeps it for every later plan
             margin = None
-            self.plan(self.trainer.batch)
             self.check_reserve()
         else:
             # A host reconnecting sends every setting again: only changes count.
@@ -153,7 +162,7 @@ class Server:
         gc.collect()
         free = gc.mem_free()
         if free < RUN_RESERVE:
-            self.trainer = self.images = None
+            self.trainer = self.images = self.labels = self.ids = None
             raise MemoryError("the trainer leaves %d bytes of heap free; a run needs %d more for its checkpoints "
                               "and reports" % (free, RUN_RESERVE))
 
@@ -243,8 +252,10 @@ class Server:
 def main(model_path, checkpoint=None, arena=0, stream_in=None, stream_out=None):
     """Serves a training run on stdin/stdout (the USB or UART serial link) until BYE. arena: bytes
     of the trainer's arena (the host sizes it for the run's plan), taken first, while the heap is
-    still whole; 0, or a heap without a block that large, leaves it to the trainer, which then says
-    at CONFIG what it could not take."""
+    still whole, and given to the trainer: it picks the fastest plan that fits the arena, not the
+    free heap, so deploy's check and every run of the plan build the same one. 0, or a
+    heap without a block that large, leaves it to the trainer, which then says at CONFIG what it
+    could not take."""
     try:
         import micropython
 
@@ -254,16 +265,17 @@ def main(model_path, checkpoint=None, arena=0, stream_in=None, stream_out=None):
     try:
         try:
             m = model_module.load(model_path)
+            given = None
             if arena:
                 try:
-                    m.reserve(arena)
+                    given = bytearray(arena)
                 except MemoryError:
                     pass  # CONFIG then tells the host what the trainer could not take
             link = protocol.Link(stream_in or sys.stdin.buffer, stream_out or sys.stdout.buffer,
                                  protocol.HEADER + max(SAMPLE_HEADER + m.input_size, protocol.MAX_TEXT))
-            server = Server(m, link, checkpoint)
+            server = Server(m, link, checkpoint, given)
         except MemoryError as e:
-            m = link = server = None  # what was taken goes back for the refusal's small link
+            m = link = server = given = None  # what was taken goes back for the refusal's small link
             refuse("MemoryError: %s, loading the model %s and starting the server" % (e, model_path), stream_in,
                    stream_out)
             return

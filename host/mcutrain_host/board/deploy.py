@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from mcutrain_host.board import micropython, natmod, package, virtual
-from mcutrain_host.board.session import format_settings
+from mcutrain_host.board.session import built_with, format_settings
 
 PROBE = "import gc, sys\ngc.collect()\nprint(sys.implementation._mpy, gc.mem_free(), gc.mem_alloc())\n"
 
@@ -105,7 +105,7 @@ def needed(model, settings, arch, weights_in_flash=False):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plan.py"
         script.write_text(PLAN)
-        proc = virtual.run_script(script, heap="2M", args=[str(model), format_settings(settings),
+        proc = virtual.run_script(script, heap="2M", args=[str(model), format_settings(built_with(settings)),
                                                            "flash" if weights_in_flash else "ram"])
     if proc.returncode:
         raise DeployError("the training plan fails on the virtual board:\n" + proc.stderr.decode(errors="replace"))
@@ -143,12 +143,11 @@ def refusal(reason, board, need, arena, heap_note=""):
 
 def confirm_plan(link, settings, board, need, arena, heap_note=""):
     """Opens a session with the started server and has it build the trainer of `settings` in its
-    arena, as a run does; returns its hello. DeployError with the board's reason and the figures
-    if the server could not start or cannot build the plan, or the plan leaves less heap than a
-    run needs beside it (mcutrain.serve.RUN_RESERVE). The server has the run's checkpoint path
-    and builds the trainer with mcutrain.serve.CHECK_MARGIN to spare (check=1), so what it
-    accepts a run builds; it resumes rather than starts a run, which would remove the board's
-    last checkpoint, and saves nothing."""
+    arena with the CONFIG a run sends first; returns its hello. DeployError with the board's
+    reason and the figures if the server could not start or cannot build the plan (with
+    mcutrain.serve.BUILD_MARGIN to spare), or the plan leaves less heap than a run needs beside
+    it (mcutrain.serve.RUN_RESERVE). The server has the run's checkpoint path; it resumes rather
+    than starts a run, which would remove the board's last checkpoint, and saves nothing."""
     from mcutrain import link as protocol
     from mcutrain_host.board.link import BoardError
     from mcutrain_host.board.session import parse_info
@@ -161,7 +160,7 @@ def confirm_plan(link, settings, board, need, arena, heap_note=""):
     except BoardError as e:
         raise refused("start the server", e) from None
     try:
-        return parse_info(link.request(protocol.CONFIG, format_settings(dict(settings, resume=1, check=1)).encode()))
+        return parse_info(link.request(protocol.CONFIG, format_settings(dict(built_with(settings), resume=1)).encode()))
     except BoardError as e:
         raise refused("build the training plan", e) from None
 

@@ -30,6 +30,12 @@ def format_settings(settings):
     return ";".join(f"{k}={text(v)}" for k, v in settings.items())
 
 
+def built_with(settings):
+    """The settings a trainer is built with, in mcutrain.serve.BUILT_WITH's order: a run's first
+    CONFIG, and deploy's check, whose texts are then the same for the same plan."""
+    return {key: settings[key] for key in serve.BUILT_WITH if key in settings}
+
+
 def expected_checksum(count):
     """The board's CRC-32 after applying training samples 0..count-1 once each, in order."""
     return zlib.crc32(struct.pack(f"<{count}I", *range(count))) if count else 0
@@ -101,8 +107,13 @@ class Session:
         if self.model_crc and self.board.get("model") != self.model_crc:
             raise BoardError(f"the board holds model {self.board.get('model')}, this run's model is {self.model_crc}: "
                              f"`mcutrain deploy --model ...` it first")
-        config = dict(self.settings, checkpoint_every=self.checkpoint_every, resume=int(resume))
-        info = parse_info(self.link.request(protocol.CONFIG, format_settings(config).encode()))
+        # Two CONFIGs: the first builds the trainer (or restores it), as deploy's check did; the
+        # second sets the rest.
+        build = dict(built_with(self.settings), resume=int(resume))
+        self.link.request(protocol.CONFIG, format_settings(build).encode())
+        rest = {k: v for k, v in self.settings.items() if k not in build}
+        info = parse_info(self.link.request(protocol.CONFIG, format_settings(dict(rest, checkpoint_every=
+                                                                                  self.checkpoint_every)).encode()))
         steps, samples, checksum = int(info["steps"]), int(info["samples"]), int(info["checksum"], 16)
         self.counters = (steps, samples, checksum)
         return self.stream.after(samples)
