@@ -91,8 +91,9 @@ QEMU_CFLAGS_qemu-m0 := -DMICROPY_PERSISTENT_CODE_LOAD_NATIVE=1
 .PHONY: qemu-boards bench-arm bench-memory bench-plans
 qemu-boards: $(QEMU_FIRMWARE) $(QEMU_FROZEN_FIRMWARE)
 
-# The heap each model and study method holds on qemu-m0 after 20 steps, with the package and qnn
-# in ROMFS or frozen into the firmware (bench/memory.py).
+# Each model and study method on qemu-m0: its plan's bytes, the heap it holds after 20 steps and
+# the least it runs in, with the package and qnn in files, ROMFS or the firmware, and the
+# instructions of a step (bench/memory.py).
 bench-memory: natmods $(QEMU_FIRMWARE) $(QEMU_FROZEN_FIRMWARE)
 	$(PYTHON) bench/memory.py
 

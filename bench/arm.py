@@ -96,7 +96,9 @@ def run(board, calls, workdir):
         q.close()
     kernel = [int(line.split()[1]) for line in lines if line.startswith("call ")]
     model = {"infer": round(int(line.split()[1]) * BOARDS[board]) for line in lines if line.startswith("infer ")}
-    return kernel, {**model, **instructions.training_steps(board, TINY, STEPS)}
+    steps = instructions.training_steps(board, TINY, STEPS)
+    return kernel, {**model, **{name: step["instructions"] if isinstance(step, dict) else step
+                                for name, step in steps.items()}}
 
 
 def main():

@@ -65,8 +65,11 @@ def test_the_reduced_study_runs_every_method_and_reports(finished):
     costs = json.loads((out / "costs.json").read_text())["tiny"]
     assert costs["fqt"]["planned"] > costs["int8"]["planned"] == costs["int8"]["inference"]
     assert costs["zo-wp"]["heap"] > 0 and costs["zo-wp"]["us"] > 0
-    # CI has QEMU: a step's instructions on the emulated Cortex-M0, ZO's many forwards above FQT's one.
-    assert costs["zo-wp"]["qemu-m0"] > costs["fqt"]["qemu-m0"] > 1e6
+    # CI has QEMU: a step's instructions on the emulated Cortex-M0, ZO's many forwards above FQT's one,
+    # and the heap a 32-bit board holds, below the 64-bit virtual board's.
+    on_arm = {m: costs[m]["qemu-m0"] for m in ("zo-wp", "fqt")}
+    assert on_arm["zo-wp"]["instructions"] > on_arm["fqt"]["instructions"] > 1e6
+    assert 0 < on_arm["zo-wp"]["heap"] < costs["zo-wp"]["heap"]
     for name in ("results-tiny-accuracy.png", "results-tiny-curves.png"):
         assert Image.open(out / name).size[0] > 300
 

@@ -59,7 +59,7 @@ def test_bench_runs_on_the_emulated_board_in_virtual_microseconds(capsys):
     out = capsys.readouterr().out
     assert "1000 instructions" in out and "conv2d" in out
     step_us = int(re.search(r"^fqt +(\d+)", out, re.M).group(1))
-    counted = instructions.training_steps("qemu-m0", TINY, [("fqt", {"method": "fqt"})])["fqt"]
+    counted = instructions.training_steps("qemu-m0", TINY, [("fqt", {"method": "fqt"})])["fqt"]["instructions"]
     assert abs(step_us * 1000 - counted) < 0.02 * counted, (step_us, counted)
 
 

@@ -15,6 +15,11 @@ from mcutrain_host.board import qemu
 
 PER_TICK = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}
 
+
+def per_tick(board):
+    """Instructions per SysTick tick on an emulated board, frozen firmware or not: its machine's."""
+    return PER_TICK[board.removesuffix("-frozen")]
+
 # The board's side: ticks(fn, *args) is the SysTick count of one call.
 SYSTICK = r'''
 import gc
@@ -43,16 +48,19 @@ try:
     x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
     t = Trainer(m, **{settings!r})
     t.step(x, y)  # the first step, as mcutrain.bench's, is left out
-    print("step", ticks(t.step, x, y))
+    counted = ticks(t.step, x, y)
+    gc.collect()
+    print("step", counted, gc.mem_alloc())
 except Exception as e:  # a plan that does not fit the board: say so
     print("failed", type(e).__name__)
 '''
 
 
 def training_steps(board, model, methods):
-    """{name: instructions of one training step at batch 1, or the error's name (a str)} on
-    `board` for each (name, Trainer settings) of `methods`, each on a freshly booted board (after
-    another plan, a heap's fragments could refuse one that fits)."""
+    """{name: {instructions of one training step at batch 1, heap in use after it}, or the
+    error's name (a str)} on `board` for each (name, Trainer settings) of `methods`, each on a
+    freshly booted board (after another plan, a heap's fragments could refuse one that fits),
+    with the package, natmod and model in ROMFS."""
     found = {}
     with tempfile.TemporaryDirectory() as tmp:
         image = qemu.deploy_image(board, model, Path(tmp) / "steps.romfs")
@@ -61,8 +69,9 @@ def training_steps(board, model, methods):
             for name, settings in methods:
                 if found:
                     q.restart()
-                kind, value = q.exec(STEP.format(settings=settings), timeout=900).decode().split()[:2]
-                found[name] = round(int(value) * PER_TICK[board]) if kind == "step" else value
+                kind, *values = q.exec(STEP.format(settings=settings), timeout=900).decode().split()
+                found[name] = ({"instructions": round(int(values[0]) * per_tick(board)), "heap": int(values[1])}
+                               if kind == "step" else values[0])
         finally:
             q.close()
     return found

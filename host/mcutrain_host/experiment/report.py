@@ -86,9 +86,10 @@ def accuracy_table(table, study, model):
 
 
 def cost_table(records, costs, study, model):
-    lines = ["| method | what it does | lr | planned bytes | × inference | heap on the virtual board | µs per step "
-             "(virtual board) | instructions per step (qemu-m0) | forward passes per step | host seconds per cell |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| method | what it does | lr | planned bytes | × inference | heap on qemu-m0 | heap on the virtual board "
+             "| µs per step (virtual board) | instructions per step (qemu-m0) | forward passes per step | host seconds "
+             "per cell |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in study.methods:
         cost = costs.get(model, {}).get(m, {})
         cells = [r for r in records if r["model"] == model and r["method"] == m]
@@ -96,19 +97,21 @@ def cost_table(records, costs, study, model):
         planned, step = cost.get("planned"), cost.get("us")
         rate = study.learning_rate(model, m)
         row = [m, METHODS[m].title, "-" if rate is None else f"{rate:g}", planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
-               cost.get("heap", cost.get("error", "-")), "-" if step is None else round(step), arm(cost.get("qemu-m0")),
+               arm(cost.get("qemu-m0"), "heap"), cost.get("heap", cost.get("error", "-")),
+               "-" if step is None else round(step), arm(cost.get("qemu-m0"), "instructions"),
                f"{statistics.mean(forwards):.1f}" if forwards else "-",
                f"{statistics.mean(r['seconds'] for r in cells):.1f}" if cells else "-"]
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     return lines
 
 
-def arm(instructions):
-    if instructions is None:
+def arm(step, field):
+    """A cell of a step on the emulated Cortex-M0 (mcutrain_host.instructions.training_steps)."""
+    if step is None:
         return "-"
-    if isinstance(instructions, str):
-        return f"does not fit ({instructions})"
-    return f"{instructions / 1e6:.1f} M"
+    if isinstance(step, str):
+        return f"does not fit ({step})"
+    return f"{step[field] / 1e6:.1f} M" if field == "instructions" else step[field]
 
 
 def write(path, study, records, costs, sessions):
@@ -160,9 +163,10 @@ def write(path, study, records, costs, sessions):
                   "and µs per step: `mcutrain.bench` on the virtual board (x64 MicroPython, 64-bit objects, so an "
                   f"upper bound of a 32-bit board's heap; {HEAP} of heap), one sample per step: the "
                   "heap it held, code and objects included, is what a board needs free. Forward passes per step: layer "
-                  "runs per step divided by the model's layers, in the study's cells. Instructions: one step at one "
-                  "sample on the emulated Cortex-M0 (190 KB heap, armv6m natmod) counted by SysTick under QEMU "
-                  "-icount (mcutrain_host/instructions.py), where QEMU is installed.", ""]
+                  "runs per step divided by the model's layers, in the study's cells. Instructions and heap on "
+                  "qemu-m0: one step at one sample on the emulated Cortex-M0 (32-bit objects; 190 KB heap, package, "
+                  "armv6m natmod and model in ROMFS), its instructions counted by SysTick under QEMU -icount "
+                  "(mcutrain_host/instructions.py), its heap in use after it, where QEMU is installed.", ""]
         lines += cost_table(records, costs, study, model) + [""]
         for kind, caption in plots.draw(path, study, records, table, model):
             lines += [f"![{caption}]({kind})", ""]
