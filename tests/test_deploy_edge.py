@@ -1,13 +1,12 @@
 """Deploy's fit check at its edge (issue #17): the verdict is the board's own. On the virtual
 board, bisect the heap to the smallest that `mcutrain deploy` accepts; a whole `mcutrain train`
 run (checkpoints every 10 steps, evaluations, the final save and report) then completes in that
-heap, and a run in a heap two build margins below the edge is refused by the board when it
-builds the plan, as deploy said. Between the two lies what every build holds to spare,
-mcutrain.serve.BUILD_MARGIN."""
+heap, and a run in the largest heap deploy refused (at most STEP bytes below) is refused by the
+board when it builds the plan, as deploy said: a run's first CONFIG is the check's, in the same
+arena, so it makes the same allocations."""
 
 import pytest
 
-from mcutrain import serve
 from mcutrain_host import cli
 from test_trainer import TINY
 
@@ -37,6 +36,5 @@ def test_what_deploy_accepts_at_its_edge_trains_and_what_it_refuses_well_below_d
     capsys.readouterr()
     assert trains(accepted, method, tmp_path / "at-the-edge") == 0, capsys.readouterr().err
     assert list((tmp_path / "at-the-edge").glob("board.ckpt.[01]"))
-    below = accepted - 2 * serve.BUILD_MARGIN  # the host's word size is the virtual board's
-    assert trains(below, method, tmp_path / "below") == 1
+    assert trains(refused, method, tmp_path / "refused") == 1
     assert "the board refused: MemoryError" in capsys.readouterr().err
