@@ -1,7 +1,8 @@
-"""`mcutrain experiment`: the reduced study CI runs (experiments/ci.toml) completes with every
-method, writes the report, the CSV and the plots; an interrupted study resumes and redoes exactly
-the missing cells, with the same results; a study with other settings is refused in the same
-folder."""
+"""`mcutrain experiment`: the reduced study CI runs (experiments/ci.toml) chooses each method's
+rate on the validation images, completes with every method on test images, writes the report,
+the CSV and the plots; an interrupted study resumes and redoes exactly the missing cells, with
+the same results; a study with other settings is refused in the same folder. Adaptation,
+validation and test images are disjoint."""
 
 import csv
 import json
@@ -31,6 +32,10 @@ def records(out):
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
 
+def table_records(out):
+    return [r for r in records(out) if not r["key"].startswith("tune/")]
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
@@ -39,18 +44,27 @@ def finished(tmp_path_factory):
     return out, proc
 
 
-def test_the_reduced_study_runs_every_method_and_reports(finished):
+def test_the_reduced_study_runs_every_method_at_the_rate_validation_chose_and_reports(finished):
     out, proc = finished
-    done = records(out)
+    done = table_records(out)
     assert sorted(r["key"] for r in done) == sorted(
         f"tiny/{c}/{m}/0" for c in ("fog", "contrast") for m in METHODS)
+    tuned = [r for r in records(out) if r["key"].startswith("tune/")]
+    learning = [m for m in METHODS if METHODS[m].lr]
+    assert sorted(r["key"] for r in tuned) == sorted(f"tune/tiny/fog/{m}/0/{rate:g}" for m in learning
+                                                     for rate in (0.01, 0.1))
+    assert {r["evaluated_on"] for r in tuned} == {"validation"} and {r["evaluated_on"] for r in done} == {"test"}
+    for m in learning:
+        by_rate = {r["lr"]: r["accuracy_after"] for r in tuned if r["method"] == m}
+        best = max(sorted(by_rate), key=by_rate.get)
+        assert {r["lr"] for r in done if r["method"] == m} == {best}, m
     for r in done:
         assert 0 <= r["accuracy_before"] <= 1 and 0 <= r["accuracy_after"] <= 1
         if r["method"] != "int8":
             assert r["steps"] == 2 and [seen for seen, _ in r["curve"]] == [0, 10, 20], r
     int8 = {r["corruption"]: r["accuracy_before"] for r in done if r["method"] == "int8"}
     for r in done:
-        if r["method"] != "float-bp":
+        if METHODS[r["method"]].family != "float":
             assert r["accuracy_before"] == int8[r["corruption"]]  # one model, one held-out draw
     # ZO queries re-run the network: more forward passes than FQT's one.
     forwards = {r["method"]: r["forwards_per_step"] for r in done if r["corruption"] == "fog" and r["method"] != "int8"}
@@ -59,7 +73,7 @@ def test_the_reduced_study_runs_every_method_and_reports(finished):
     assert "mcutrain experiment --config" in text and "## tiny" in text
     for method in METHODS:
         assert f"| {method} |" in text
-    assert "of float back-propagation's" in proc.stdout
+    assert "of float-bp-all's" in proc.stdout and "Learning rates, chosen on the validation images" in text
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert len(rows) == 2 * len(METHODS)
     costs = json.loads((out / "costs.json").read_text())["tiny"]
@@ -91,7 +105,7 @@ def test_an_interrupted_study_resumes_with_the_same_results(finished, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sessions = [json.loads(line) for line in (resumed / "sessions.jsonl").read_text().splitlines()]
     assert sessions[-2]["command"] == "experiment (killed)" and not (resumed / "session.json").exists()
-    assert sessions[-1]["cells"] == len(lines) - len(kept) == 4
+    assert sessions[-1]["cells"] == len(lines) - len(kept) == 8  # 2 tuning and 2 table cells of each
     again = {r["key"]: r for r in records(resumed) if r}
     for r in records(out):
         for field in ("accuracy_before", "accuracy_after", "curve", "layers"):
@@ -105,7 +119,8 @@ def test_other_settings_in_the_same_folder_are_refused(finished):
     assert "other batch" in proc.stderr
     proc = experiment("--out", str(out), "--lr", "tiny/fqt=0.5")
     assert proc.returncode == 2
-    assert "tiny/fog/fqt/0 ran at lr 0.01, this study says 0.5" in proc.stderr
+    chosen = next(r["lr"] for r in table_records(out) if r["key"] == "tiny/fog/fqt/0")
+    assert f"tiny/fog/fqt/0 ran at lr {chosen}, this study says 0.5" in proc.stderr
     # Another model's rate changes none of these cells.
     assert experiment("--out", str(out), "--lr", "small/fqt=0.5").returncode == 0
 
@@ -132,6 +147,10 @@ def test_bad_settings_are_refused_with_the_known_names():
         study.make({"lr": "int8=0.1"})
     with pytest.raises(ValueError, match="zo-wp needs a positive rate"):
         study.make({"lr": {"zo-wp": "fast"}})
+    with pytest.raises(ValueError, match="rates: positive learning rates"):
+        study.make({"rates": "0,0.1"})
+    with pytest.raises(ValueError, match="unknown tune_corruptions: smoke"):
+        study.make({"tune_corruptions": ["smoke"]})
 
 
 def test_learning_rates_default_per_method_and_can_be_set_per_model():
@@ -162,8 +181,29 @@ def test_standardized_gradients_have_zero_mean_and_unit_spread_per_channel():
 
 def test_a_report_of_an_unfinished_study_says_so(finished, tmp_path):
     out, _ = finished
-    half = records(out)[::2]
+    half = table_records(out)[::2]
     s = study.make(study.load(CI_STUDY))
     report.write(tmp_path / "partial.md", s, half, {}, runner.sessions(out))
     text = (tmp_path / "partial.md").read_text()
     assert f"Incomplete: {len(half)} of {2 * len(METHODS)} cells so far" in text
+
+
+def test_adaptation_validation_and_test_images_are_disjoint():
+    """The adaptation samples of every seed come from the held-out split after its validation
+    images; the test images from the test split (rates are chosen on images the report never
+    shows, and no image trained the model)."""
+    from mcutrain_host import datasets
+
+    s = study.make(study.load(CI_STUDY))
+    heldout, _ = datasets.load(s.dataset, "heldout")
+    position = {}
+    for i, image in enumerate(heldout):
+        position.setdefault(image.tobytes(), []).append(i)
+    for seed in range(3):
+        train_x, _, valid_x, _ = cell.images(s, "none", seed, True)
+        assert all(max(position[x.tobytes()]) >= s.validation for x in train_x)
+        assert all(min(position[x.tobytes()]) < s.validation for x in valid_x)
+    _, _, test_x, _ = cell.images(s, "none", 0, False)
+    test_images, _ = datasets.load(s.dataset, "test")
+    tests = {x.tobytes() for x in test_images}
+    assert len(test_x) == s.test and all(x.tobytes() in tests for x in test_x)

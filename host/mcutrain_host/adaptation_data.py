@@ -7,10 +7,12 @@ from mcutrain_host import corruptions, datasets
 from mcutrain_host.quantize import quantize_images
 
 
-def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, noise=0.0):
-    """(uint8 images (n, h, w, c), labels): count images of the split chosen by seed, corrupted
-    (corruption "none": as they are), then gaussian noise of std `noise` pixel levels added."""
+def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, noise=0.0, within=slice(None)):
+    """(uint8 images (n, h, w, c), labels): count images of the split (of its part `within`, a
+    slice) chosen by seed, corrupted (corruption "none": as they are), then gaussian noise of std
+    `noise` pixel levels added."""
     images, labels = datasets.load(dataset, split, data_dir)
+    images, labels = images[within], labels[within]
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), min(count, len(images)), replace=False)
     x = images[pick]

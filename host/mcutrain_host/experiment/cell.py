@@ -1,10 +1,11 @@
 """One cell of the study: a method adapting a model to a corruption, with one seed.
 
-The adaptation samples are a seeded draw from the training split, corrupted; the held-out images
-one draw from the test split (study.TEST_SEED), the same for every seed and method. Every method
-of a seed sees the same samples in the same order, `epochs` times, `batch` per step, with a cosine
-schedule over the run; accuracy on the held-out images is measured before, every `eval_every`
-samples and at the end.
+The adaptation samples are a seeded draw from the held-out split less its validation images,
+corrupted. A tuning cell (a `rate` given) is evaluated on the validation images, one draw the
+same for every cell; a cell of the table on test images drawn by its seed from the test split
+(study.py says why). Every method of a seed sees the same samples in the same order, `epochs`
+times, `batch` per step, with a cosine schedule over the run; accuracy is measured before, every
+`eval_every` samples and at the end.
 """
 
 import functools
@@ -13,24 +14,33 @@ import time
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
 from mcutrain_host import adaptation_data, network
-from mcutrain_host.experiment.methods import LAST_LAYERS, METHODS
-from mcutrain_host.experiment.study import TEST_SEED
-from mcutrain_host.optim import StandardizedSGD
+from mcutrain_host.experiment.methods import METHODS
+from mcutrain_host.experiment.study import TEST_SEED, VALIDATION_SEED
+from mcutrain_host.optim import Adam, StandardizedSGD
 from mcutrain_host.training import softmax_cross_entropy
 
 
-def key(model, corruption, method, seed):
-    return f"{model}/{corruption}/{method}/{seed}"
+def key(model, corruption, method, seed, rate=None):
+    cell = f"{model}/{corruption}/{method}/{seed}"
+    return cell if rate is None else f"tune/{cell}/{rate:g}"
 
 
 @functools.lru_cache(maxsize=2)
-def images(study, corruption, seed):
-    """(train images, labels, test images, labels), uint8, as drawn for this corruption and seed."""
-    train = adaptation_data.draw(study.dataset, study.data_dir or None, "train", study.samples, seed, corruption,
-                                 study.severity)
-    test = adaptation_data.draw(study.dataset, study.data_dir or None, "test", study.test, TEST_SEED, corruption,
-                                study.severity)
-    return train + test
+def images(study, corruption, seed, on_validation):
+    """(adaptation images, labels, evaluation images, labels), uint8: the validation images if
+    `on_validation`, else the seed's test images."""
+    source = (study.dataset, study.data_dir or None)
+    pool = slice(study.validation, None)
+    train = adaptation_data.draw(*source, "heldout", study.samples, seed, corruption, study.severity, within=pool)
+    if len(train[0]) < study.samples:
+        raise ValueError(f"the held-out split has {len(train[0])} images beside the {study.validation} validation "
+                         f"ones, fewer than samples = {study.samples}")
+    if on_validation:
+        evaluation = adaptation_data.draw(*source, "heldout", study.validation, VALIDATION_SEED, corruption,
+                                          study.severity, within=slice(0, study.validation))
+    else:
+        evaluation = adaptation_data.draw(*source, "test", study.test, TEST_SEED + seed, corruption, study.severity)
+    return train + evaluation
 
 
 def schedule(study, count):
@@ -45,22 +55,24 @@ def schedule(study, count):
     return steps, order, evals
 
 
-def run(study, model, corruption, method, seed):
-    """The cell's result record: accuracies before and after, the curve, time, forward passes."""
+def run(study, model, corruption, method, seed, rate=None):
+    """The cell's result record: accuracies before and after, the curve, time, forward passes. A
+    `rate` makes it a tuning cell: adapting at that rate, evaluated on the validation images."""
     spec = METHODS[method]
-    train_x, train_y, test_x, test_y = images(study, corruption, seed)
+    lr = study.learning_rate(model, method) if rate is None else rate
+    train_x, train_y, test_x, test_y = images(study, corruption, seed, rate is not None)
     start = time.perf_counter()
     if spec.family == "float":
-        result = adapt_float(study, model, train_x, train_y, test_x, test_y)
+        result = adapt_float(study, model, method, lr, train_x, train_y, test_x, test_y)
     else:
-        result = adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed)
-    result.update(key=key(model, corruption, method, seed), model=model, corruption=corruption, method=method,
-                  seed=seed, severity=study.severity, lr=study.learning_rate(model, method),
+        result = adapt_int8(study, method, model, lr, train_x, train_y, test_x, test_y, seed)
+    result.update(key=key(model, corruption, method, seed, rate), model=model, corruption=corruption, method=method,
+                  seed=seed, severity=study.severity, lr=lr, evaluated_on="validation" if rate is not None else "test",
                   seconds=round(time.perf_counter() - start, 2))
     return result
 
 
-def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
+def adapt_int8(study, method, model, lr, train_x, train_y, test_x, test_y, seed):
     spec = METHODS[method]
     m = device_model.load(str(study.model_files(model)[0]))
     inputs = adaptation_data.model_inputs(train_x, m.description)
@@ -78,7 +90,7 @@ def adapt_int8(study, method, model, train_x, train_y, test_x, test_y, seed):
         m.plan(batch=study.batch)
         return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
     steps, order, evals = schedule(study, len(inputs))
-    t = Trainer(m, batch=study.batch, lr=study.learning_rate(model, method), queries=study.queries, seed=seed + 1,
+    t = Trainer(m, batch=study.batch, lr=lr, queries=study.queries, seed=seed + 1,
                 schedule_name="cosine", total_steps=steps, **spec.trainer)
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
@@ -112,7 +124,8 @@ def follow(accuracy, steps, batch, evals):
     return curve
 
 
-def adapt_float(study, model, train_x, train_y, test_x, test_y):
+def adapt_float(study, model, method, lr, train_x, train_y, test_x, test_y):
+    settings = METHODS[method].trainer
     net = network.load(study.model_files(model)[1])
     test = network.to_float(test_x)
 
@@ -126,7 +139,11 @@ def adapt_float(study, model, train_x, train_y, test_x, test_y):
 
     steps, order, evals = schedule(study, len(train_x))
     weighted = [layer for layer in net.layers if layer.params]
-    optimizer = StandardizedSGD(weighted[-LAST_LAYERS:], study.learning_rate(model, "float-bp"), steps)
+    trained = weighted[-settings["layers"]:] if settings["layers"] else weighted
+    optimizer = UPDATE_RULES[settings["rule"]](trained, lr, steps)
     curve = follow(accuracy, [lambda idx=idx: step(idx) for idx in order], study.batch, evals)
     return {"accuracy_before": curve[0][1], "accuracy_after": curve[-1][1], "curve": curve, "steps": steps,
-            "layers": [net.layers.index(layer) for layer in weighted[-LAST_LAYERS:]], "forwards_per_step": 1}
+            "layers": [net.layers.index(layer) for layer in trained], "forwards_per_step": 1}
+
+
+UPDATE_RULES = {"adam": Adam, "standardized": StandardizedSGD}

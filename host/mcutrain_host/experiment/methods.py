@@ -1,7 +1,8 @@
 """The methods the study compares. int8 methods are Trainer settings run on the host simulation
-(the device package on CPython over the NumPy kernels, byte-identical to a board); `float-bp` is
-the upper bound, float back-propagation of the same last layers FQT trains, on the float model
-the int8 one was quantized from."""
+(the device package on CPython over the NumPy kernels, byte-identical to a board). The float
+methods back-propagate on the host through the float model the int8 one was quantized from:
+`float-bp-all`, every layer with Adam, the best ordinary method and so the bound every ratio is
+taken against; `float-bp-last2`, the last layers FQT trains, with FQT's update rule."""
 
 from typing import NamedTuple
 
@@ -10,7 +11,7 @@ class Method(NamedTuple):
     title: str
     family: str  # "none", "zo", "fqt" or "float"
     lr: float = 0.0  # the default learning rate (docs/results.md says how it was chosen)
-    trainer: dict = {}  # Trainer settings
+    trainer: dict = {}  # Trainer settings; for a float method, its layers (None: all) and update rule
     sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
 
     def board_steps(self, model_path, steps, **settings):
@@ -51,6 +52,10 @@ METHODS = {
                      {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.1, "lmax": 0.1}),
     "hybrid": Method("hybrid: FQT of the last 2 layers, ZO mixture below", "fqt", 0.01,
                      {"method": "hybrid", "mode": "mix", "fqt_layers": LAST_LAYERS}),
-    "float-bp": Method("float back-propagation of the last 2 layers, FQT's update rule", "float", 0.01),
+    "float-bp-all": Method("float back-propagation of every layer, Adam (the bound)", "float", 0.001,
+                           {"layers": None, "rule": "adam"}),
+    "float-bp-last2": Method("float back-propagation of the last 2 layers, FQT's update rule", "float", 0.01,
+                             {"layers": LAST_LAYERS, "rule": "standardized"}),
 }
+BOUND = "float-bp-all"  # the method every gain is compared with
 ZO = tuple(name for name, m in METHODS.items() if m.family == "zo")

@@ -1,5 +1,6 @@
-"""Runs a study's cells on a process pool; each finished cell is a line of OUT/results.jsonl at
-once, so an interrupted study resumes where it stopped: the same command skips the cells there.
+"""Runs a study's cells on a process pool: first the tuning cells (tuning.py), then the table's
+cells at the rates they chose. Each finished cell is a line of OUT/results.jsonl at once, so an
+interrupted study resumes where it stopped: the same command skips the cells there.
 
 OUT/study.json holds the study; resuming with different settings is refused, since cells run
 under other settings would not belong in one table. OUT/sessions.jsonl records each run of the
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from mcutrain_host.experiment import cell
+from mcutrain_host.experiment import cell, tuning
 from mcutrain_host.progress import Progress
 
 
@@ -87,28 +88,34 @@ def sessions(out):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def check_study(study, out, done):
+def check_study(study, out):
     """Refuses to go on in OUT with settings that would change how its cells ran: the models,
-    corruptions, methods and seeds may change, and the learning rate of cells not yet run."""
+    corruptions, methods and seeds may change, and the rates (see check_rates)."""
     path = Path(out) / "study.json"
     settings = dataclasses.asdict(study)
     if path.exists():
         before = json.loads(path.read_text())
-        changed = [k for k in settings if k not in ("models", "corruptions", "methods", "seeds", "lr")
+        changed = [k for k in settings if k not in ("models", "corruptions", "methods", "seeds", "lr", "rates",
+                                                     "tune_corruptions", "tuned")
                    and before.get(k) != json.loads(json.dumps(settings[k]))]
         if changed:
             raise StudyMismatch(f"{out} holds a study run with other {', '.join(changed)} "
                                 f"({', '.join(f'{k}={before.get(k)}' for k in changed)}); use another --out")
+    path.write_text(json.dumps(settings, indent=1) + "\n")
+
+
+def check_rates(study, out, done):
+    """Refuses to go on where a cell of the table ran at another rate than the (tuned) study's."""
     for model, corruption, method, seed in cells(study):
         record = done.get(cell.key(model, corruption, method, seed))
         if record is not None and record.get("lr") != study.learning_rate(model, method):
             raise StudyMismatch(f"{out}: {record['key']} ran at lr {record.get('lr')}, this study says "
                                 f"{study.learning_rate(model, method)}; use another --out")
-    path.write_text(json.dumps(settings, indent=1) + "\n")
 
 
 def run(study, out, workers, command_line):
-    """Runs the cells not yet in OUT; returns the number run. Ctrl-C stops after saving what is done."""
+    """Runs the cells not yet in OUT; returns the study with its tuned rates. Ctrl-C stops after
+    saving what is done."""
     Path(out).mkdir(parents=True, exist_ok=True)
     claim(out)
     try:
@@ -118,21 +125,36 @@ def run(study, out, workers, command_line):
 
 
 def _run(study, out, workers, command_line):
-    done = results(out)
-    check_study(study, out, done)
-    every = cells(study)
-    todo = [c for c in every if cell.key(*c) not in done]
-    before = len(every) - len(todo)
-    bar = Progress(len(todo), f"cells ({before} done before)" if before else "cells")
+    check_study(study, out)
     close_killed_session(out)
-    start, finished = time.monotonic(), 0
+    start, finished = time.monotonic(), [0]
     drop_partial_line(Path(out) / "results.jsonl")
 
     def session():
-        return {"command": command_line, "models": list(study.models), "cells": finished,
+        return {"command": command_line, "models": list(study.models), "cells": finished[0],
                 "seconds": round(time.monotonic() - start, 1), "workers": workers, "cpus": os.cpu_count(),
                 "python": sys.version.split()[0]}
 
+    try:
+        run_cells(study, tuning.cells(study), "tuning cells", out, workers, session, finished)
+        study = tuning.with_rates(study, results(out))
+        check_rates(study, out, results(out))
+        run_cells(study, cells(study), "cells", out, workers, session, finished)
+    finally:
+        with open(Path(out) / "sessions.jsonl", "a") as f:
+            f.write(json.dumps(session()) + "\n")
+        (Path(out) / "session.json").unlink(missing_ok=True)
+    return study
+
+
+def run_cells(study, every, what, out, workers, session, finished):
+    """Runs those of the cells `every` not yet in OUT; counts them in finished[0]."""
+    done = results(out)
+    todo = [c for c in every if cell.key(*c) not in done]
+    if not todo:
+        return
+    before = len(every) - len(todo)
+    bar = Progress(len(todo), f"{what} ({before} done before)" if before else what)
     context = multiprocessing.get_context("fork")
     try:
         with open(Path(out) / "results.jsonl", "a") as log, concurrent.futures.ProcessPoolExecutor(
@@ -140,10 +162,9 @@ def _run(study, out, workers, command_line):
             futures = [pool.submit(cell.run, study, *c) for c in todo]
             try:
                 for future in concurrent.futures.as_completed(futures):
-                    record = future.result()
-                    log.write(json.dumps(record) + "\n")
+                    log.write(json.dumps(future.result()) + "\n")
                     log.flush()
-                    finished += 1
+                    finished[0] += 1
                     (Path(out) / "session.json").write_text(json.dumps(session()))
                     bar.update(1)
             except BaseException:
@@ -152,7 +173,3 @@ def _run(study, out, workers, command_line):
                 raise
     finally:
         bar.close()
-        with open(Path(out) / "sessions.jsonl", "a") as f:
-            f.write(json.dumps(session()) + "\n")
-        (Path(out) / "session.json").unlink(missing_ok=True)
-    return finished

@@ -3,11 +3,20 @@
     models = ["tiny", "small"]     # committed models (models/NAME.mcut and .npz) or .mcut paths
     corruptions = "all"            # or a list of names (`mcutrain corrupt --list`)
     methods = "all"                # or a list of names (mcutrain_host.experiment.methods)
-    seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples and the trainer's seed
-    samples = 1000                 # adaptation samples (training split), per seed
+    seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples, test images, trainer's seed
+    samples = 1000                 # adaptation samples, per seed
+    validation = 1000              # validation images, on which the learning rates are chosen
+    test = 1000                    # test images, per seed: the figures the report gives
     batch = 10
-    lr = { zo-wp = 0.3, "small/fqt" = 0.003 }  # rates other than the methods' defaults, for
-                                               # every model or (MODEL/METHOD) for one
+    rates = [0.01, 0.1]            # the learning rates tried for each model and method...
+    tune_corruptions = ["fog"]     # ...on these corruptions with seed 0 (mcutrain_host.experiment.tuning)
+    lr = { zo-wp = 0.3, "small/fqt" = 0.003 }  # rates fixed instead, for every model or
+                                               # (MODEL/METHOD) for one
+
+Which images serve what: the models were pre-trained on the dataset's train split. Adaptation
+samples are drawn by the seed from its held-out split less that split's first `validation`
+images, which are the validation images; the test images are drawn by the seed from the test
+split. So rates are chosen on images that neither trained the model nor appear in the report.
 """
 
 import dataclasses
@@ -18,7 +27,8 @@ from mcutrain_host import corruptions
 from mcutrain_host.board import micropython
 from mcutrain_host.experiment.methods import METHODS
 
-TEST_SEED = 1_000_003  # the held-out images are one draw, the same for every seed and method
+TEST_SEED = 1_000_003  # test images: a draw by this seed plus the cell's
+VALIDATION_SEED = 1_000_033  # the validation images' corruption draw, the same for every cell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,22 +39,27 @@ class Study:
     methods: tuple = tuple(METHODS)
     seeds: int = 3
     samples: int = 1000
+    validation: int = 1000
     test: int = 1000
     epochs: int = 1
     batch: int = 10
     eval_every: int = 250
     queries: int = 10
-    lr: tuple = ()  # (method or model/method, learning rate) pairs over the methods' defaults
+    rates: tuple = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+    tune_corruptions: tuple = ("fog", "contrast")
+    lr: tuple = ()  # (method or model/method, learning rate) pairs fixed in the settings
+    tuned: tuple = ()  # (model/method, learning rate) pairs chosen by tuning.with_rates, not a setting
     dataset: str = "fashion-mnist"
     data_dir: str = ""
 
     def learning_rate(self, model, method):
-        """The model's own rate for the method, else the study's, else the method's default; None
-        for a method that does not learn."""
+        """The model's own rate for the method, else the study's, else the one tuning chose, else
+        the method's default; None for a method that does not learn."""
         if not METHODS[method].lr:
             return None
-        rates = dict(self.lr)
-        return rates.get(f"{model}/{method}", rates.get(method, METHODS[method].lr))
+        rates, tuned = dict(self.lr), dict(self.tuned)
+        key = f"{model}/{method}"
+        return rates.get(key, rates.get(method, tuned.get(key, METHODS[method].lr)))
 
     def model_files(self, model):
         """(int8 NAME.mcut, float NAME-float.npz beside it) of a model name or .mcut path."""
@@ -52,7 +67,8 @@ class Study:
         return path, path.with_name(path.stem + "-float.npz")
 
 
-LISTS = {"models": None, "corruptions": corruptions.NAMES, "methods": tuple(METHODS)}
+LISTS = {"models": None, "corruptions": corruptions.NAMES, "methods": tuple(METHODS),
+         "tune_corruptions": corruptions.NAMES}
 
 
 def make(settings):
@@ -60,10 +76,12 @@ def make(settings):
     fields = {f.name: f for f in dataclasses.fields(Study)}
     values = {}
     for key, value in settings.items():
-        if key not in fields:
-            raise ValueError(f"unknown study setting {key!r}; known: {', '.join(fields)}")
+        if key not in fields or key == "tuned":
+            raise ValueError(f"unknown study setting {key!r}; known: {', '.join(k for k in fields if k != 'tuned')}")
         if key == "lr":
             value = learning_rates(value)
+        elif key == "rates":
+            value = candidate_rates(value)
         elif key in LISTS:
             known = LISTS[key]
             if isinstance(value, str):
@@ -115,6 +133,18 @@ def learning_rates(value):
             raise ValueError(f"lr: {key} needs a positive rate, e.g. {key}=0.01")
         pairs.append((key, rate))
     return tuple(sorted(pairs))
+
+
+def candidate_rates(value):
+    """The rates tuning tries, from a list or comma-separated text; each positive."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        rates = tuple(sorted(float(v) for v in items))
+    except (TypeError, ValueError):
+        rates = ()
+    if not rates or rates[0] <= 0:
+        raise ValueError(f"rates: positive learning rates, e.g. 0.01,0.1; got {value!r}")
+    return rates
 
 
 def load(path):
