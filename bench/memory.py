@@ -14,7 +14,7 @@ Printed, never judged, each on a freshly booted board with a 190 KB heap: `plan`
 trainer picked for the room there is (fast, lean, or lean keeping some restart tensors);
 `planned`, the bytes that plan holds, counted as `make bench-plans` counts them, and `x
 inference`, their multiple of inference alone; `instructions`, those of one more step after the
-20 (QEMU's -icount, SysTick); `imports`, the heap
+20 (QEMU's -icount, the board's 32-bit timer); `imports`, the heap
 that importing the package and qnn takes; `steps`, the heap in use after 20 training steps at
 batch 1 (`gc.mem_alloc()` after a collection, so the peak: steps allocate nothing); `least`,
 the smallest free heap, before the imports, that still loads the model, builds the trainer
@@ -105,10 +105,10 @@ except MemoryError:
 
 # After the steps are counted: the plan's bytes (as bench-plans counts them, weights read in
 # place included) and one more step's instructions.
-MEASURE = instructions.SYSTICK + """
+MEASURE = instructions.INSTRUCTIONS + """
 memory = t.memory()
 print(memory['total'] - memory['arena'] + memory['planned'] + memory['flash'])
-print(ticks(t.step, x, bytes([3])))
+print(instructions(t.step, x, bytes([3])))
 print(t.plan_choice)
 """
 
@@ -136,7 +136,7 @@ def run(mode, model, method, block, steps, tmp, measure=False):
         return (int(out[0]), None, None) + ((None, None, None) if measure else ())
     found = tuple(int(v) for v in out)
     if measure:
-        found += (int(lines[1]), round(int(lines[2]) * instructions.per_tick(board)), plan_name(lines[3]))
+        found += (int(lines[1]), int(lines[2]), plan_name(lines[3]))
     return found
 
 

@@ -31,5 +31,13 @@ def ticks_us():
     return _ticks() // _MHZ
 
 
+TICKS_CPU_PER_US = _MHZ
+
+
+def ticks_cpu():
+    """The timer itself: 32 bits, TICKS_CPU_PER_US a microsecond (wraps after 2**32)."""
+    return _ticks()
+
+
 def ticks_diff(end, start):
     return (end - start) % _PERIOD

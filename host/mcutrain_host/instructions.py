@@ -1,4 +1,5 @@
-"""Instructions counted on the emulated Cortex-M boards (`make bench-arm`, `mcutrain experiment`).
+"""Instructions counted on the emulated Cortex-M boards (`make bench-arm`, `make bench-memory`,
+`mcutrain experiment`).
 
 QEMU runs with -icount shift=0: virtual time advances 1 ns per instruction executed. SysTick,
 clocked by the core clock and read through machine.mem32, then counts instructions: the mps2
@@ -6,6 +7,9 @@ boards' core clock is 25 MHz (40 instructions per tick), the microbit's 16 MHz (
 an asm_thumb loop of 2 instructions per iteration, 10^6 iterations, reads 50,000 ticks on qemu-m3
 and qemu-m4; the same armv6m natmod call reads 1.5625 times fewer ticks on qemu-m0 than on
 qemu-m3. A reading is one run after a collection (under -icount runs repeat to the tick).
+SysTick has 24 bits: about a billion instructions on qemu-m0, fewer than some of `small`'s ZO
+steps. Steps are counted by the board's 32-bit timer instead (boards/qemu/time.py's ticks_cpu,
+clocked like SysTick: read on qemu-m0 against it, 6,856 ticks to SysTick's 6,844 for one loop).
 """
 
 import tempfile
@@ -15,10 +19,6 @@ from mcutrain_host.board import qemu
 
 PER_TICK = {"qemu-m0": 62.5, "qemu-m3": 40.0, "qemu-m4": 40.0}
 
-
-def per_tick(board):
-    """Instructions per SysTick tick on an emulated board, frozen firmware or not: its machine's."""
-    return PER_TICK[board.removesuffix("-frozen")]
 
 # The board's side: ticks(fn, *args) is the SysTick count of one call.
 SYSTICK = r'''
@@ -40,7 +40,19 @@ def ticks(fn, *args):
     return start - end
 '''
 
-STEP = SYSTICK + r'''
+# The board's side: instructions(fn, *args) of one call, by the board's 32-bit timer (boards/qemu/time.py).
+INSTRUCTIONS = r'''
+import gc
+import time
+
+def instructions(fn, *args):
+    gc.collect()
+    start = time.ticks_cpu()
+    fn(*args)
+    return ((time.ticks_cpu() - start) & 0xFFFFFFFF) * 1000 // time.TICKS_CPU_PER_US
+'''
+
+STEP = INSTRUCTIONS + r'''
 from mcutrain import model
 from mcutrain.trainer import Trainer
 try:
@@ -48,7 +60,7 @@ try:
     x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
     t = Trainer(m, **{settings!r})
     t.step(x, y)  # the first step, as mcutrain.bench's, is left out
-    counted = ticks(t.step, x, y)
+    counted = instructions(t.step, x, y)
     gc.collect()
     print("step", counted, gc.mem_alloc())
 except Exception as e:  # a plan that does not fit the board: say so
@@ -70,7 +82,7 @@ def training_steps(board, model, methods):
                 if found:
                     q.restart()
                 kind, *values = q.exec(STEP.format(settings=settings), timeout=900).decode().split()
-                found[name] = ({"instructions": round(int(values[0]) * per_tick(board)), "heap": int(values[1])}
+                found[name] = ({"instructions": int(values[0]), "heap": int(values[1])}
                                if kind == "step" else values[0])
         finally:
             q.close()
