@@ -177,7 +177,7 @@ def write(path, study, records, costs, sessions, results=None):
                   "heap it held, code and objects included, is what a board needs free. Forward passes per step: layer "
                   "runs per step divided by the model's layers, in the study's cells. Instructions and heap on "
                   "qemu-m0: one step at one sample on the emulated Cortex-M0 (32-bit objects; 190 KB heap, package, "
-                  "armv6m natmod and model in ROMFS), its instructions counted by SysTick under QEMU -icount "
+                  "armv6m natmod and model in ROMFS), its instructions counted by its 32-bit timer under QEMU -icount "
                   "(mcutrain_host/instructions.py), its heap in use after it, where QEMU is installed.", ""]
         lines += cost_table(records, costs, study, model) + [""]
         for kind, caption in plots.draw(path, study, records, table, model):
