@@ -103,13 +103,14 @@ def run(args):
               "run the same command to go on", file=sys.stderr)
         return 130
     keys = {cell.key(*c) for c in runner.cells(the_study)}
-    records = [r for r in runner.results(out).values() if r["key"] in keys]
+    done = runner.results(out)
+    records = [r for r in done.values() if r["key"] in keys]
     cost_path = out / "costs.json"
     known = json.loads(cost_path.read_text()) if cost_path.exists() else {}
     measured = costs.measure(the_study, records, known)
     cost_path.write_text(json.dumps({**known, **measured}, indent=1) + "\n")
     path = Path(args.report) if args.report else out / "results.md"
-    headlines = report.write(path, the_study, records, measured, runner.sessions(out), runner.results(out))
+    headlines = report.write(path, the_study, records, measured, runner.sessions(out), done)
     for model, h in headlines.items():
         print(f"{model}: best ZO method {h['best_zo']} gains {report.points(h['best_zo_gain'])} points, "
               f"{report.percent(h['zo_fraction'])} of {BOUND}'s {report.points(h['float_gain'])}; "

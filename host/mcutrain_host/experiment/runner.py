@@ -137,8 +137,9 @@ def _run(study, out, workers, command_line):
 
     try:
         run_cells(study, tuning.cells(study), "tuning cells", out, workers, session, finished)
-        study = tuning.with_rates(study, results(out))
-        check_rates(study, out, results(out))
+        done = results(out)
+        study = tuning.with_rates(study, done)
+        check_rates(study, out, done)
         run_cells(study, cells(study), "cells", out, workers, session, finished)
     finally:
         with open(Path(out) / "sessions.jsonl", "a") as f:

@@ -57,9 +57,13 @@ class Study:
         the method's default; None for a method that does not learn."""
         if not METHODS[method].lr:
             return None
-        rates, tuned = dict(self.lr), dict(self.tuned)
-        key = f"{model}/{method}"
-        return rates.get(key, rates.get(method, tuned.get(key, METHODS[method].lr)))
+        fixed = self.fixed_rate(model, method)
+        return fixed if fixed is not None else dict(self.tuned).get(f"{model}/{method}", METHODS[method].lr)
+
+    def fixed_rate(self, model, method):
+        """The rate the settings fix for the model's method (its own, else every model's), or None."""
+        rates = dict(self.lr)
+        return rates.get(f"{model}/{method}", rates.get(method))
 
     def model_files(self, model):
         """(int8 NAME.mcut, float NAME-float.npz beside it) of a model name or .mcut path."""

@@ -15,8 +15,7 @@ from mcutrain_host.experiment.methods import METHODS
 
 def tuned(study, model, method):
     """Whether the method's rate for this model is chosen by tuning."""
-    fixed = dict(study.lr)
-    return bool(METHODS[method].lr) and f"{model}/{method}" not in fixed and method not in fixed
+    return bool(METHODS[method].lr) and study.fixed_rate(model, method) is None
 
 
 def cells(study):
