@@ -48,7 +48,7 @@ def test_the_reduced_study_runs_every_method_at_the_rate_validation_chose_and_re
     out, proc = finished
     done = table_records(out)
     assert sorted(r["key"] for r in done) == sorted(
-        f"tiny/{c}/{m}/0" for c in ("fog", "contrast") for m in METHODS)
+        f"tiny/{c}/{m}/0" for c in ("fog", "contrast", "none") for m in METHODS)
     tuned = [r for r in records(out) if r["key"].startswith("tune/")]
     learning = [m for m in METHODS if METHODS[m].lr]
     assert sorted(r["key"] for r in tuned) == sorted(f"tune/tiny/fog/{m}/0/{rate:g}" for m in learning
@@ -74,8 +74,9 @@ def test_the_reduced_study_runs_every_method_at_the_rate_validation_chose_and_re
     for method in METHODS:
         assert f"| {method} |" in text
     assert "of float-bp-all's" in proc.stdout and "Learning rates, chosen on the validation images" in text
+    assert "| clean (none) |" in text and "| **worst gain without the guard** |" in text
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert len(rows) == 2 * len(METHODS)
+    assert len(rows) == 3 * len(METHODS)
     costs = json.loads((out / "costs.json").read_text())["tiny"]
     assert costs["fqt"]["planned"] > costs["int8"]["planned"] == costs["int8"]["inference"]
     assert costs["zo-wp"]["heap"] > 0 and costs["zo-wp"]["us"] > 0
@@ -105,7 +106,7 @@ def test_an_interrupted_study_resumes_with_the_same_results(finished, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sessions = [json.loads(line) for line in (resumed / "sessions.jsonl").read_text().splitlines()]
     assert sessions[-2]["command"] == "experiment (killed)" and not (resumed / "session.json").exists()
-    assert sessions[-1]["cells"] == len(lines) - len(kept) == 8  # 2 tuning and 2 table cells of each
+    assert sessions[-1]["cells"] == len(lines) - len(kept) == 10  # 2 tuning and 3 table cells of each
     again = {r["key"]: r for r in records(resumed) if r}
     for r in records(out):
         for field in ("accuracy_before", "accuracy_after", "curve", "layers"):
@@ -185,13 +186,26 @@ def test_a_report_of_an_unfinished_study_says_so(finished, tmp_path):
     s = study.make(study.load(CI_STUDY))
     report.write(tmp_path / "partial.md", s, half, {}, runner.sessions(out))
     text = (tmp_path / "partial.md").read_text()
-    assert f"Incomplete: {len(half)} of {2 * len(METHODS)} cells so far" in text
+    assert f"Incomplete: {len(half)} of {3 * len(METHODS)} cells so far" in text
 
 
-def test_adaptation_validation_and_test_images_are_disjoint():
-    """The adaptation samples of every seed come from the held-out split after its validation
-    images; the test images from the test split (rates are chosen on images the report never
-    shows, and no image trained the model)."""
+def test_the_guard_gives_back_the_state_it_kept(finished):
+    """A cell whose guard kept the state before the first step ends exactly where it started;
+    one that kept a later state ends where the run was at that step, wherever the run ended."""
+    out, _ = finished
+    batch = study.make(study.load(CI_STUDY)).batch
+    learned = [r for r in table_records(out) if METHODS[r["method"]].lr]
+    assert learned and all("kept_step" in r and "accuracy_unguarded" in r for r in learned)
+    for r in learned:
+        at = dict(r["curve"])[r["kept_step"] * batch]  # the guard checks where the curve is measured
+        assert r["accuracy_after"] == at, r["key"]
+    assert any(r["kept_step"] for r in learned), "no later state kept: the test shows only the start restored"
+
+
+def test_adaptation_guard_validation_and_test_images_are_disjoint():
+    """The adaptation and guard samples of every seed come from the held-out split after its
+    validation images, and no guard image is trained on; the test images come from the test split
+    (rates are chosen on images the report never shows, and no image trained the model)."""
     from mcutrain_host import datasets
 
     s = study.make(study.load(CI_STUDY))
@@ -200,10 +214,13 @@ def test_adaptation_validation_and_test_images_are_disjoint():
     for i, image in enumerate(heldout):
         position.setdefault(image.tobytes(), []).append(i)
     for seed in range(3):
-        train_x, _, valid_x, _ = cell.images(s, "none", seed, True)
-        assert all(max(position[x.tobytes()]) >= s.validation for x in train_x)
+        train_x, _, guard_x, _, valid_x, _ = cell.images(s, "none", seed, True)
+        assert len(train_x) == s.samples and len(guard_x) == s.guard
+        assert all(max(position[x.tobytes()]) >= s.validation for x in [*train_x, *guard_x])
         assert all(min(position[x.tobytes()]) < s.validation for x in valid_x)
-    _, _, test_x, _ = cell.images(s, "none", 0, False)
+        trained = {x.tobytes() for x in train_x}
+        assert not any(x.tobytes() in trained for x in guard_x)
+    *_, test_x, _ = cell.images(s, "none", 0, False)
     test_images, _ = datasets.load(s.dataset, "test")
     tests = {x.tobytes() for x in test_images}
     assert len(test_x) == s.test and all(x.tobytes() in tests for x in test_x)

@@ -69,9 +69,10 @@ def corrupted_samples(path, count, seed=0):
     path.write_bytes(x.tobytes() + labels[picked].astype(np.uint8).tobytes())
 
 
-def run_both(board, tmp_path, args, heap="512K"):
-    program = tmp_path / "train_steps.py"
-    program.write_text(TRAIN_STEPS)
+def run_both(board, tmp_path, args, heap="512K", program=TRAIN_STEPS):
+    """(board's output, CPython's) of one program that takes `args`."""
+    text, program = program, tmp_path / "program.py"
+    program.write_text(text)
     on_board = board.run_file(program, heap=heap, args=args)
     env = {"PYTHONPATH": str(micropython.device_path())}
     proc = subprocess.run([sys.executable, str(program), *map(str, args)], capture_output=True, text=True, env=env,

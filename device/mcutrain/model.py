@@ -246,11 +246,14 @@ class Model:
         self.acts = self.stage_acts[0]
         return self.forward(0)
 
-    def evaluate(self, images, labels):
-        """How many images (int8 inputs back to back) are classified as their labels (one per image)."""
+    def evaluate(self, images, labels, hits=None):
+        """How many images (int8 inputs back to back) are classified as their labels (one per image).
+        `hits`, one byte per image if given, gets 1 where an image is classified right, else 0."""
         count, size = len(labels), self.input_size
         if len(images) != count * size:
             raise ModelError("%d bytes of images for %d labels of %d-byte images" % (len(images), count, size))
+        if hits is not None and len(hits) != count:
+            raise ModelError("%d hits for %d labels" % (len(hits), count))
         images = memoryview(images)
         correct = 0
         for start in range(0, count, self.batch):
@@ -264,8 +267,10 @@ class Model:
                 x = padded
             kernels.argmax(self.predictions, self.infer(x), self.argmax_params)
             for b in range(n):
-                if self.predictions[b] == labels[start + b]:
-                    correct += 1
+                hit = 1 if self.predictions[b] == labels[start + b] else 0
+                correct += hit
+                if hits is not None:
+                    hits[start + b] = hit
         return correct
 
     def writable(self, layers):

@@ -9,6 +9,7 @@ from pathlib import Path
 from mcutrain_host.experiment import plots, tuning
 from mcutrain_host.experiment.costs import HEAP
 from mcutrain_host.experiment.methods import BOUND, METHODS, ZO
+from mcutrain_host.experiment.study import CLEAN
 from mcutrain_host.progress import duration
 
 
@@ -22,8 +23,9 @@ def summarize(records):
     for k, rs in groups.items():
         after = [100 * r["accuracy_after"] for r in rs]
         gain = [100 * (r["accuracy_after"] - r["accuracy_before"]) for r in rs]
+        unguarded = [100 * (r.get("accuracy_unguarded", r["accuracy_after"]) - r["accuracy_before"]) for r in rs]
         table[k] = {"after": statistics.mean(after), "after_sd": spread(after), "gain": statistics.mean(gain),
-                    "gain_sd": spread(gain), "seeds": len(rs)}
+                    "gain_sd": spread(gain), "unguarded_gain": statistics.mean(unguarded), "seeds": len(rs)}
     return table
 
 
@@ -32,7 +34,8 @@ def spread(values):
 
 
 def mean_over(table, model, corruptions, method, field):
-    values = [table[(model, c, method)][field] for c in corruptions if (model, c, method) in table]
+    """The mean over the corruptions, clean images left out: they are the row a method must not harm."""
+    values = [table[(model, c, method)][field] for c in corruptions if (model, c, method) in table and c != CLEAN]
     return statistics.mean(values) if values else None
 
 
@@ -77,12 +80,22 @@ def accuracy_table(table, study, model):
         for m in methods:
             row = table.get((model, c, m))
             cells.append("" if row is None else f"{row['after']:.1f} ± {row['after_sd']:.1f}")
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    for label, field in (("mean accuracy", "after"), ("mean gain (points)", "gain")):
+        lines.append(f"| {'clean (none)' if c == CLEAN else c} | " + " | ".join(cells) + " |")
+    for label, field in (("mean accuracy over the corruptions", "after"), ("mean gain (points)", "gain")):
         values = [mean_over(table, model, study.corruptions, m, field) for m in methods]
         shown = ["" if v is None else (f"{v:+.1f}" if field == "gain" else f"{v:.1f}") for v in values]
         lines.append(f"| **{label}** | " + " | ".join(shown) + " |")
+    for label, field in (("worst gain, clean images included", "gain"),
+                         ("worst gain without the guard", "unguarded_gain")):
+        values = [worst(table, model, study.corruptions, m, field) for m in methods]
+        lines.append(f"| **{label}** | " + " | ".join(points(v) if v is not None else "" for v in values) + " |")
     return lines
+
+
+def worst(table, model, corruptions, method, field):
+    """The lowest of a field over the corruptions and clean images (do no harm: docs/algorithms.md)."""
+    values = [table[(model, c, method)][field] for c in corruptions if (model, c, method) in table]
+    return min(values) if values else None
 
 
 def cost_table(records, costs, study, model):

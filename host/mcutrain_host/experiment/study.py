@@ -1,10 +1,11 @@
 """What a study runs: a TOML file of the Study fields, then command-line flags over it.
 
     models = ["tiny", "small"]     # committed models (models/NAME.mcut and .npz) or .mcut paths
-    corruptions = "all"            # or a list of names (`mcutrain corrupt --list`)
+    corruptions = "all"            # or a list of names (`mcutrain corrupt --list`; "none": clean images)
     methods = "all"                # or a list of names (mcutrain_host.experiment.methods)
     seeds = 3                      # seeds 0 .. seeds-1: the adaptation samples, test images, trainer's seed
     samples = 1000                 # adaptation samples, per seed
+    guard = 200                    # held-out samples of the seed's draw that keep the best state (mcutrain.guard)
     validation = 1000              # validation images, on which the learning rates are chosen
     test = 1000                    # test images, per seed: the figures the report gives
     batch = 10
@@ -14,8 +15,8 @@
                                                # (MODEL/METHOD) for one
 
 Which images serve what: the models were pre-trained on the dataset's train split. Adaptation
-samples are drawn by the seed from its held-out split less that split's first `validation`
-images, which are the validation images; the test images are drawn by the seed from the test
+samples and the guard's are drawn by the seed from its held-out split less that split's first
+`validation` images, which are the validation images; the test images are drawn by the seed from the test
 split. So rates are chosen on images that neither trained the model nor appear in the report.
 """
 
@@ -29,16 +30,19 @@ from mcutrain_host.experiment.methods import METHODS
 
 TEST_SEED = 1_000_003  # test images: a draw by this seed plus the cell's
 VALIDATION_SEED = 1_000_033  # the validation images' corruption draw, the same for every cell
+CLEAN = "none"  # the corruption name of clean images: a domain adaptation must not harm either
+DOMAINS = corruptions.NAMES + (CLEAN,)  # what "all" means
 
 
 @dataclasses.dataclass(frozen=True)
 class Study:
     models: tuple = ("tiny", "small")
-    corruptions: tuple = corruptions.NAMES
+    corruptions: tuple = DOMAINS
     severity: int = 5
     methods: tuple = tuple(METHODS)
     seeds: int = 3
     samples: int = 1000
+    guard: int = 200
     validation: int = 1000
     test: int = 1000
     epochs: int = 1
@@ -71,7 +75,7 @@ class Study:
         return path, path.with_name(path.stem + "-float.npz")
 
 
-LISTS = {"models": None, "corruptions": corruptions.NAMES, "methods": tuple(METHODS),
+LISTS = {"models": None, "corruptions": DOMAINS, "methods": tuple(METHODS),
          "tune_corruptions": corruptions.NAMES}
 
 
