@@ -75,6 +75,7 @@ def test_the_reduced_study_runs_every_method_at_the_rate_validation_chose_and_re
         assert f"| {method} |" in text
     assert "of float-bp-all's" in proc.stdout and "Learning rates, chosen on the validation images" in text
     assert "| clean (none) |" in text and "| **worst gain without the guard** |" in text
+    assert "The guard (docs/algorithms.md, section 4) adds the same to every method" in text
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert len(rows) == 3 * len(METHODS)
     costs = json.loads((out / "costs.json").read_text())["tiny"]

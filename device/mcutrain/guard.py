@@ -92,6 +92,12 @@ class Guard:
         self.kept_step, self.kept_correct = self.trainer.steps, correct
         return True
 
+    def memory(self):
+        """Bytes the guard holds: in RAM (labels, two bytes of hits per sample, the batch buffer
+        once scored), and in the file (its images; the kept checkpoint comes on top)."""
+        images = len(self._images) if self._images is not None else 0
+        return {"guard_ram": 3 * self.count + images, "guard_file": self.count * self.trainer.model.input_size}
+
     def restore(self):
         """Puts the kept state back into the trainer. Its step and sample counts stay: they count
         what it has seen, not what it kept. Returns the step count of the kept state."""

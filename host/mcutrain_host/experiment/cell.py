@@ -114,7 +114,7 @@ def adapt_int8(study, method, model, lr, train_x, train_y, guard_x, guard_y, tes
         curve = follow(measure, [lambda x=x, y=y: t.step(x, y) for x, y in batches], study.batch, evals)
         guard.restore()
     return {"accuracy_before": curve[0][1], "accuracy_after": accuracy(), "accuracy_unguarded": curve[-1][1],
-            "kept_step": guard.kept_step, "curve": curve, "steps": steps,
+            "kept_step": guard.kept_step, "guard_bytes": guard.memory(), "curve": curve, "steps": steps,
             "layers": [index for index, _ in t.stats()["layers"]],
             "forwards_per_step": round(layer_runs[0] / steps / len(m.layers), 2)}
 

@@ -193,6 +193,12 @@ def write(path, study, records, costs, sessions, results=None):
                   "armv6m natmod and model in ROMFS), its instructions counted by its 32-bit timer under QEMU -icount "
                   "(mcutrain_host/instructions.py), its heap in use after it, where QEMU is installed.", ""]
         lines += cost_table(records, costs, study, model) + [""]
+        guarded = [r["guard_bytes"] for r in records if r["model"] == model and "guard_bytes" in r]
+        if guarded:
+            lines += [f"The guard (docs/algorithms.md, section 4) adds the same to every method: "
+                      f"{guarded[0]['guard_ram']:,} bytes of RAM (its labels, hits and one batch of images) and "
+                      f"{guarded[0]['guard_file']:,} bytes of images in a file, in flash on a board, with the kept "
+                      f"state's checkpoint beside them.", ""]
         for kind, caption in plots.draw(path, study, records, table, model):
             lines += [f"![{caption}]({kind})", ""]
     path.write_text("\n".join(lines))
