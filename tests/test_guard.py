@@ -1,31 +1,23 @@
 """The guard (mcutrain.guard): a state is kept only when the sign test says it is better, and
 restore() puts the kept bytes back. The same program runs on the board and on CPython."""
 
+import json
+
 import pytest
 
 from mcutrain import model as model_module
 from mcutrain.guard import better
 from mcutrain_host import adaptation_data
-from test_trainer import SETTINGS_PARSER, TINY, run_both
+from test_link import run
+from test_trainer import TINY, TRAINER_AND_SAMPLES, run_both
 
 # Steps at `lr` on the first 64 samples, a guard of the last 32 checked every 5 steps; prints
 # the kept state at each keep, then the restored one, which must be the last kept.
-GUARD_RUN = SETTINGS_PARSER + """
-import sys
-from mcutrain import model
-from mcutrain.trainer import Trainer
+GUARD_RUN = TRAINER_AND_SAMPLES + """
 from mcutrain.guard import Guard
 
-path, data_path, steps, batch, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 guard_path = sys.argv[6]
-m = model.load(path)
-t = Trainer(m, batch=batch, **trainer_settings(settings))
-size = m.input_size
-with open(data_path, "rb") as f:
-    data = f.read()
-count = len(data) // (size + 1)
-images, labels = memoryview(data)[:count * size], memoryview(data)[count * size:]
-g = Guard(t, guard_path, 32)
+g = Guard.new(t, guard_path, 32)
 g.add(images[64 * size:80 * size], labels[64:80])
 g.add(images[80 * size:96 * size], labels[80:96])
 
@@ -44,6 +36,8 @@ for s in range(steps + 1):
         i = (s * batch) % 64
         t.step(images[i * size:(i + batch) * size], labels[i:i + batch])
 print("restored", g.restore(), t.steps, state() == kept)
+again = Guard.reopen(t, guard_path, 32)  # as after a board reset
+print("reopened", again.kept_step, again.kept_correct == g.kept_correct, again.check(), again.score() == g.score())
 """
 
 
@@ -78,4 +72,61 @@ def test_guard_keeps_and_restores_alike_on_board_and_host(board, tmp_path, setti
     kept_steps = [int(line.split()[1]) for line in lines if line.startswith("kept")]
     assert (kept_steps[-1] > 0) == kept_later, on_board
     assert any(line.startswith("not kept") for line in lines), "every state kept: the test shows no refusal"
-    assert lines[-1] == f"restored {kept_steps[-1]} 30 True", on_board
+    assert lines[-2] == f"restored {kept_steps[-1]} 30 True", on_board
+    # The kept state, scored again by the reopened guard, is not kept again: it is no better than itself.
+    assert lines[-1] == f"reopened {kept_steps[-1]} True False True", on_board
+
+
+def test_reopen_refuses_a_guard_that_was_never_checked(tmp_path):
+    from mcutrain import model
+    from mcutrain.guard import Guard
+    from mcutrain.trainer import Trainer
+
+    t = Trainer(model.load(str(TINY)), method="fqt")
+    path = str(tmp_path / "guard")
+    Guard.new(t, path, 4).add(bytes(4 * t.model.input_size), bytes(4))
+    with pytest.raises(ValueError, match="no checked guard of 4 samples"):
+        Guard.reopen(t, path, 4)
+
+
+FQT = {"method": "fqt", "lr": 0.01, "batch": 2}
+
+
+def test_a_guarded_run_ends_with_the_kept_state_through_a_board_kill(tmp_path):
+    """Over the link: the board checks the guard at every evaluation and gives back the kept state
+    before the last one, here the start, which a wrecking rate cannot beat. Killed mid-run, the
+    board takes its guard up from its files and ends the same."""
+    settings = dict(FQT, lr=30.0)
+    _, _, records, session, clean = run(tmp_path / "clean", guard=40, settings=settings)
+    killed = []
+
+    def kill_once(record, board):
+        if record["event"] == "step" and record["samples"] == 138 and not killed:
+            killed.append(record["samples"])
+            board.kill()
+
+    _, _, again, resumed, after_kill = run(tmp_path / "killed", guard=40, settings=settings, on_record=kill_once)
+    assert killed and resumed.reconnects == 1
+    assert session.kept == resumed.kept and after_kill == clean
+    evals = [r["accuracy"] for r in records if r["event"] == "eval"]
+    assert [r["accuracy"] for r in again if r["event"] == "eval"][-1] == evals[-1]
+    assert session.kept["kept_step"] == 0 and evals[-1] == evals[0] > evals[-2], evals
+
+
+def test_train_with_a_guard_keeps_a_state_that_beats_the_start(tmp_path, capsys):
+    """`mcutrain train --guard`: low contrast, which FQT recovers from, so a later state is kept and
+    the run ends with it; the summary says which."""
+    from mcutrain_host import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["train", "--port", "sim", "--method", "fqt", "--batch", "10", "--samples", "300", "--guard",
+                     "100", "--eval-every", "100", "--corruption", "contrast", "--test", "200", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    end = records[-1]
+    kept = end["guard"]
+    assert kept["kept_step"] > 0 and kept["kept_correct"] > kept["start_correct"] and kept["count"] == 100
+    assert f"guard: kept the state after step {kept['kept_step']}, {kept['kept_correct']} of 100" in printed
+    evals = [r for r in records if r["event"] == "eval"]
+    at_kept = [r["accuracy"] for r in evals if r["steps"] == kept["kept_step"]]
+    assert end["accuracy_after"] == evals[-1]["accuracy"] == at_kept[0]

@@ -28,8 +28,9 @@ def trainer_settings(text):
     return kwargs
 """
 
-# One program, run unchanged by MicroPython (natmod) and CPython (reference).
-TRAIN_STEPS = SETTINGS_PARSER + """
+# The start of programs run unchanged by MicroPython (natmod) and CPython (reference): a model,
+# its trainer and the samples of a file (corrupted_samples), from the command line.
+TRAINER_AND_SAMPLES = SETTINGS_PARSER + """
 import sys
 from mcutrain import model
 from mcutrain.trainer import Trainer
@@ -42,7 +43,8 @@ with open(data_path, "rb") as f:
     data = f.read()
 count = len(data) // (size + 1)
 images, labels = memoryview(data)[:count * size], memoryview(data)[count * size:]
-batches = [(images[i * size:(i + batch) * size], labels[i:i + batch]) for i in range(0, count - batch + 1, batch)]
+"""
+TRAIN_STEPS = TRAINER_AND_SAMPLES + """batches = [(images[i * size:(i + batch) * size], labels[i:i + batch]) for i in range(0, count - batch + 1, batch)]
 losses = []
 for s in range(steps):
     x, y = batches[s % len(batches)]

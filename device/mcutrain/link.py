@@ -17,7 +17,7 @@ from mcutrain.backend import kernels
 VERSION = 1
 # Frame types, host to board. ABORT is BYE from a host that does not know the session: one taking
 # back a board whose host died mid-run, which must not have to guess the seq the board expects.
-HELLO, CONFIG, SAMPLE, SAVE, STATS, BYE, ABORT = 1, 2, 3, 4, 5, 6, 7
+HELLO, CONFIG, SAMPLE, SAVE, STATS, BYE, ABORT, BEST = 1, 2, 3, 4, 5, 6, 7, 8
 # Frame types, board to host: ACK answers a frame (same seq); BOOT announces a (re)started board.
 ACK, BOOT = 0x80, 0x81
 HEADER = 5  # type u8, seq u16, length u16

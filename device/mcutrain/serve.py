@@ -23,11 +23,12 @@ from mcutrain.trainer import SETTINGS, WORD, Trainer
 
 # Sample payload: id u32, flags u8, label u8, then the image.
 SAMPLE_HEADER = 6
-EVAL = 1
+EVAL, GUARD = 1, 2
 # What a SAMPLE ACK reports happened.
-BUFFERED, STEPPED, EVALUATED = 0, 1, 2
-# Settings of the link itself, not of the trainer.
-RUN_SETTINGS = ("checkpoint_every", "resume")
+BUFFERED, STEPPED, EVALUATED, GUARDED = 0, 1, 2, 3
+# Settings of the run, not of the trainer: a guard of `guard` samples (mcutrain.guard) checks
+# every `guard_every` steps.
+RUN_SETTINGS = ("checkpoint_every", "resume", "guard", "guard_every")
 KNOWN = SETTINGS + ("method", "seed") + RUN_SETTINGS
 # The settings a trainer is built with, in the order a host sends them: a run's first CONFIG
 # carries these alone (the rest follows in a second), so deploy's check and every run of a plan
@@ -85,6 +86,8 @@ class Server:
         self.arena = arena  # the run's arena, given to its trainer
         self.trainer = None
         self.checkpoint_every = 0
+        self.guard = None
+        self.guard_every = 0
         self.checksum = array("i", [0])  # CRC-32 of the ids of applied training samples
         self.filled = 0
         self.filling = 0  # flags of the samples in the batch buffer
@@ -119,6 +122,9 @@ class Server:
         resume = settings.pop("resume", 0)
         if "checkpoint_every" in settings:
             self.checkpoint_every = settings.pop("checkpoint_every")
+        if "guard_every" in settings:
+            self.guard_every = settings.pop("guard_every")
+        guard = settings.pop("guard", None)
         created = self.trainer is None
         if created:
             # The batch buffer before the trainer: after its many small objects, at the edge of
@@ -153,7 +159,41 @@ class Server:
                 checkpoint.remove(self.checkpoint)  # a new run: an older run's steps must not win
         elif resume:
             raise ValueError("resume needs a checkpoint path on the board")
+        if guard is not None and guard != (self.guard.count if self.guard else 0):
+            self.open_guard(guard)
         return self.hello()
+
+    def open_guard(self, count):
+        """A guard of `count` samples beside the checkpoint; one whose trainer has applied
+        samples was filled and checked before them, so its files are taken up (a reset)."""
+        self.guard = None
+        if not count:
+            return
+        if self.checkpoint is None:
+            raise ValueError("a guard needs a checkpoint path on the board: its files go beside it")
+        if count % self.trainer.batch:
+            raise ValueError("guard=%d is not whole batches of %d" % (count, self.trainer.batch))
+        from mcutrain.guard import Guard  # loaded on use: on a board, code is RAM
+
+        path = self.checkpoint + ".guard"
+        # The batch buffer scores it: a check comes after a whole batch, when the buffer is free.
+        if self.trainer.samples:
+            self.guard = Guard.reopen(self.trainer, path, count, self.images)
+        else:
+            self.guard = Guard.new(self.trainer, path, count, self.images)
+
+    def keep_best(self):
+        """BEST: checks the current state, puts the guard's kept state back and checkpoints it
+        as the run's state; answers what the guard kept."""
+        g, t = self.guard, self.trainer
+        if g is None or g.kept_step < 0:
+            raise ValueError("no guard has checked the start: CONFIG guard=N and its samples first")
+        g.check()
+        g.restore()
+        if self.checkpoint is not None:
+            t.save(self.checkpoint, (self.checksum,))
+        return "kept_step=%d;kept_correct=%d;start_correct=%d;count=%d" % (
+            g.kept_step, g.kept_correct, sum(g.start_hits), g.count)
 
     def check_reserve(self):
         """MemoryError, and no trainer, if the new trainer leaves less than RUN_RESERVE free."""
@@ -194,12 +234,22 @@ class Server:
             if flags & EVAL:
                 correct = t.evaluate(self.images, self.labels)
                 event = EVALUATED
+            elif flags & GUARD:
+                g = self.guard
+                if g is None:
+                    raise ValueError("guard samples, but no guard: CONFIG guard=N first")
+                g.add(self.images, self.labels)
+                if g.added == g.count:
+                    g.check()  # the state before the first step: the first kept one
+                event = GUARDED
             else:
                 self.loss = t.step(self.images, self.labels)
                 kernels.crc32(self.checksum, self.ids)
                 event = STEPPED
                 if self.checkpoint_every and t.steps % self.checkpoint_every == 0:
                     t.save(self.checkpoint, (self.checksum,))
+                if self.guard is not None and self.guard_every and t.steps % self.guard_every == 0:
+                    self.guard.check()
         link.answer_sample(event, t.steps, t.samples, self.checksum, self.loss, correct)
 
     def stats(self):
@@ -237,6 +287,8 @@ class Server:
                     answer = self.hello()
                 elif kind == protocol.STATS:
                     answer = self.stats()
+                elif kind == protocol.BEST:
+                    answer = self.keep_best()
                 elif kind == protocol.BYE or kind == protocol.ABORT:
                     link.answer_text("bye")
                     return

@@ -1,7 +1,9 @@
 """A training run on a board over the link: configure, stream training and evaluation samples in
 order, take live settings, and survive resets.
 
-The run is a fixed plan of units, ("eval", round) and ("train", sample id), walked in order.
+The run is a fixed plan of units, ("guard", sample), ("eval", round) and ("train", sample id),
+walked in order: a guard's samples (mcutrain.guard) first, so the board has checked the state
+before the first step, and its kept state back (BEST) before the last evaluation.
 The board acknowledges every sample with its counters: steps, training samples applied and a
 CRC-32 of their ids. When the board resets or the link drops, the host reconnects, the board
 resumes from its last checkpoint and reports how many samples that checkpoint holds, and the
@@ -42,17 +44,23 @@ def expected_checksum(count):
 
 
 class Stream:
-    """What to send: int8 images (n, size) as bytes per image, labels, for training and evaluation."""
+    """What to send: int8 images (n, size) as bytes per image, labels, for training, evaluation
+    and the guard (none by default); the guard checks at every evaluation."""
 
-    def __init__(self, train_x, train_y, test_x, test_y, epochs, batch, eval_every):
+    def __init__(self, train_x, train_y, test_x, test_y, epochs, batch, eval_every, guard_x=(), guard_y=()):
         self.train_x, self.train_y, self.test_x, self.test_y = train_x, train_y, test_x, test_y
+        self.guard_x, self.guard_y = guard_x, guard_y
         total = epochs * len(train_y)
         self.total = total - total % batch
         if not self.total:
             raise ValueError(f"{len(train_y)} samples x {epochs} epochs is less than one batch of {batch}")
         self.test_count = len(test_y) - len(test_y) % batch  # whole evaluation batches only
+        self.guard_count = len(guard_y) - len(guard_y) % batch
+        if len(guard_y) and not self.guard_count:
+            raise ValueError(f"a guard of {len(guard_y)} samples is less than one batch of {batch}")
         eval_every = max(batch, eval_every - eval_every % batch) if eval_every else self.total
-        self.units = [("eval", 0)]
+        self.guard_every = eval_every // batch  # in steps
+        self.units = [("guard", j) for j in range(self.guard_count)] + [("eval", 0)]
         rounds = 1
         for i in range(self.total):
             self.units.append(("train", i))
@@ -70,6 +78,13 @@ class Stream:
 
     def eval_payload(self, j):
         return struct.pack("<IBB", j, serve.EVAL, int(self.test_y[j])) + self.test_x[j]
+
+    def guard_payload(self, j):
+        return struct.pack("<IBB", j, serve.GUARD, int(self.guard_y[j])) + self.guard_x[j]
+
+    def run_settings(self):
+        """The guard's settings of a run's CONFIG."""
+        return {"guard": self.guard_count, "guard_every": self.guard_every} if self.guard_count else {}
 
 
 class Session:
@@ -91,6 +106,7 @@ class Session:
         self.start_time = time.monotonic() - elapsed  # a resumed run's clock goes on from its last record
         self.link_stats = {}
         self.model_crc = model_crc
+        self.kept = None  # what the board's guard kept (BEST's answer), once asked
 
     def elapsed(self):
         return round(time.monotonic() - self.start_time, 3)
@@ -112,8 +128,8 @@ class Session:
         build = dict(built_with(self.settings), resume=int(resume))
         self.link.request(protocol.CONFIG, format_settings(build).encode())
         rest = {k: v for k, v in self.settings.items() if k not in build}
-        info = parse_info(self.link.request(protocol.CONFIG, format_settings(dict(rest, checkpoint_every=
-                                                                                  self.checkpoint_every)).encode()))
+        rest.update(checkpoint_every=self.checkpoint_every, **self.stream.run_settings())
+        info = parse_info(self.link.request(protocol.CONFIG, format_settings(rest).encode()))
         steps, samples, checksum = int(info["steps"]), int(info["samples"]), int(info["checksum"], 16)
         self.counters = (steps, samples, checksum)
         return self.stream.after(samples)
@@ -160,7 +176,12 @@ class Session:
             if kind == "train":
                 self.link.send_sample(self.stream.train_payload(which), self._on_train,
                                       useful=len(self.stream.train_x[0]) + 1)
+            elif kind == "guard":
+                self.link.send_sample(self.stream.guard_payload(which), self._on_guard,
+                                      useful=len(self.stream.guard_x[0]) + 1)
             else:
+                if index == len(units) - 1 and self.stream.guard_count:
+                    self._keep_best()
                 self._evaluate(which)
 
     def _evaluate(self, round_number):
@@ -187,6 +208,17 @@ class Session:
         if event == serve.STEPPED:
             self.report({"event": "step", "t": self.elapsed(), "samples": self.counters[1],
                          "steps": self.counters[0], "loss": loss / 65536})
+
+    def _keep_best(self):
+        """The guard's kept state back on the board, before the last evaluation measures it."""
+        self.link.drain()
+        answer = parse_info(self.link.request(protocol.BEST))
+        self.kept = {key: int(value) for key, value in answer.items()}
+        self.report(dict({"event": "guard", "t": self.elapsed(), "samples": self.counters[1],
+                          "steps": self.counters[0]}, **self.kept))
+
+    def _on_guard(self, status, body):
+        self._result(status, body)
 
     def _on_eval(self, status, body):
         event, _, correct = self._result(status, body)

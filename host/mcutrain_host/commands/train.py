@@ -22,8 +22,8 @@ from mcutrain_host.progress import Progress
 from mcutrain_host.board.session import Session, Stream, expected_checksum
 
 # What a run's start record keeps of its arguments, for `--resume` to take up again.
-RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "split", "corruption", "severity", "noise", "samples", "epochs",
-                      "test", "eval_every", "checkpoint_every", "seed")
+RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "split", "corruption", "severity", "noise", "samples", "guard",
+                      "epochs", "test", "eval_every", "checkpoint_every", "seed")
 
 # FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
 LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}
@@ -62,6 +62,11 @@ def add_training_arguments(p):
                         "corruption; `make demo` uses 100 with --corruption none (default: %(default)s)")
     p.add_argument("--samples", type=positive_int, default=1000,
                    help="adaptation samples, from the training split (default: %(default)s)")
+    p.add_argument("--guard", type=int, default=0, metavar="N",
+                   help="do no harm: N more samples of the same draw that no step trains on; the board scores "
+                        "the model on them before adapting and at every evaluation, keeps a state only when a "
+                        "sign test says it beats the start, and ends the run with the best it kept "
+                        "(docs/algorithms.md, section 4). 200 is a good size; whole batches (default: none)")
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the samples (default: %(default)s)")
     p.add_argument("--test", type=positive_int, default=1000,
                    help="held-out evaluation images, from --split (default: %(default)s)")
@@ -165,9 +170,13 @@ def adapt(args, label="adapting"):
     if "resume" in settings:
         raise ValueError("resume is no setting: `mcutrain train --resume RUN` continues an interrupted run")
     # The data first: a dataset that does not fit the model must not leave an empty run behind.
-    train_x, train_y = corrupted(args, "train", args.samples, args.seed, description)
+    if args.guard < 0:
+        raise ValueError(f"--guard takes a number of samples, got {args.guard}")
+    drawn_x, drawn_y = corrupted(args, "train", args.samples + args.guard, args.seed, description)
+    train_x, train_y = drawn_x[:args.samples], drawn_y[:args.samples]
     test_x, test_y = corrupted(args, args.split, args.test, args.seed + 1, description)
-    stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every)
+    stream = Stream(train_x, train_y, test_x, test_y, args.epochs, settings["batch"], args.eval_every,
+                    drawn_x[args.samples:], drawn_y[args.samples:])
     warn_if_trimmed(args, len(train_y), len(test_y), stream.total, settings["batch"])
     settings.setdefault("total_steps", stream.total // settings["batch"])  # the schedule spans the run
     out, created = run_folder(args)
@@ -229,7 +238,7 @@ def adapt(args, label="adapting"):
                "checksum": "%08x" % checksum, "expected_checksum": "%08x" % expected_checksum(stream.total),
                "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
                "reconnects": session.reconnects + [r["event"] for r in earlier].count("reconnect"),
-               "board": session.board, "board_stats": board_stats, "link": session.link_stats,
+               "guard": session.kept, "board": session.board, "board_stats": board_stats, "link": session.link_stats,
                "settings": session.settings, "model": str(Path(args.model).resolve()),
                "corruption": args.corruption, "severity": args.severity, "noise": args.noise, "out": str(out)}
     metrics(summary)
@@ -314,6 +323,14 @@ def print_summary(summary):
           f"{summary['board_stats'].get('heap', '?')} bytes")
     print(f"accuracy before adaptation: {100 * before:.1f}%")
     print(f"accuracy after adaptation:  {100 * after:.1f}% ({100 * (after - before):+.1f} points, on the board)")
+    kept = summary.get("guard")
+    if kept:
+        if kept["kept_step"]:
+            print(f"guard: kept the state after step {kept['kept_step']}, {kept['kept_correct']} of {kept['count']} "
+                  f"guard samples right ({kept['start_correct']} before adapting)")
+        else:
+            print(f"guard: kept the model as it was: no state beat its {kept['start_correct']} of {kept['count']} "
+                  f"guard samples significantly")
     print(f"samples applied: {summary['samples']} in {summary['steps']} steps, checksum {summary['checksum']} "
           f"(expected {summary['expected_checksum']}), reconnects {summary['reconnects']}")
     link = summary["link"]

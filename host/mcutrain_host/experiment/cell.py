@@ -101,7 +101,7 @@ def adapt_int8(study, method, model, lr, train_x, train_y, guard_x, guard_y, tes
     if spec.sparse:
         t.select_layers(*batches[0], spec.sparse)
     with tempfile.TemporaryDirectory() as folder:
-        guard = Guard(t, os.path.join(folder, "guard"), len(guard_y))
+        guard = Guard.new(t, os.path.join(folder, "guard"), len(guard_y))
         guard.add(b"".join(adaptation_data.model_inputs(guard_x, m.description)), bytes(guard_y))
         layer_runs[0] = 0  # the selection's probes are not steps
 
@@ -161,7 +161,7 @@ def adapt_float(study, model, method, lr, train_x, train_y, guard_x, guard_y, te
 
     def measure():
         hits = bytes(net.logits(guard_images).argmax(axis=1) == guard_y)
-        if not kept or sum(hits) >= kept["correct"] and better(hits, kept["start_hits"]):
+        if not kept or sum(hits) > kept["correct"] and better(hits, kept["start_hits"]):
             kept.update(params=[value.copy() for value in state()], step=step.count, correct=sum(hits))
             kept.setdefault("start_hits", hits)
         return accuracy()
