@@ -172,7 +172,7 @@ def least(mode, model, method, tmp):
 
 def main():
     methods = [name for name, m in METHODS.items() if m.family in ("zo", "fqt")]
-    inference = {model: costs.planned(REPO / "models" / f"{model}.mcut", "int8", None) for model in MODELS}
+    inference = {model: costs.planned(REPO / "models" / f"{model}.mcut", "int8", None, None) for model in MODELS}
     print(f"qemu-m0 (Cortex-M0, 190 KB heap), batch 1. plan: the trainer's choice for the room there is; "
           f"planned: the bytes it holds (weights, parameter blocks, arena, training state; as make bench-plans "
           f"counts them), and x inference, its multiple of inference alone ({', '.join(f'{m} {b}' for m, b in inference.items())} "

@@ -46,6 +46,8 @@ def mcutrain(*argv):
     (["train", "--set", "lr=-1"], 2, "lr must be positive"),
     (["train", "--layers", "9"], 2, "layer 9 is not a layer with weights"),
     (["train", "--layers", "4/x"], 2, "layers=4/x: layers takes layer indices"),
+    (["train", "--layers", "6/-1"], 2, "layer 6 is given twice in layers=[6, -1]"),
+    (["train", "--layers=-8"], 2, "layer -8 is not a layer with weights"),
     (["deploy", "--port", "sim", "--layers", "9"], 2, "layer 9 is not a layer with weights"),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
 def test_a_mistake_is_one_line_with_its_exit_code(files, capsys, argv, code, message):

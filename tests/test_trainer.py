@@ -88,6 +88,7 @@ METHODS = {
     "zo-np": "mode=np,layers=4/6,queries=4",
     "zo-mix": "mode=mix,layers=2/4/6,queries=4,schedule_name=cosine,total_steps=50",
     "zo-antithetic": "mode=wp,layers=6,queries=3,antithetic=1",
+    "zo-np-head": "mode=np,layers=-1,queries=30",  # the last layer, counted from the end
 }
 
 

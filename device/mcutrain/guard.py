@@ -105,6 +105,7 @@ class Guard:
         size, batch = model.input_size, model.batch
         if self.images is None or len(self.images) != batch * size:
             self.images = bytearray(batch * size)  # again only when the batch was re-planned
+            self.images_given = False
         images, labels, hits = memoryview(self.images), memoryview(self.labels), memoryview(self.hits)
         correct = 0
         with open(self.path, "rb") as f:

@@ -75,10 +75,14 @@ class Trainer:
         if self.layers is None:
             return weighted[-self.fqt_layers:] if self.method == "fqt" else weighted
         chosen = []
+        count = len(self.model.layers)
         for i in self.layers:
-            if not 0 <= i < len(self.model.layers) or self.model.layers[i].weight is None:
+            # From the end as Python counts: -1 is the last layer, the classifier.
+            if not -count <= i < count or self.model.layers[i].weight is None:
                 raise ValueError("layer %r is not a layer with weights (those are %s)"
                                  % (i, [layer.index for layer in weighted]))
+            if self.model.layers[i] in chosen:
+                raise ValueError("layer %d is given twice in layers=%r" % (self.model.layers[i].index, self.layers))
             chosen.append(self.model.layers[i])
         return sorted(chosen, key=lambda layer: layer.index)
 

@@ -27,28 +27,29 @@ def sparse_layers(records, model, method):
     return list(chosen.most_common(1)[0][0]) if chosen else None
 
 
-def trainer_settings(method, layers):
-    settings = dict(METHODS[method].trainer)
+def trainer_settings(method, layers, queries):
+    """The method's Trainer settings, with the study's queries (None: the Trainer's) unless the
+    method has its own."""
+    settings = dict({"queries": queries} if queries else {}, **METHODS[method].trainer)
     if layers:
         settings["layers"] = layers
     return settings
 
 
-def planned(mcut, method, layers):
+def planned(mcut, method, layers, queries):
     """Bytes the plan holds at batch 1: the method's, or inference alone for `int8`."""
     m = device_model.load(str(mcut))
     if METHODS[method].family == "none":
         m.plan(batch=1)
         return m.memory()["total"]
-    return Trainer(m, batch=1, **trainer_settings(method, layers)).memory()["total"]
+    return Trainer(m, batch=1, **trainer_settings(method, layers, queries)).memory()["total"]
 
 
 def on_virtual_board(mcut, method, layers, queries):
     """{us, heap} of one training step on the virtual board (mean of 3 after a warm-up), or
     {error} when the step fails there."""
-    settings = trainer_settings(method, layers)
+    settings = trainer_settings(method, layers, queries)
     kind, mode = settings.pop("method"), settings.pop("mode", "mix")
-    settings["queries"] = queries
     output, errors = bench.on_virtual_board(bench.script(Path(mcut).resolve(), (kind,), mode, repeat=1, steps=3,
                                                          settings=settings), HEAP)
     report = bench.parse(output)
@@ -66,7 +67,7 @@ def on_arm(mcut, steps):
     {} where the emulated board cannot run (no QEMU, no ARM natmod or firmware)."""
     if not steps or shutil.which(qemu.QEMU) is None:
         return {}
-    settings = [(method, dict(trainer_settings(method, layers), queries=queries)) for method, layers, queries in steps]
+    settings = [(method, trainer_settings(method, layers, queries)) for method, layers, queries in steps]
     try:
         return instructions.training_steps(ARM_BOARD, mcut, settings)
     except (qemu.QemuError, deploy.DeployError, LinkDown, OSError):
@@ -79,7 +80,7 @@ def measure(study, records, known):
     costs = {}
     for model in study.models:
         mcut = study.model_files(model)[0]
-        inference = planned(mcut, "int8", None)
+        inference = planned(mcut, "int8", None, study.queries)
         per_method = costs[model] = {}
         new_steps = []
         for method in study.methods:
@@ -91,7 +92,7 @@ def measure(study, records, known):
             elif spec.family == "float":
                 per_method[method] = {"layers": layers}
             else:
-                cost = per_method[method] = {"layers": layers, "planned": planned(mcut, method, layers),
+                cost = per_method[method] = {"layers": layers, "planned": planned(mcut, method, layers, study.queries),
                                              "inference": inference}
                 if spec.family != "none":
                     cost.update(on_virtual_board(mcut, method, layers, study.queries))

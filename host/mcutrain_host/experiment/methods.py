@@ -11,7 +11,7 @@ class Method(NamedTuple):
     title: str
     family: str  # "none", "zo", "fqt" or "float"
     lr: float = 0.0  # the default learning rate (docs/results.md says how it was chosen)
-    trainer: dict = {}  # Trainer settings; for a float method, its layers (None: all) and update rule
+    trainer: dict = {}  # Trainer settings (over the study's queries); a float method's: its layers (None: all), update rule
     sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
 
     def board_steps(self, model_path, steps, **settings):
@@ -43,6 +43,8 @@ METHODS = {
     "int8": Method("int8 model, not adapted", "none"),
     "zo-wp": Method("ZO weight perturbation, every layer", "zo", 0.1, {"method": "zo", "mode": "wp"}),
     "zo-np": Method("ZO node perturbation, every layer", "zo", 0.03, {"method": "zo", "mode": "np"}),
+    "zo-np-head": Method("ZO node perturbation of the classifier (the last layer), 30 queries", "zo", 0.1,
+                         {"method": "zo", "mode": "np", "layers": [-1], "queries": 30}),
     "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo", 0.03,
                             {"method": "zo", "mode": "mix"}, sparse=2),
     "fqt": Method("FQT of the last 2 layers", "fqt", 0.01, {"method": "fqt", "fqt_layers": LAST_LAYERS}),
