@@ -145,6 +145,25 @@ class Guard:
         images = len(self.images) if self.images is not None and not self.images_given else 0
         return {"guard_ram": 3 * self.count + images, "guard_file": self.count * self.trainer.model.input_size}
 
+    def take(self, images, labels):
+        """A server's batch of guard samples; the last one checks the state before the first step,
+        the first kept one."""
+        self.add(images, labels)
+        if self.added == self.count:
+            self.check()
+
+    def keep_best(self, path, extra):
+        """A server's BEST: checks the current state, puts the kept one back and checkpoints it
+        at `path` (with the server's `extra` buffers) as the run's state; answers what it kept."""
+        if self.kept_step < 0:
+            raise ValueError("the guard has not checked the start: its samples first")
+        self.check()
+        self.restore()
+        if path is not None:
+            self.trainer.save(path, extra)
+        return "kept_step=%d;kept_correct=%d;start_correct=%d;count=%d" % (
+            self.kept_step, self.kept_correct, sum(self.start_hits), self.count)
+
     def restore(self):
         """Puts the kept state back into the trainer. Its step and sample counts stay: they count
         what it has seen, not what it kept. Returns the step count of the kept state."""
@@ -163,3 +182,21 @@ def _remove(path):
         os.remove(path)
     except OSError:
         pass
+
+
+def for_server(server, count):
+    """The guard of `count` samples of a server's run, its files beside the checkpoint; None for
+    0. A trainer that has applied samples was guarded before them: a reset, so the guard's files
+    are taken up. The server's batch buffer scores it: a check comes after a whole batch, when
+    the buffer is free."""
+    if not count:
+        return None
+    if server.checkpoint is None:
+        raise ValueError("a guard needs a checkpoint path on the board: its files go beside it")
+    t = server.trainer
+    if count % t.batch:
+        raise ValueError("guard=%d is not whole batches of %d" % (count, t.batch))
+    path = server.checkpoint + ".guard"
+    if t.samples:
+        return Guard.reopen(t, path, count, server.images)
+    return Guard.new(t, path, count, server.images)

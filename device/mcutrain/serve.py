@@ -160,40 +160,11 @@ class Server:
         elif resume:
             raise ValueError("resume needs a checkpoint path on the board")
         if guard is not None and guard != (self.guard.count if self.guard else 0):
-            self.open_guard(guard)
+            from mcutrain.guard import for_server  # loaded on use: on a board, code is RAM
+
+            self.guard = None  # an older guard's buffers go back first
+            self.guard = for_server(self, guard)
         return self.hello()
-
-    def open_guard(self, count):
-        """A guard of `count` samples beside the checkpoint; one whose trainer has applied
-        samples was filled and checked before them, so its files are taken up (a reset)."""
-        self.guard = None
-        if not count:
-            return
-        if self.checkpoint is None:
-            raise ValueError("a guard needs a checkpoint path on the board: its files go beside it")
-        if count % self.trainer.batch:
-            raise ValueError("guard=%d is not whole batches of %d" % (count, self.trainer.batch))
-        from mcutrain.guard import Guard  # loaded on use: on a board, code is RAM
-
-        path = self.checkpoint + ".guard"
-        # The batch buffer scores it: a check comes after a whole batch, when the buffer is free.
-        if self.trainer.samples:
-            self.guard = Guard.reopen(self.trainer, path, count, self.images)
-        else:
-            self.guard = Guard.new(self.trainer, path, count, self.images)
-
-    def keep_best(self):
-        """BEST: checks the current state, puts the guard's kept state back and checkpoints it
-        as the run's state; answers what the guard kept."""
-        g, t = self.guard, self.trainer
-        if g is None or g.kept_step < 0:
-            raise ValueError("no guard has checked the start: CONFIG guard=N and its samples first")
-        g.check()
-        g.restore()
-        if self.checkpoint is not None:
-            t.save(self.checkpoint, (self.checksum,))
-        return "kept_step=%d;kept_correct=%d;start_correct=%d;count=%d" % (
-            g.kept_step, g.kept_correct, sum(g.start_hits), g.count)
 
     def check_reserve(self):
         """MemoryError, and no trainer, if the new trainer leaves less than RUN_RESERVE free."""
@@ -235,12 +206,9 @@ class Server:
                 correct = t.evaluate(self.images, self.labels)
                 event = EVALUATED
             elif flags & GUARD:
-                g = self.guard
-                if g is None:
+                if self.guard is None:
                     raise ValueError("guard samples, but no guard: CONFIG guard=N first")
-                g.add(self.images, self.labels)
-                if g.added == g.count:
-                    g.check()  # the state before the first step: the first kept one
+                self.guard.take(self.images, self.labels)
                 event = GUARDED
             else:
                 self.loss = t.step(self.images, self.labels)
@@ -288,7 +256,9 @@ class Server:
                 elif kind == protocol.STATS:
                     answer = self.stats()
                 elif kind == protocol.BEST:
-                    answer = self.keep_best()
+                    if self.guard is None:
+                        raise ValueError("no guard: CONFIG guard=N and its samples first")
+                    answer = self.guard.keep_best(self.checkpoint, (self.checksum,))
                 elif kind == protocol.BYE or kind == protocol.ABORT:
                     link.answer_text("bye")
                     return
