@@ -6,7 +6,7 @@ import json
 import pytest
 
 from mcutrain import model as model_module
-from mcutrain.guard import better
+from mcutrain.guard import better, keeps
 from mcutrain_host import adaptation_data
 from test_link import run
 from test_trainer import TINY, TRAINER_AND_SAMPLES, run_both
@@ -55,6 +55,8 @@ def test_the_sign_test():
     assert not better(b"\x01" * 4, b"\x00" * 4), "4 wins, no losses: 16 is not above 16"
     assert not better(b"\x01" * 10 + b"\x00" * 5, b"\x00" * 10 + b"\x01" * 5), "10 wins, 5 losses: 25 < 60"
     assert not better(b"\x00" * 6, b"\x01" * 6), "only losses"
+    assert keeps(b"\x01" * 5, 5, b"\x00" * 5, 4), "better than the start and above the kept score"
+    assert not keeps(b"\x01" * 5, 5, b"\x00" * 5, 5), "better than the start, but no higher than the kept one"
 
 
 @pytest.mark.parametrize("settings, kept_later", [

@@ -34,6 +34,12 @@ def better(hits, start_hits):
     return wins > losses and (wins - losses) * (wins - losses) > 4 * (wins + losses)
 
 
+def keeps(hits, correct, start_hits, kept_correct):
+    """Whether a later state that scored `hits` (`correct` of them right) replaces the kept one,
+    which scored `kept_correct`: the rule above, against the first state's `start_hits`."""
+    return correct > kept_correct and better(hits, start_hits)
+
+
 class Guard:
     """Files at `path`: the images (<path>), the labels then the first state's hits
     (<path>.labels), the kept step and score (<path>.kept) and the kept state's checkpoint
@@ -125,7 +131,7 @@ class Guard:
         first = self.kept_step < 0
         if first:
             self.hits, self.start_hits = self.start_hits, self.hits
-        elif correct <= self.kept_correct or not better(self.hits, self.start_hits):
+        elif not keeps(self.hits, correct, self.start_hits, self.kept_correct):
             return False
         self.trainer.save(self.path + ".best")
         if first:

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from mcutrain import model as device_model
-from mcutrain.guard import Guard, better
+from mcutrain.guard import Guard, keeps
 from mcutrain.trainer import Trainer
 from mcutrain_host import adaptation_data, network
 from mcutrain_host.experiment.methods import METHODS
@@ -96,7 +96,7 @@ def adapt_int8(study, method, model, lr, train_x, train_y, guard_x, guard_y, tes
         return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
     steps, order, evals = schedule(study, len(inputs))
     t = Trainer(m, batch=study.batch, lr=lr, seed=seed + 1, schedule_name="cosine", total_steps=steps,
-                **dict({"queries": study.queries}, **spec.trainer))
+                **spec.settings(study.queries))
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
         t.select_layers(*batches[0], spec.sparse)
@@ -142,7 +142,7 @@ def follow(measure, steps, batch, evals):
 
 
 def adapt_float(study, model, method, lr, train_x, train_y, guard_x, guard_y, test_x, test_y):
-    """Float back-propagation, guarded by the same rule as the int8 methods (mcutrain.guard.better):
+    """Float back-propagation, guarded by the same rule as the int8 methods (mcutrain.guard.keeps):
     the kept state is a copy of the trained parameters."""
     settings = METHODS[method].trainer
     net = network.load(study.model_files(model)[1])
@@ -161,7 +161,7 @@ def adapt_float(study, model, method, lr, train_x, train_y, guard_x, guard_y, te
 
     def measure():
         hits = bytes(net.logits(guard_images).argmax(axis=1) == guard_y)
-        if not kept or sum(hits) > kept["correct"] and better(hits, kept["start_hits"]):
+        if not kept or keeps(hits, sum(hits), kept["start_hits"], kept["correct"]):
             kept.update(params=[value.copy() for value in state()], step=step.count, correct=sum(hits))
             kept.setdefault("start_hits", hits)
         return accuracy()

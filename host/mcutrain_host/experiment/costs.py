@@ -28,9 +28,8 @@ def sparse_layers(records, model, method):
 
 
 def trainer_settings(method, layers, queries):
-    """The method's Trainer settings, with the study's queries (None: the Trainer's) unless the
-    method has its own."""
-    settings = dict({"queries": queries} if queries else {}, **METHODS[method].trainer)
+    """The method's Trainer settings (Method.settings), on `layers` if given."""
+    settings = METHODS[method].settings(queries)
     if layers:
         settings["layers"] = layers
     return settings

@@ -11,8 +11,13 @@ class Method(NamedTuple):
     title: str
     family: str  # "none", "zo", "fqt" or "float"
     lr: float = 0.0  # the default learning rate (docs/results.md says how it was chosen)
-    trainer: dict = {}  # Trainer settings (over the study's queries); a float method's: its layers (None: all), update rule
+    trainer: dict = {}  # Trainer settings; for a float method, its layers (None: all) and update rule
     sparse: int = 0  # ZO sparse training: layers chosen on the first batch by gradient-norm ratio
+
+    def settings(self, queries=None):
+        """The Trainer settings, with `queries` (a study's; None: the Trainer's) unless the method
+        has its own."""
+        return dict({"queries": queries} if queries else {}, **self.trainer)
 
     def board_steps(self, model_path, steps, **settings):
         """MicroPython that trains by this method on a board, on one fixed input: binds m (the model

@@ -16,8 +16,8 @@
 
 Which images serve what: the models were pre-trained on the dataset's train split. Adaptation
 samples and the guard's are drawn by the seed from its held-out split less that split's first
-`validation` images, which are the validation images; the test images are drawn by the seed from the test
-split. So rates are chosen on images that neither trained the model nor appear in the report.
+`validation` images, which are the validation images; the test images are drawn by the seed from
+the test split. So rates are chosen on images that neither trained the model nor appear in the report.
 """
 
 import dataclasses
