@@ -88,7 +88,7 @@ METHODS = {
     "zo-np": "mode=np,layers=4/6,queries=4",
     "zo-mix": "mode=mix,layers=2/4/6,queries=4,schedule_name=cosine,total_steps=50",
     "zo-antithetic": "mode=wp,layers=6,queries=3,antithetic=1",
-    "zo-np-head": "mode=np,layers=-1,queries=30",  # the last layer, counted from the end
+    "zo-np-last2": "mode=np,layers=-2/-1,queries=30",  # the last two weighted layers, counted from the end
 }
 
 
@@ -161,6 +161,56 @@ def test_zo_trains_a_layer_inside_a_residual_block(board, tmp_path):
     """small's conv 9 feeds the add at 10, whose other input (tensor 8) comes from before layer 9:
     re-running from layer 9 needs it kept, as sparse training may choose any layer."""
     assert_trains_alike(board, tmp_path, SMALL, "mode=wp,layers=4/9,queries=2")
+
+
+def test_negative_layers_count_the_weighted_layers_from_the_end():
+    # small's last two layers with weights are 12 and 14: the global average pool 13 has none.
+    t = Trainer(model_module.load(str(SMALL)), mode="np", layers=[-2, -1])
+    assert sorted(layer.layer.index for layer in t.zo_layers) == [12, 14]
+
+
+def test_np_of_a_layer_before_a_global_pool_trains_alike_on_board_and_host(board, tmp_path):
+    """small's pointwise 12 feeds only the global average pool 13: its queries perturb the pool's
+    128 outputs, not the 4x4x128 it makes."""
+    t = Trainer(model_module.load(str(SMALL)), mode="np", layers=[12], queries=2)
+    assert (t.zo_layers[0].restart_point, t.zo_layers[0].perturbed_nodes) == (14, 128)
+    assert_trains_alike(board, tmp_path, SMALL, "mode=np,layers=12/14,queries=4")
+
+
+def test_a_layer_takes_its_loss_differences_against_the_updates_above_it(tmp_path):
+    """In a step the classifier (14) is updated before pointwise 12 estimates its gradient: each
+    of 12's loss differences is its perturbed loss less the loss of the network with the new
+    classifier and 12 as it was, not less the step's first loss, which would add the classifier's
+    own update to every query."""
+    from mcutrain.backend import kernels
+
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 2)
+    raw = data.read_bytes()
+    m = model_module.load(str(SMALL))
+    x, y = bytearray(raw[:2 * m.input_size]), bytearray(raw[2 * m.input_size:])
+    t = Trainer(m, mode="np", layers=[12, 14], queries=3, batch=2, lr=0.3)
+    pointwise, loss = t.zo_layers[1], t.loss
+    loss.set_labels(y)
+    loss(m.infer(x))
+    first = list(loss.per_sample)
+    weight, bias = bytes(m.layers[12].weight), bytes(m.layers[12].bias)
+    t.step(x, y)
+    m.layers[12].weight[:] = weight
+    memoryview(m.layers[12].bias).cast("B")[:] = bias
+    loss(m.infer(x))
+    base = list(loss.per_sample)
+    assert base != first, "the classifier's update changed no loss: the test would prove nothing"
+    pooled = m.activation(14)
+    mask = bytearray(16)
+    for q in range(3):
+        seeds = pointwise.seeds[2 * q:2 * q + 2]
+        for b in range(2):
+            kernels.perturb(pooled[128 * b:128 * (b + 1)], mask, seeds[b], t.act_sigma, 1)
+        loss(m.forward(14))
+        for b in range(2):
+            kernels.unperturb(pooled[128 * b:128 * (b + 1)], mask, seeds[b], t.act_sigma, 1)
+        assert list(pointwise.coeffs[2 * q:2 * q + 2]) == [loss.per_sample[b] - base[b] for b in range(2)]
 
 
 NO_ALLOCATION = SETTINGS_PARSER + """

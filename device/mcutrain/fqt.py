@@ -16,11 +16,10 @@ the top-k output channels by error norm, k from the step's loss relative to the 
 
 from array import array
 
-from mcutrain import fixed, groups
+from mcutrain import fixed, groups, steps
 from mcutrain.backend import kernels
 from mcutrain.buffers import int32_zeros
 from mcutrain.model import elements
-from mcutrain.zo import _set_base, base_bytes, base_steps
 
 Q_BITS = 12  # standardized gradients in Q12: |ghat| <= sqrt(n) keeps them far from int32's end
 ONE_Q15 = 1 << 15
@@ -275,7 +274,7 @@ class WeightedLink:
         self.weight_params = array("i", (count, channels, inner, 1, 0))
         self.bias_params = array("i", (channels, channels, 1, 1, 0))
         # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
-        self.base = base_steps(channels)
+        self.base = steps.base_steps(channels)
         self.weight_steps = (fqt.int32(channels), fqt.int32(channels))
         self.bias_steps = (fqt.int32(channels), fqt.int32(channels))
         # Partial updates: channel scores, the top-k ranking and an exact-length view of it per k.
@@ -310,8 +309,8 @@ class WeightedLink:
             for c in range(self.channels):
                 weight = fixed.div(lr, scales[c])
                 bias = fixed.div(weight, s_in)  # s_b = s_in * s_w
-                _set_base(self.base[0], self.base[1], c, (weight[0], weight[1] - Q_BITS))
-                _set_base(self.base[2], self.base[3], c, (bias[0], bias[1] - Q_BITS))
+                steps.set_base(self.base[0], self.base[1], c, (weight[0], weight[1] - Q_BITS))
+                steps.set_base(self.base[2], self.base[3], c, (bias[0], bias[1] - Q_BITS))
                 self.weight_steps[1][c] = self.base[1][c] - 2
                 self.bias_steps[1][c] = self.base[3][c] - 2
 
@@ -372,5 +371,5 @@ class WeightedLink:
             bm[c] = bias_high[c] * factor
 
     def memory(self):
-        base = base_bytes(self.base) if self.trainable else 0
+        base = steps.base_bytes(self.base) if self.trainable else 0
         return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", ())) + base

@@ -14,12 +14,13 @@ import gc
 import sys
 from array import array
 
-from mcutrain import schedule, zo
+from mcutrain import schedule
 from mcutrain.loss import Loss
 
 METHODS = ("zo", "fqt", "hybrid")
 WORD = 8 if sys.maxsize > 1 << 32 else 4
-MODES = (zo.WP, zo.NP, "mix")
+WP, NP = "wp", "np"  # ZO weight and node perturbation (mcutrain.zo)
+MODES = (WP, NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
 _PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers", "plan")
@@ -27,7 +28,7 @@ SETTINGS = _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")  #
 
 
 class Trainer:
-    def __init__(self, model, method="zo", batch=1, layers=None, mode=zo.WP, lr=0.01, queries=10, sigma=1,
+    def __init__(self, model, method="zo", batch=1, layers=None, mode=WP, lr=0.01, queries=10, sigma=1,
                  bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
                  schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2, plan=None,
                  arena=None):
@@ -75,15 +76,19 @@ class Trainer:
         if self.layers is None:
             return weighted[-self.fqt_layers:] if self.method == "fqt" else weighted
         chosen = []
-        count = len(self.model.layers)
         for i in self.layers:
-            # From the end as Python counts: -1 is the last layer, the classifier.
-            if not -count <= i < count or self.model.layers[i].weight is None:
-                raise ValueError("layer %r is not a layer with weights (those are %s)"
-                                 % (i, [layer.index for layer in weighted]))
-            if self.model.layers[i] in chosen:
-                raise ValueError("layer %d is given twice in layers=%r" % (self.model.layers[i].index, self.layers))
-            chosen.append(self.model.layers[i])
+            # A negative index counts the layers with weights from the end: -1 is the classifier,
+            # -2 the weighted layer below it, whatever pools lie between.
+            if -len(weighted) <= i < 0:
+                layer = weighted[i]
+            elif 0 <= i < len(self.model.layers) and self.model.layers[i].weight is not None:
+                layer = self.model.layers[i]
+            else:
+                raise ValueError("layer %r is not a layer with weights (those are %s, or -1 to -%d from the end)"
+                                 % (i, [layer.index for layer in weighted], len(weighted)))
+            if layer in chosen:
+                raise ValueError("layer %d is given twice in layers=%r" % (layer.index, self.layers))
+            chosen.append(layer)
         return sorted(chosen, key=lambda layer: layer.index)
 
     def _mode_of(self, layer):
@@ -92,7 +97,7 @@ class Trainer:
             return self.mode
         h, w, c = self.model.description.shape(layer.output)
         nodes = h * w * c
-        return zo.NP if nodes < len(layer.weight) else zo.WP
+        return NP if nodes < len(layer.weight) else WP
 
     def _split(self, layers):
         """(FQT layers, ZO layers): the hybrid trains its top fqt_layers by FQT, the rest by ZO."""
@@ -195,9 +200,13 @@ class Trainer:
 
     def _build(self, top, layers):
         """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""
-        modes = [self._mode_of(layer) for layer in layers]
-        # Later layers first: a layer's queries re-run the network above it.
-        self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
+        self.zo_layers = []
+        if layers:
+            from mcutrain import zo  # loaded on use: on a board, code is RAM, and FQT alone needs none
+
+            modes = [self._mode_of(layer) for layer in layers]
+            # Later layers first: a layer's queries re-run the network above it.
+            self.zo_layers = [zo.LayerZO(self, layer, mode) for layer, mode in reversed(list(zip(layers, modes)))]
         if top:
             from mcutrain import fqt  # loaded on use: on a board, code is RAM
             self.fqt = fqt.FQT(self, top)
@@ -316,8 +325,12 @@ class Trainer:
                 # The ZO loss differences are taken against the network as FQT left it.
                 self.model.stage(self.base_stage)
                 base = self.loss(self.model.forward(self.fqt_start))
+        # Each layer's loss differences are taken against the network as the layers before it in
+        # this step left it: against the step's first loss, a layer's queries would also measure
+        # the updates above it, noise that grows with the rate and the number of layers.
         for layer in self.zo_layers:
             layer.step(base, factor)
+            base = None
         self.model.stage(0)  # a forward pass from the REPL runs on the forward's tensors
         self.steps += 1
         self.samples += self.batch

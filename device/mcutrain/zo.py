@@ -5,7 +5,11 @@ the network from the layer's kept input, and apply sum_q dL_q * u_q with `zo_upd
 regenerates each u_q from its seed: no gradient as large as the layer is ever stored.
 
 Node perturbation (NP): perturb the layer's int8 output by +-sigma*u per sample, re-run the rest
-of the network, and keep each query's seed and loss difference dL_b. The node gradient
+of the network, and keep each query's seed and loss difference dL_b. Where a global average pool
+alone reads the layer's output, NP perturbs the pool's output instead: the pool is linear, so
+each channel's estimate reaches every position of that channel unchanged but for the 1/(h*w) the
+steps fold in, from one node per channel rather than one per position, a far less noisy estimate.
+The node gradient
 sum_q dL_q,b * u_q,b, masked where the output was clamped (straight-through), is then regenerated
 a block of output rows at a time (`zo_node_gradient`) and turned into weight and bias gradients
 with the layer's own gradient kernels (a local one-layer backward), so no int32 estimate as large
@@ -19,10 +23,10 @@ the schedule's Q15 factor, in small ints.
 
 from array import array
 
-from mcutrain import fixed, groups, scales
+from mcutrain import fixed, groups, scales, steps
 from mcutrain.backend import kernels
+from mcutrain.trainer import NP, WP
 
-WP, NP = "wp", "np"
 LOSS_UNIT = (1, -16)  # one Q16 loss step, in nats
 INT8_SIGMA_MAX = 127
 NODE_BLOCK_BYTES = 2048  # a sample's share of one block of a node gradient, as whole output rows
@@ -37,15 +41,17 @@ class LayerZO:
         if mode not in (WP, NP):
             raise ValueError("mode must be 'wp' or 'np', got %r" % (mode,))
         self.trainer, self.layer, self.mode = trainer, layer, mode
-        # The tensor a query restarts from where the step keeps it: WP's input, NP's output.
-        self.restart_point = layer.index + (mode == NP)
         model = trainer.model
+        pool = _lone_pool_reading(model, layer) if mode == NP else None
+        # The tensor a query restarts from where the step keeps it: WP's input, NP's perturbed
+        # nodes (the layer's output or the pool's).
+        self.restart_point = layer.index if mode == WP else (pool or layer).output
         out_channels = layer.record.shape[2]
         self.channels = out_channels
         # Depthwise weights are [k_h, k_w, c]: the channel is the innermost index.
         self.inner = 1 if layer.op == "depthwise_conv2d" else len(layer.weight) // out_channels
         # (multiplier >> 17, shift) per channel for weights then bias; this step's steps are planned.
-        self.base = base_steps(out_channels)
+        self.base = steps.base_steps(out_channels)
         self.rounding_seed = array("i", [0])
         if mode == WP:
             self.weight_params = array("i", (len(layer.weight), out_channels, self.inner, 1, 0))
@@ -57,12 +63,13 @@ class LayerZO:
     def _init_node_perturbation(self, model, batch):
         layer = self.layer
         h, w, c = model.description.shape(layer.output)
-        self.nodes = nodes = h * w * c
-        self.mask_bytes = (nodes + 7) // 8
+        nodes = h * w * c
+        self.perturbed_nodes = c if self.restart_point != layer.output else nodes
+        self.mask_bytes = (self.perturbed_nodes + 7) // 8
         self.row, self.out_rows = w * c, h
         self.block_rows = max(1, min(h, NODE_BLOCK_BYTES // (4 * self.row)))
         record = layer.record
-        self.node_params = array("i", (batch, nodes, 0, record.act_min, record.act_max))
+        self.node_params = array("i", (batch, nodes, 0, record.act_min, record.act_max, self.perturbed_nodes))
         geometry = layer.params
         # One parameter block for every call: the output channels of a group (at channels_at),
         # then, for a convolution, the output rows of a block, are set before each.
@@ -90,7 +97,7 @@ class LayerZO:
         self.recompute_from = restart
         self.start = restart if self.mode == WP else self.restart_point
         if self.recompute:
-            plan.forward(restart, layer.output)  # the layer's input and output, made again
+            plan.forward(restart, self.restart_point)  # the layer's input and output, made again
         if self.start < last:
             plan.forward(self.start)
         else:
@@ -126,8 +133,8 @@ class LayerZO:
         for name, buf in self.buffers.items():
             setattr(self, name, model.view(buf))
         if self.mode == NP:
-            nodes, size = self.nodes, self.mask_bytes
-            out = model.activation(self.layer.output, self.stage)
+            nodes, size = self.perturbed_nodes, self.mask_bytes
+            out = model.activation(self.restart_point, self.stage)
             self.sample_outputs = [out[b * nodes:(b + 1) * nodes] for b in range(model.batch)]
             self.sample_masks = [self.masks[b * size:(b + 1) * size] for b in range(model.batch)]
             # The last block of rows may be shorter than the others.
@@ -159,7 +166,12 @@ class LayerZO:
         else:
             if t.act_sigma > INT8_SIGMA_MAX:
                 raise ValueError("act_sigma must be at most %d for int8 activations" % INT8_SIGMA_MAX)
-            dims = self.nodes if t.gns else 1
+            dims = self.perturbed_nodes if t.gns else 1
+            pooled = self.restart_point
+            if pooled != layer.output:
+                # A step of the pool's output is h*w steps of its input's: dL/dy = dL/dp / (s_p h w).
+                h, w, c = description.shape(layer.output)
+                s_out = fixed.mul(scales.activation(description, pooled), fixed.from_int(h * w))
             # dL/dy ~ g_y / ((n + N - 1) sigma_a) in Q16 per sample; the batch loss is the mean.
             common = fixed.div(lr, fixed.from_int((t.queries + dims - 1) * t.act_sigma * t.batch))
             common = fixed.mul(fixed.div(common, s_out), LOSS_UNIT)
@@ -175,8 +187,8 @@ class LayerZO:
                 # Through dy/dW = (x - z_x) s_x s_w / s_y: lr * G / s_w^2 leaves one 1/s_w.
                 weight = fixed.div(weight_common, s_w) if t.qas else fixed.mul(weight_common, s_w)
                 bias = fixed.div(bias_common, s_b) if t.qas else fixed.mul(bias_common, s_b)
-            _set_base(self.base[0], self.base[1], c, weight)
-            _set_base(self.base[2], self.base[3], c, bias)
+            steps.set_base(self.base[0], self.base[1], c, weight)
+            steps.set_base(self.base[2], self.base[3], c, bias)
         stochastic = 1 if t.stochastic else 0
         self.weight_params[3] = self.bias_params[3] = stochastic
 
@@ -192,15 +204,27 @@ class LayerZO:
             bs[c] = bias_shift[c] - 2
 
     def step(self, base_loss, schedule_q15):
-        """One ZO estimate and update of this layer from the current (unperturbed) forward; the
-        update's steps are the base ones times the schedule's Q15 factor."""
-        self.trainer.model.stage(self.stage)
-        kernels.seeds(self.rounding_seed, self.trainer.stream)
+        """One ZO estimate and update of this layer; the update's steps are the base ones times
+        the schedule's Q15 factor. `base_loss` is the loss of the last forward, which the
+        network's parameters still give (per sample in the loss too), or None: measured anew."""
+        t = self.trainer
+        model = t.model
+        model.stage(self.stage)
+        kernels.seeds(self.rounding_seed, t.stream)
         self.weight_params[4] = self.bias_params[4] = self.rounding_seed[0]
+        if self.mode == NP and self.recompute:
+            model.forward(self.recompute_from, self.start)
+        if base_loss is None and not (self.mode == WP and t.antithetic):
+            base_loss = t.loss(self._forward(self.start))
         if self.mode == WP:
             self._weight_perturbation(base_loss, schedule_q15)
         else:
             self._node_perturbation(schedule_q15)
+
+    def _forward(self, start):
+        """The logits from tensor `start` on; perturbed logits go straight into the loss."""
+        model = self.trainer.model
+        return model.forward(start) if start < len(model.layers) else model.activation(start)
 
     def _weight_perturbation(self, base_loss, schedule_q15):
         # Separate assignments: MicroPython builds a tuple on the heap for four names at once.
@@ -215,13 +239,13 @@ class LayerZO:
             ws, bs = self.weight_seeds[q], self.bias_seeds[q]
             kernels.perturb(layer.weight, weight_mask, ws, t.sigma, 1)
             kernels.perturb(layer.bias, bias_mask, bs, t.bias_sigma, 1)
-            plus = loss(model.forward(start))
+            plus = loss(self._forward(start))
             kernels.unperturb(layer.weight, weight_mask, ws, t.sigma, 1)
             kernels.unperturb(layer.bias, bias_mask, bs, t.bias_sigma, 1)
             if t.antithetic:
                 kernels.perturb(layer.weight, weight_mask, ws, t.sigma, -1)
                 kernels.perturb(layer.bias, bias_mask, bs, t.bias_sigma, -1)
-                minus = loss(model.forward(start))
+                minus = loss(self._forward(start))
                 kernels.unperturb(layer.weight, weight_mask, ws, t.sigma, -1)
                 kernels.unperturb(layer.bias, bias_mask, bs, t.bias_sigma, -1)
             else:
@@ -242,14 +266,11 @@ class LayerZO:
         # All queries' seeds at once: the stream gives them in the order query by query would.
         kernels.seeds(self.seeds, t.stream)
         start = self.start
-        if self.recompute:
-            model.forward(self.recompute_from, start)
         for q in range(t.queries):
             at = q * batch
             for b in range(batch):
                 kernels.perturb(self.sample_outputs[b], self.sample_masks[b], self.seeds[at + b], t.act_sigma, 1)
-            # Perturbed logits (the last layer's nodes) go straight into the loss.
-            loss(model.forward(start) if start < len(model.layers) else model.activation(start))
+            loss(self._forward(start))
             for b in range(batch):
                 kernels.unperturb(self.sample_outputs[b], self.sample_masks[b], self.seeds[at + b], t.act_sigma, 1)
                 self.coeffs[at + b] = loss.per_sample[b] - base_losses[b]
@@ -303,31 +324,21 @@ class LayerZO:
         for part in getattr(self, "groups", ()):
             if part[6] is not self.weight_params:
                 total += 4 * len(part[6])
-        return total + base_bytes(self.base)
+        return total + steps.base_bytes(self.base)
+
+
+def _lone_pool_reading(model, layer):
+    """The global average pool that alone reads `layer`'s output, or None. A loop, not a list: on
+    a board, garbage made while the trainer is built splits the block its arena needs."""
+    pool = None
+    for other in model.layers:
+        if layer.output in other.inputs:
+            if pool is not None or other.op != "global_avg_pool":
+                return None
+            pool = other
+    return pool
 
 
 def _qas(common, scale, enabled):
     """QAS: an integer-domain gradient is divided by the tensor's scale squared."""
     return fixed.div(common, fixed.mul(scale, scale)) if enabled else common
-
-
-def base_steps(channels):
-    """Zeroed base steps of a layer, (multiplier >> 17, shift) per channel for its weights, then
-    for its bias: int16 and int8 hold them (multiplier < 2^31, shift in [2, 62]) in 6 bytes a
-    channel, which a step widens to this step's int32 steps."""
-    return array("h", bytes(2 * channels)), array("b", bytes(channels)), array("h", bytes(2 * channels)), \
-        array("b", bytes(channels))
-
-
-def base_bytes(base):
-    return 6 * len(base[0])
-
-
-def _set_base(high, shifts, c, factor):
-    """Stores a base step as (multiplier >> 17, shift): the high part times a Q15 schedule factor
-    stays below 2^29, a small int on every board, and the shift drops by 2 (17 - 15)."""
-    multiplier, shift = fixed.to_step(factor)
-    if shift < 2:
-        raise ValueError("learning rate too large: the step exceeds 2^29 per unit gradient")
-    high[c] = multiplier >> 17
-    shifts[c] = shift

@@ -113,7 +113,7 @@ int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t s
 // g[b, i] = sat32(sum_q coeffs[q, b] * u(seeds[q, b])[first + i]), 0 where y[b, first + i] is at
 // or beyond a bound. g int32 [batch, count], y int8 [batch, nodes], seeds and coeffs int32
 // [queries, batch]. params: [batch, nodes, first, act_min, act_max]
-#define QNN_ZO_NODE_GRADIENT_NPARAMS 5
+#define QNN_ZO_NODE_GRADIENT_NPARAMS 6
 int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t params);
 
 // Every element of t (int8 or int32) = value, which must fit the type.

@@ -1,6 +1,9 @@
 // Node perturbation's gradient estimate, a block of nodes at a time: sum_q coeffs[q, b] * u_q,b
 // regenerated from the queries' seeds and masked where the output was clamped, so a trainer
-// holds a step's seeds and coefficients, never an estimate as large as the layer's output.
+// holds a step's seeds and coefficients, never an estimate as large as the layer's output. With
+// a period below the node count, u has `period` entries that repeat: node i takes entry
+// i mod period, which is how a perturbation of a global average pool's output (one entry per
+// channel) reaches every position of the layer before the pool.
 // Specification: device/mcutrain/reference/zo_node_gradient.py.
 #include "gradient.h"
 #include "xorshift.h"
@@ -22,8 +25,9 @@ int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t 
         return QNN_ERR_PARAMS;
     }
     int32_t batch = params.p[0], nodes = params.p[1], first = params.p[2];
-    int32_t act_min = params.p[3], act_max = params.p[4];
-    if (batch < 1 || nodes < 1 || first < 0 || act_min < -128 || act_max > 127 || act_min > act_max) {
+    int32_t act_min = params.p[3], act_max = params.p[4], period = params.p[5];
+    if (batch < 1 || nodes < 1 || first < 0 || act_min < -128 || act_max > 127 || act_min > act_max ||
+        period < 1 || period > nodes || nodes % period != 0) {
         return QNN_ERR_PARAMS;
     }
     size_t count = g.n / (size_t)batch;
@@ -45,12 +49,20 @@ int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t 
     // One stream per query, advanced in step with the nodes, so each sum stays in a register.
     qnn_rademacher_t streams[QNN_ZO_MAX_QUERIES];
     for (int32_t b = 0; b < batch; b++) {
+        int32_t entry = first % period;
         for (size_t q = 0; q < queries; q++) {
-            streams[q] = rademacher_at(seeds.p[q * (size_t)batch + (size_t)b], first);
+            streams[q] = rademacher_at(seeds.p[q * (size_t)batch + (size_t)b], entry);
         }
         const int8_t *out = y.p + (size_t)b * (size_t)nodes + (size_t)first;
         int32_t *dst = g.p + (size_t)b * count;
         for (size_t i = 0; i < count; i++) {
+            if (entry == period) {
+                entry = 0;
+                for (size_t q = 0; q < queries; q++) {
+                    streams[q] = qnn_rademacher_start(seeds.p[q * (size_t)batch + (size_t)b]);
+                }
+            }
+            entry++;
             int64_t total = 0;
             for (size_t q = 0; q < queries; q++) {
                 int64_t c = coeffs.p[q * (size_t)batch + (size_t)b];

@@ -23,7 +23,7 @@
 //     minus (data length + 4), the data's kind; n is the corrupted body's length
 //   copy: its params block (d, s, n), then 1 to pass one buffer as both dst and src
 #define HARNESS_PERTURB_NPARAMS 5
-#define HARNESS_NODE_GRADIENT_NPARAMS 7
+#define HARNESS_NODE_GRADIENT_NPARAMS 8
 #define HARNESS_SEEDS_NPARAMS 2
 #define HARNESS_FILL_NPARAMS 3
 #define HARNESS_CRC32_NPARAMS 2

@@ -95,8 +95,8 @@ void fuzz_zo_update(fuzz_t *f) {
 }
 
 int call_zo_node_gradient(fuzz_t *f, const int32_t *p) {
-    size_t batch = (size_t)p[0], queries = (size_t)p[5];
-    qnn_s32_t g = fuzz_s32(f, batch * (size_t)p[6]);
+    size_t batch = (size_t)p[0], queries = (size_t)p[6];
+    qnn_s32_t g = fuzz_s32(f, batch * (size_t)p[7]);
     qnn_cs8_t y = fuzz_cs8(f, batch * (size_t)p[1]);
     qnn_cs32_t seeds = fuzz_between(f, queries * batch, 0, (1 << 30) - 1, 1 << 30);
     qnn_cs32_t coeffs = fuzz_values(f, queries * batch);
@@ -104,9 +104,9 @@ int call_zo_node_gradient(fuzz_t *f, const int32_t *p) {
 }
 
 void fuzz_zo_node_gradient(fuzz_t *f) {
-    int32_t nodes = fuzz_range(f, 1, 300), first = fuzz_range(f, 0, nodes - 1);
-    int32_t act_min = fuzz_range(f, -128, 127);
-    int32_t p[] = {fuzz_range(f, 1, 4), nodes, first, act_min, fuzz_range(f, act_min, 127),
+    int32_t period = fuzz_range(f, 1, 100), nodes = period * fuzz_range(f, 1, 3);
+    int32_t first = fuzz_range(f, 0, nodes - 1), act_min = fuzz_range(f, -128, 127);
+    int32_t p[] = {fuzz_range(f, 1, 4), nodes, first, act_min, fuzz_range(f, act_min, 127), period,
                    fuzz_range(f, 1, QNN_ZO_MAX_QUERIES), fuzz_range(f, 1, nodes - first)};
     fuzz_done(f, call_zo_node_gradient(f, p));
 }
