@@ -89,6 +89,7 @@ METHODS = {
     "zo-mix": "mode=mix,layers=2/4/6,queries=4,schedule_name=cosine,total_steps=50",
     "zo-antithetic": "mode=wp,layers=6,queries=3,antithetic=1",
     "zo-np-last2": "mode=np,layers=-2/-1,queries=30",  # the last two weighted layers, counted from the end
+    "zo-np-last2-std": "mode=np,layers=-2/-1,queries=30,standardize=1",
 }
 
 
@@ -126,8 +127,9 @@ def test_board_and_host_train_to_the_same_bytes(board, tmp_path, method):
     (TINY, "method=hybrid,mode=mix,queries=2"),
     (TINY, "method=fqt,lr=0.003"),
     (SMALL, "mode=mix,layers=4/9/12,queries=2"),
+    (SMALL, "mode=np,layers=9/12/14,queries=2,standardize=1"),
     (SMALL, "method=fqt,lr=0.003"),
-], ids=["tiny-zo-mix", "tiny-hybrid", "tiny-fqt", "small-zo-mix", "small-fqt"])
+], ids=["tiny-zo-mix", "tiny-hybrid", "tiny-fqt", "small-zo-mix", "small-zo-np-standardized", "small-fqt"])
 def test_lean_and_fast_plans_train_to_the_same_bytes(board, tmp_path, model, settings):
     """A plan changes where bytes live, not the arithmetic: the lean plan re-runs each query from
     the input where the fast one restarts from kept tensors, and makes FQT's weight gradients a
@@ -245,7 +247,7 @@ print(measure())
 """
 
 
-@pytest.mark.parametrize("mode,layers", [("wp", "0/2/4/6"), ("np", "4/6")])
+@pytest.mark.parametrize("mode,layers", [("wp", "0/2/4/6"), ("np", "4/6"), ("np", "4/6,standardize=1")])
 def test_a_step_allocates_nothing_on_the_board(board, tmp_path, mode, layers):
     assert_allocates_nothing(board, tmp_path, TINY, f"mode={mode},layers={layers},queries=3")
 

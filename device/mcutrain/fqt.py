@@ -10,8 +10,9 @@ dynamic power-of-two scale (quantize_s8, stochastic rounding).
 Updates use gradient standardization per output channel, w -= lr * (g - mean) / std in the
 real domain: scale-free, so the error's power-of-two exponent and the constant scales of the
 chain never enter a step. With the channel's weight scale s_w the step in int8 weight units is
-lr / (s_w * 2^Q_BITS) on the standardized Q_BITS gradient. Dynamic partial updates train only
-the top-k output channels by error norm, k from the step's loss relative to the largest seen.
+lr / (s_w * 2^Q_BITS) on the standardized Q_BITS gradient (mcutrain.steps). Dynamic partial
+updates train only the top-k output channels by error norm, k from the step's loss relative to
+the largest seen.
 """
 
 from array import array
@@ -21,7 +22,6 @@ from mcutrain.backend import kernels
 from mcutrain.buffers import int32_zeros
 from mcutrain.model import elements
 
-Q_BITS = 12  # standardized gradients in Q12: |ghat| <= sqrt(n) keeps them far from int32's end
 ONE_Q15 = 1 << 15
 _PREFIX = {"fully_connected": "fc", "conv2d": "conv2d", "depthwise_conv2d": "depthwise"}
 
@@ -252,7 +252,7 @@ class WeightedLink:
                 self.weight_grad_params, self.weight_params, self.channels, self.inner, self.group):
             std_params = self.weight_std_params
             if n < self.channels:
-                std_params = array("i", (n * self.inner, n, self.inner, Q_BITS))
+                std_params = array("i", (n * self.inner, n, self.inner, steps.Q_BITS))
                 self.params += [grad_params, std_params, update_params]
             self.groups.append((gw, grad_params, std_params, weight, multipliers, shifts, update_params))
 
@@ -268,9 +268,9 @@ class WeightedLink:
         self.weight_grad = getattr(kernels, prefix + "_weight_grad")
         self.weight_grad_params = array("i", layer.params[:4 if prefix == "fc" else 14])
         self.bias_grad_params = array("i", (out_count // channels, channels))
-        self.weight_std_params = array("i", (count, channels, inner, Q_BITS))
+        self.weight_std_params = array("i", (count, channels, inner, steps.Q_BITS))
         # One group for the bias: one element per channel has no spread of its own.
-        self.bias_std_params = array("i", (channels, 1, channels, Q_BITS))
+        self.bias_std_params = array("i", (channels, 1, channels, steps.Q_BITS))
         self.weight_params = array("i", (count, channels, inner, 1, 0))
         self.bias_params = array("i", (channels, channels, 1, 1, 0))
         # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
@@ -307,10 +307,7 @@ class WeightedLink:
         if self.trainable:
             self.weight_params[3] = self.bias_params[3] = stochastic
             for c in range(self.channels):
-                weight = fixed.div(lr, scales[c])
-                bias = fixed.div(weight, s_in)  # s_b = s_in * s_w
-                steps.set_base(self.base[0], self.base[1], c, (weight[0], weight[1] - Q_BITS))
-                steps.set_base(self.base[2], self.base[3], c, (bias[0], bias[1] - Q_BITS))
+                steps.set_standardized(self.base, c, lr, scales[c], s_in)
                 self.weight_steps[1][c] = self.base[1][c] - 2
                 self.bias_steps[1][c] = self.base[3][c] - 2
 

@@ -6,6 +6,8 @@ from array import array
 
 from mcutrain import fixed
 
+Q_BITS = 12  # standardized gradients in Q12: |ghat| <= sqrt(n) keeps them far from int32's end
+
 
 def base_steps(channels):
     """Zeroed base steps of a layer, (multiplier >> 17, shift) per channel for its weights, then
@@ -27,3 +29,13 @@ def set_base(high, shifts, c, factor):
         raise ValueError("learning rate too large: the step exceeds 2^29 per unit gradient")
     high[c] = multiplier >> 17
     shifts[c] = shift
+
+
+def set_standardized(base, c, lr, s_w, s_in):
+    """Base steps of channel c for a gradient standardized per channel in Q_BITS: in the real
+    domain w -= lr * (g - mean) / std, which is lr / s_w per int8 weight unit and lr / (s_in s_w)
+    per int32 bias unit (s_b = s_in s_w)."""
+    weight = fixed.div(lr, s_w)
+    bias = fixed.div(weight, s_in)
+    set_base(base[0], base[1], c, (weight[0], weight[1] - Q_BITS))
+    set_base(base[2], base[3], c, (bias[0], bias[1] - Q_BITS))

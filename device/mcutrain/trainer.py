@@ -23,13 +23,13 @@ WP, NP = "wp", "np"  # ZO weight and node perturbation (mcutrain.zo)
 MODES = (WP, NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
 _STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
-_PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers", "plan")
+_PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers", "plan", "standardize")
 SETTINGS = _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")  # what set() takes
 
 
 class Trainer:
     def __init__(self, model, method="zo", batch=1, layers=None, mode=WP, lr=0.01, queries=10, sigma=1,
-                 bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True,
+                 bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True, standardize=False,
                  schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2, plan=None,
                  arena=None):
         if method not in METHODS:
@@ -38,6 +38,7 @@ class Trainer:
         self.batch, self.layers, self.mode = batch, layers, mode
         self.lr, self.queries, self.sigma, self.bias_sigma, self.act_sigma = lr, queries, sigma, bias_sigma, act_sigma
         self.antithetic, self.gns, self.qas, self.stochastic = antithetic, gns, qas, stochastic
+        self.standardize = standardize  # ZO-NP: FQT's update rule, per-channel standardized gradients
         self.schedule_name, self.total_steps = schedule_name, total_steps
         self.lmin, self.lmax = lmin, lmax  # FQT partial updates: fractions of channels trained per step
         self.fqt_layers = fqt_layers  # hybrid: the top trainable layers that train by FQT

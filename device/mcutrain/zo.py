@@ -18,7 +18,9 @@ as the layer's output is ever held. The blocks depend on the layer alone, never 
 Steps are per-channel fixed-point factors combining the learning rate, gradient norm scaling
 (GNS), quantization-aware scaling (QAS: weights divided by their scale squared) and the Q16 loss
 unit, derived once from float32 settings in mcutrain.fixed; per step they are only multiplied by
-the schedule's Q15 factor, in small ints.
+the schedule's Q15 factor, in small ints. With `standardize`, NP updates by FQT's rule instead:
+each output channel's weight gradient (and the bias vector) standardized, w -= lr (g - mean) / std,
+which is scale-free, so layers whose gradients differ by orders of magnitude share one rate.
 """
 
 from array import array
@@ -144,6 +146,12 @@ class LayerZO:
             self.groups = [part[:3] + part[4:] for part in groups.split(
                 self.weight_gradient, self.layer.weight, self.weight_multipliers, self.weight_shifts,
                 None, self.weight_params, self.channels, self.inner, self.group)]
+            if self.trainer.standardize:
+                # Only where used: on a board, every object made while a trainer is built may split
+                # the block its arena needs. Channel (i // inner) % n; depthwise's is innermost.
+                self.std_params = [array("i", (len(part[2]), part[1], self.inner, steps.Q_BITS))
+                                   for part in self.groups]
+                self.bias_std_params = array("i", (self.channels, 1, self.channels, steps.Q_BITS))
 
     def configure(self):
         """Derives the per-channel base steps from the trainer's settings (integers only)."""
@@ -179,6 +187,9 @@ class LayerZO:
             bias_common = common
         for c in range(self.channels):
             s_w = scales.weight(description, layer, c)
+            if self.mode == NP and t.standardize:
+                steps.set_standardized(self.base, c, lr, s_w, s_in)
+                continue
             s_b = fixed.mul(s_in, s_w)
             if self.mode == WP:
                 weight = _qas(weight_common, s_w, t.qas)
@@ -278,6 +289,8 @@ class LayerZO:
         self.scale_steps(schedule_q15)
         kernels.fill(self.bias_gradient, 0)
         self._local_backward()
+        if t.standardize:
+            kernels.standardize(self.bias_gradient, self.bias_std_params)
         kernels.sgd_update(layer.bias, self.bias_gradient, self.bias_multipliers, self.bias_shifts, self.bias_params)
 
     def _local_backward(self):
@@ -289,7 +302,9 @@ class LayerZO:
         node_params, bias_params, grad_params = self.node_params, self.bias_grad_params, self.grad_params
         per_row = model.batch * (self.row // self.channels)  # bias_grad's positions in a row of every sample
         stochastic, rounding = self.weight_params[3], self.weight_params[4]
+        standardize = self.trainer.standardize
         with_bias = True
+        part = 0
         for first, n, gradient, weight, multipliers, shifts, update_params in self.groups:
             grad_params[self.channels_at] = first
             grad_params[self.channels_at + 1] = n
@@ -311,12 +326,16 @@ class LayerZO:
             with_bias = False
             update_params[3] = stochastic
             update_params[4] = rounding
+            if standardize:
+                kernels.standardize(gradient, self.std_params[part])
+                part += 1
             kernels.sgd_update(weight, gradient, multipliers, shifts, update_params)
 
     def memory(self):
         """Bytes of this layer's training state outside the arena."""
         total = 0
-        for name in ("weight_params", "bias_params", "grad_params", "bias_grad_params", "node_params", "rounding_seed"):
+        for name in ("weight_params", "bias_params", "grad_params", "bias_grad_params", "bias_std_params",
+                     "node_params", "rounding_seed"):
             buf = getattr(self, name, None)
             if buf is not None:
                 total += 4 * len(buf)
@@ -324,6 +343,8 @@ class LayerZO:
         for part in getattr(self, "groups", ()):
             if part[6] is not self.weight_params:
                 total += 4 * len(part[6])
+        for block in getattr(self, "std_params", ()):
+            total += 4 * len(block)
         return total + steps.base_bytes(self.base)
 
 

@@ -91,7 +91,7 @@ def add_training_arguments(p):
     p.add_argument("--config", metavar="FILE", help="settings file: key = value lines (as --set takes them), "
                                                     "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any Trainer setting (sigma, act_sigma, antithetic, lmin, lmax, fqt_layers, "
+                   help="any Trainer setting (sigma, act_sigma, antithetic, standardize, lmin, lmax, fqt_layers, "
                         "schedule_name, plan=fast|lean|BYTES, ...); repeatable")
     p.add_argument("--checkpoint-every", type=int, default=20, metavar="STEPS",
                    help="board checkpoint interval in steps; a reset resumes from the last (default: %(default)s)")

@@ -50,6 +50,9 @@ METHODS = {
     "zo-np": Method("ZO node perturbation, every layer", "zo", 0.03, {"method": "zo", "mode": "np"}),
     "zo-np-last2": Method("ZO node perturbation of the last 2 weighted layers, 30 queries", "zo", 0.1,
                           {"method": "zo", "mode": "np", "layers": [-2, -1], "queries": 30}),
+    "zo-np-last2-std": Method("ZO node perturbation of the last 2 weighted layers, 30 queries, FQT's standardized "
+                              "updates", "zo", 0.01,
+                              {"method": "zo", "mode": "np", "layers": [-2, -1], "queries": 30, "standardize": True}),
     "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo", 0.03,
                             {"method": "zo", "mode": "mix"}, sparse=2),
     "fqt": Method("FQT of the last 2 layers", "fqt", 0.01, {"method": "fqt", "fqt_layers": LAST_LAYERS}),
