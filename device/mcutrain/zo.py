@@ -9,11 +9,11 @@ of the network, and keep each query's seed and loss difference dL_b. Where a glo
 alone reads the layer's output, NP perturbs the pool's output instead: the pool is linear, so
 each channel's estimate reaches every position of that channel unchanged but for the 1/(h*w) the
 steps fold in, from one node per channel rather than one per position, a far less noisy estimate.
-The node gradient
-sum_q dL_q,b * u_q,b, masked where the output was clamped (straight-through), is then regenerated
-a block of output rows at a time (`zo_node_gradient`) and turned into weight and bias gradients
-with the layer's own gradient kernels (a local one-layer backward), so no int32 estimate as large
-as the layer's output is ever held. The blocks depend on the layer alone, never on the plan.
+The node gradient sum_q dL_q,b * u_q,b, masked where the output was clamped (straight-through),
+is then regenerated a block of output rows at a time (`zo_node_gradient`) and turned into weight
+and bias gradients with the layer's own gradient kernels (a local one-layer backward), so no
+int32 estimate as large as the layer's output is ever held. The blocks depend on the layer alone,
+never on the plan.
 
 Steps are per-channel fixed-point factors combining the learning rate, gradient norm scaling
 (GNS), quantization-aware scaling (QAS: weights divided by their scale squared) and the Q16 loss
@@ -99,7 +99,7 @@ class LayerZO:
         self.recompute_from = restart
         self.start = restart if self.mode == WP else self.restart_point
         if self.recompute:
-            plan.forward(restart, self.restart_point)  # the layer's input and output, made again
+            plan.forward(restart, self.restart_point)  # the layer's input and output (and pool), made again
         if self.start < last:
             plan.forward(self.start)
         else:
