@@ -211,7 +211,6 @@ class Trainer:
         if top:
             from mcutrain import fqt  # loaded on use: on a board, code is RAM
             self.fqt = fqt.FQT(self, top)
-            self.fqt_start = top[0].index
 
     def _step_plan(self, keep, replay=None):
         """The plan of one step: the forward pass, FQT's backward walk, then each ZO layer's
@@ -231,9 +230,6 @@ class Trainer:
         if self.fqt is not None:
             self.fqt.stage = plan.begin_stage()
             self.fqt.plan(plan, lean)
-            if self.zo_layers:
-                self.base_stage = plan.begin_stage()
-                plan.forward(self.fqt_start)  # the ZO base loss, of the network FQT left
         for layer in self.zo_layers:
             restart = layer.restart_point
             if lean:
@@ -322,13 +318,11 @@ class Trainer:
         # FQT first: it needs the activations of the forward just run, which ZO queries overwrite.
         if self.fqt is not None:
             self.fqt.step(base, factor)
-            if self.zo_layers:
-                # The ZO loss differences are taken against the network as FQT left it.
-                self.model.stage(self.base_stage)
-                base = self.loss(self.model.forward(self.fqt_start))
-        # Each layer's loss differences are taken against the network as the layers before it in
-        # this step left it: against the step's first loss, a layer's queries would also measure
-        # the updates above it, noise that grows with the rate and the number of layers.
+            base = None
+        # Each ZO layer's loss differences are taken against the network as FQT and the layers
+        # before it in this step left it (None: measured anew): against the step's first loss, its
+        # queries would also measure the updates above it, noise that grows with the rate and the
+        # number of layers.
         for layer in self.zo_layers:
             layer.step(base, factor)
             base = None

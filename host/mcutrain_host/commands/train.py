@@ -86,8 +86,7 @@ def add_training_arguments(p):
     p.add_argument("--layers", type=trainer_settings.layer_list,
                    help="trainable layer indices, e.g. 4/6; negative ones count the weighted layers from "
                         "the end, so --layers=-2/-1 are the last two and -1 is the classifier (default: every "
-                        "weighted layer for zo and hybrid, "
-                        "the last two for fqt)")
+                        "weighted layer for zo and hybrid, the last two for fqt)")
     p.add_argument("--config", metavar="FILE", help="settings file: key = value lines (as --set takes them), "
                                                     "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
