@@ -1,9 +1,10 @@
-"""The ARM multiply-accumulate paths of conv2d, depthwise_conv2d and fully_connected
-(native_modules/qnn/mac.c): SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1
-loop on the Cortex-M0 (armv6m). On the emulated boards they must equal the NumPy reference byte
-for byte: odd sizes, channel counts that leave channels over from the groups of four, runs that
-leave taps over from the words, int8 buffers at every alignment, zero points at -128 and 127, and
-accumulators that wrap past int32."""
+"""The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
+SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loop on the Cortex-M0
+(armv6m), and the Cortex-M0's requantization from 32-bit products (native_modules/qnn/requant.h).
+On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
+counts that leave channels over from the groups of four, runs that leave taps over from the
+words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
+int32, and requantization at the ends of int32 and of the multipliers and shifts."""
 
 from array import array
 
@@ -15,6 +16,7 @@ from mcutrain_host.board import deploy, qemu
 from parity import run_reference
 from test_kernels_conv2d import conv_case
 from test_kernels_fully_connected import fc_case
+from test_kernels_requantize import requantize_case
 from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
 from test_trainer import TINY
 
@@ -49,11 +51,27 @@ def wrapping_case(op, bias):
                  array("i", [1, 2, 2, n_in, 2, 2, n_out, 3, 3, 1, 1, 1, 1, -128, 0, -128, 127])])
 
 
+def unclamped_requantize_case(rng, n=400):
+    """Accumulators across int32 (their 16-bit halves, which the Cortex-M0 multiplies, in every
+    combination of signs) and multipliers across [0, 2^31), each with the smallest right shift
+    that keeps the result inside int8: no clamp hides a wrong low bit of the high product."""
+    acc = [int(v) for v in rng.integers(-(1 << 31), 1 << 31, n)]
+    acc[:4] = [-(1 << 31), (1 << 31) - 1, -0x10000, 0xFFFF]
+    multiplier = [int(m) >> int(k) for m, k in zip(rng.integers(0, 1 << 31, n), rng.integers(0, 31, n))]
+    shifts = []
+    for a, m in zip(acc, multiplier):
+        high = abs(a * m) >> 31
+        shifts.append(-max(0, high.bit_length() - 6))
+    return ("requantize", [bytearray(n), array("i", acc), array("i", multiplier), array("i", shifts),
+                           array("i", [n, n, 0, -128, 127])])
+
+
 def cases():
     m = CaseMaker(77)
     return ([conv_case(m, "conv2d") for _ in range(60)] + [conv_case(m, "depthwise_conv2d") for _ in range(40)]
-            + [fc_case(m) for _ in range(60)]
-            + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))])
+            + [fc_case(m) for _ in range(60)] + [requantize_case(m) for _ in range(60)]
+            + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
+            + [unclamped_requantize_case(m.rng) for _ in range(3)])
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])

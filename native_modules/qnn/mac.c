@@ -1,4 +1,5 @@
 #include "mac.h"
+#include "requant.h"
 
 // The plain loop: the channels left over from the groups of four on every core, and the reference
 // of the paths below.
@@ -108,39 +109,77 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 }
 #elif defined(__ARM_ARCH_6M__)
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
-// to 0 (its increment sets the loop's flags), reads input and all four weight rows; -zp and the
-// accumulators live in high registers, which ADD reaches. 16 instructions per tap: 4 per MAC.
-// In C, GCC 12 keeps the pointers in high registers and moves them back per load (22 per tap).
-static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
-    if (n == 0) {
-        return;
+// to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
+// ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
+// per MAC. A function of its own in assembly: GCC 12 compiles the loop in C to 22 instructions per
+// tap, and around an inline-assembly loop it spends about 100 instructions per call moving the
+// sums and addresses between registers and the stack; this spends 35.
+// void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step,
+//                  size_t n, int32_t minus_zp), n >= 1, w_end the end of channel 0's run.
+void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step, size_t n,
+                 int32_t minus_zp);
+__asm__(
+    ".syntax unified\n"
+    ".text\n"
+    ".align 2\n"
+    ".global qnn_mac4_m0\n"
+    ".thumb_func\n"
+    ".type qnn_mac4_m0, %function\n"
+    "qnn_mac4_m0:\n"
+    "push {r4, r5, r6, r7, lr}\n"
+    "mov r4, r8\n"
+    "mov r5, r9\n"
+    "mov r6, r10\n"
+    "mov r7, r11\n"
+    "push {r4, r5, r6, r7}\n"     // 9 words pushed: n at [sp, #36], minus_zp at [sp, #40]
+    "mov lr, r0\n"
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    "mov r8, r4\n"
+    "mov r9, r5\n"
+    "mov r10, r6\n"
+    "mov r11, r7\n"
+    "ldr r0, [sp, #40]\n"
+    "mov r12, r0\n"
+    "adds r4, r2, r3\n"           // the ends of channels 1, 2, 3
+    "adds r5, r4, r3\n"
+    "adds r6, r5, r3\n"
+    "ldr r0, [sp, #36]\n"
+    "negs r0, r0\n"
+    "1:\n"
+    "ldrsb r7, [r1, r0]\n"
+    "add r7, r12\n"
+    "ldrsb r3, [r2, r0]\n"
+    "muls r3, r7, r3\n"
+    "add r8, r3\n"
+    "ldrsb r3, [r4, r0]\n"
+    "muls r3, r7, r3\n"
+    "add r9, r3\n"
+    "ldrsb r3, [r5, r0]\n"
+    "muls r3, r7, r3\n"
+    "add r10, r3\n"
+    "ldrsb r3, [r6, r0]\n"
+    "muls r3, r7, r3\n"
+    "add r11, r3\n"
+    "adds r0, #1\n"
+    "bne 1b\n"
+    "mov r0, lr\n"
+    "mov r4, r8\n"
+    "mov r5, r9\n"
+    "mov r6, r10\n"
+    "mov r7, r11\n"
+    "stm r0!, {r4, r5, r6, r7}\n"
+    "pop {r4, r5, r6, r7}\n"
+    "mov r8, r4\n"
+    "mov r9, r5\n"
+    "mov r10, r6\n"
+    "mov r11, r7\n"
+    "pop {r4, r5, r6, r7, pc}\n"
+    ".size qnn_mac4_m0, . - qnn_mac4_m0\n");
+
+static inline void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
+    if (n) {
+        qnn_mac4_m0(acc, x + n, w + n, w_step, n, -zp);
     }
-    const int8_t *w1 = w + w_step, *w2 = w1 + w_step, *w3 = w2 + w_step;
-    int32_t i = -(int32_t)n, d, t, minus_zp = -zp;
-    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    __asm__(
-        ".syntax unified\n"  // GCC hands Thumb-1 inline assembly over in divided syntax
-        "1:\n"
-        "ldrsb %[d], [%[x], %[i]]\n"
-        "add %[d], %[mzp]\n"
-        "ldrsb %[t], [%[w0], %[i]]\n"
-        "muls %[t], %[d], %[t]\n"
-        "add %[a0], %[t]\n"
-        "ldrsb %[t], [%[w1], %[i]]\n"
-        "muls %[t], %[d], %[t]\n"
-        "add %[a1], %[t]\n"
-        "ldrsb %[t], [%[w2], %[i]]\n"
-        "muls %[t], %[d], %[t]\n"
-        "add %[a2], %[t]\n"
-        "ldrsb %[t], [%[w3], %[i]]\n"
-        "muls %[t], %[d], %[t]\n"
-        "add %[a3], %[t]\n"
-        "adds %[i], #1\n"
-        "bne 1b\n"
-        : [i] "+l"(i), [d] "=&l"(d), [t] "=&l"(t), [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)
-        : [x] "l"(x + n), [w0] "l"(w + n), [w1] "l"(w1 + n), [w2] "l"(w2 + n), [w3] "l"(w3 + n), [mzp] "h"(minus_zp)
-        : "cc", "memory");
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 #else
 // Every other core and the host harness: the plain loop, one channel after another as it compiles
@@ -167,6 +206,22 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 }
 #endif
 
+// out[j] for j < n: output channel c + j's requantized sum. One requantization in the code, inline:
+// the output loops of every path call this.
+static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
+    int32_t lo = m->act_min - m->out_zp, hi = m->act_max - m->out_zp;
+    for (int j = 0; j < n; j++) {
+        int32_t sum = (int32_t)acc[j], y = lo;
+        // A multiplier >= 0 keeps the sign, so a sum <= 0 requantizes to <= 0: below a ReLU's
+        // lower bound (lo = 0) it needs no requantization, and that is half a ReLU layer's outputs.
+        if (sum > 0 || lo < 0) {
+            y = qnn_requantize_inline(sum, m->multiplier[c + j], m->shift[c + j]);
+            y = y < lo ? lo : (y > hi ? hi : y);
+        }
+        out[j] = (int8_t)(y + m->out_zp);
+    }
+}
+
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     const int8_t *w = m->w;
     int32_t c = 0;
@@ -179,10 +234,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
             mac4(acc, xr, wr, m->filter_step, m->run, m->in_zp);
         }
-        for (int j = 0; j < 4; j++) {
-            out[c + j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp,
-                                       m->act_min, m->act_max);
-        }
+        write_outputs(out + c, acc, c, 4, m);
     }
     for (; c < m->out_c; c++, w += m->filter_step) {
         uint32_t acc = (uint32_t)m->bias[c];
@@ -190,7 +242,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
             acc += mac1(xr, wr, m->run, m->in_zp);
         }
-        out[c] = qnn_output_s8((int32_t)acc, m->multiplier[c], m->shift[c], m->out_zp, m->act_min, m->act_max);
+        write_outputs(out + c, &acc, c, 1, m);
     }
 }
 
@@ -206,10 +258,7 @@ void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
             dw4(acc, xr, wr, step, m->run, m->in_zp);
         }
-        for (int j = 0; j < 4; j++) {
-            out[c + j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp,
-                                       m->act_min, m->act_max);
-        }
+        write_outputs(out + c, acc, c, 4, m);
     }
     for (; c < m->out_c; c++) {
         uint32_t acc = (uint32_t)m->bias[c];
@@ -217,6 +266,6 @@ void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
             acc += dw1(xr, wr, m->run, step, m->in_zp);
         }
-        out[c] = qnn_output_s8((int32_t)acc, m->multiplier[c], m->shift[c], m->out_zp, m->act_min, m->act_max);
+        write_outputs(out + c, &acc, c, 1, m);
     }
 }
