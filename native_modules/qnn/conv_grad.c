@@ -18,6 +18,81 @@ static qnn_grad_run_t within_rows(qnn_grad_run_t run, int32_t stride, int32_t fi
     return (qnn_grad_run_t){lo, hi - lo, run.at + (lo - run.first) * stride};
 }
 
+// The fast path (gradient.h): output pixel by output pixel, each error times the input window
+// it saw, into gw; gw's element for channel o (from first), tap (ky, kx) and input channel c is
+// [o - first, ky, kx, c] (depthwise: [ky, kx, c], its error's channel c).
+static void scatter_weight_grad(int32_t *gw, const int8_t *x, qnn_cany_t g, const qnn_grad_geom_t *s, int32_t zp,
+                                int32_t first, int32_t channels, int32_t first_row, int32_t rows, int depthwise) {
+    size_t in_row = (size_t)s->in_w * s->in_c;
+    for (int32_t b = 0; b < s->batch; b++) {
+        for (int32_t r = 0; r < rows; r++) {
+            int32_t ky_lo, ky_hi, kx_lo, kx_hi;
+            int32_t iy = qnn_window(first_row + r, s->stride_h, s->pad_top, s->k_h, s->in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < s->out_w; ox++) {
+                int32_t ix = qnn_window(ox, s->stride_w, s->pad_left, s->k_w, s->in_w, &kx_lo, &kx_hi);
+                size_t at = (((size_t)b * rows + r) * s->out_w + ox) * s->out_c;
+                const int8_t *window = x + (((size_t)b * s->in_h + iy) * s->in_w + ix) * s->in_c;
+                size_t run = (size_t)(kx_hi - kx_lo) * s->in_c;
+                if (depthwise) {
+                    for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
+                        for (int32_t kx = kx_lo; kx < kx_hi; kx++) {
+                            qnn_grad_vmul(gw + ((size_t)ky * s->k_w + kx) * s->in_c,
+                                          window + (size_t)(ky - ky_lo) * in_row + (size_t)(kx - kx_lo) * s->in_c,
+                                          zp, g, at, (size_t)s->in_c);
+                        }
+                    }
+                    continue;
+                }
+                for (int32_t o = first; o < first + channels; o++) {
+                    int32_t e = qnn_grad_at(g, at + (size_t)o);
+                    for (int32_t ky = ky_lo; e && ky < ky_hi; ky++) {
+                        qnn_grad_axpy(gw + (((size_t)(o - first) * s->k_h + ky) * s->k_w + kx_lo) * s->in_c,
+                                      window + (size_t)(ky - ky_lo) * in_row, zp, e, run);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The fast path (gradient.h): gx from 0, then output pixel by output pixel each error times the
+// filter taps that read the input window, into the window's place in gx.
+static void scatter_input_grad(int32_t *gx, size_t gx_n, const int8_t *w, qnn_cany_t g, const qnn_grad_geom_t *s,
+                               int depthwise) {
+    size_t in_row = (size_t)s->in_w * s->in_c;
+    for (size_t i = 0; i < gx_n; i++) {
+        gx[i] = 0;
+    }
+    for (int32_t b = 0; b < s->batch; b++) {
+        for (int32_t oy = 0; oy < s->out_h; oy++) {
+            int32_t ky_lo, ky_hi, kx_lo, kx_hi;
+            int32_t iy = qnn_window(oy, s->stride_h, s->pad_top, s->k_h, s->in_h, &ky_lo, &ky_hi);
+            for (int32_t ox = 0; ox < s->out_w; ox++) {
+                int32_t ix = qnn_window(ox, s->stride_w, s->pad_left, s->k_w, s->in_w, &kx_lo, &kx_hi);
+                size_t at = (((size_t)b * s->out_h + oy) * s->out_w + ox) * s->out_c;
+                int32_t *window = gx + (((size_t)b * s->in_h + iy) * s->in_w + ix) * s->in_c;
+                size_t run = (size_t)(kx_hi - kx_lo) * s->in_c;
+                if (depthwise) {
+                    for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
+                        for (int32_t kx = kx_lo; kx < kx_hi; kx++) {
+                            qnn_grad_vmul(window + (size_t)(ky - ky_lo) * in_row + (size_t)(kx - kx_lo) * s->in_c,
+                                          w + ((size_t)ky * s->k_w + kx) * s->in_c, 0, g, at, (size_t)s->in_c);
+                        }
+                    }
+                    continue;
+                }
+                for (int32_t o = 0; o < s->out_c; o++) {
+                    int32_t e = qnn_grad_at(g, at + (size_t)o);
+                    for (int32_t ky = ky_lo; e && ky < ky_hi; ky++) {
+                        qnn_grad_axpy(window + (size_t)(ky - ky_lo) * in_row,
+                                      w + (((size_t)o * s->k_h + ky) * s->k_w + kx_lo) * s->in_c, 0, e, run);
+                    }
+                }
+            }
+        }
+    }
+}
+
 // gw[o, ky, kx, c] += (x - in_zp) * g summed over the batch and the outputs whose tap (ky, kx)
 // reads inside the input. Two more params give the output channels gw holds (first, channels;
 // conv2d only); two more after them the output rows g holds (first_row, rows), so a caller can
@@ -53,6 +128,10 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     int32_t passes = depthwise ? 1 : channels;
     if (qnn_elements(passes, s.k_h, s.k_w, s.in_c) != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
+    }
+    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)s.batch * (uint64_t)rows * (uint64_t)s.out_w, 255, qnn_grad_max_abs(g))) {
+        scatter_weight_grad(gw.p, x.p, g, &s, params.p[13], first, channels, first_row, rows, depthwise);
+        return QNN_OK;
     }
     ptrdiff_t in_row = (ptrdiff_t)s.in_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
     // One sum per input channel c (contiguous in x and gw): over the batch, the y run, the x run.
@@ -96,6 +175,11 @@ static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     }
     if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != gx.n) {
         return QNN_ERR_OUTPUT_LEN;
+    }
+    uint64_t terms = (uint64_t)(depthwise ? 1 : s.out_c) * (uint64_t)s.k_h * (uint64_t)s.k_w;
+    if (qnn_grad_fits(NULL, 0, terms, 128, qnn_grad_max_abs(g))) {
+        scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);
+        return QNN_OK;
     }
     ptrdiff_t k_row = (ptrdiff_t)s.k_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
     // One sum per input channel c (contiguous in w and gx): over the y windows, the x windows

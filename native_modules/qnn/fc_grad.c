@@ -24,6 +24,17 @@ int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if ((uint64_t)rows * (uint64_t)in_n != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
+    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, qnn_grad_max_abs(g))) {
+        for (int32_t b = 0; b < batch; b++) {
+            for (int32_t o = first; o < first + rows; o++) {
+                int32_t e = qnn_grad_at(g, (size_t)b * out_n + o);
+                if (e) {
+                    qnn_grad_axpy(gw.p + (size_t)(o - first) * in_n, x.p + (size_t)b * in_n, in_zp, e, (size_t)in_n);
+                }
+            }
+        }
+        return QNN_OK;
+    }
     // gw[o - first, i] for i < in_n sums x[b, i] * g[b, o] over b.
     qnn_grad_sum_t s = {
         .a = x.p, .a_zp = in_zp, .a_col = 1, .a_step = {0, 0, in_n},
@@ -53,6 +64,20 @@ int qnn_fc_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     }
     if ((uint64_t)batch * (uint64_t)in_n != gx.n) {
         return QNN_ERR_OUTPUT_LEN;
+    }
+    if (qnn_grad_fits(NULL, 0, (uint64_t)out_n, 128, qnn_grad_max_abs(g))) {
+        for (size_t i = 0; i < gx.n; i++) {
+            gx.p[i] = 0;
+        }
+        for (int32_t b = 0; b < batch; b++) {
+            for (int32_t o = 0; o < out_n; o++) {
+                int32_t e = qnn_grad_at(g, (size_t)b * out_n + o);
+                if (e) {
+                    qnn_grad_axpy(gx.p + (size_t)b * in_n, w.p + (size_t)o * in_n, 0, e, (size_t)in_n);
+                }
+            }
+        }
+        return QNN_OK;
     }
     // gx[b, i] for i < in_n sums w[o, i] * g[b, o] over o.
     qnn_grad_sum_t s = {
