@@ -25,31 +25,7 @@ static uint32_t dw1(const int8_t *x, const int8_t *w, size_t taps, size_t step, 
 // which share each input load and its zero-point offset where a core can hold four sums. One path
 // per core, each giving the plain loop's sums exactly: int32 arithmetic wrapping modulo 2^32.
 #if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-#include <string.h>
-
-// Four int8 of a buffer at any alignment (the Cortex-M4 loads unaligned words; a cast pointer
-// would break C's aliasing and alignment rules).
-static inline uint32_t load4(const int8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-// SXTB16 and SXTAB16 with their built-in rotation by 8 (bytes 1 and 3): GCC 12's arm_acle.h has
-// neither __ror nor a way to fold a rotation into them, which costs a ROR per use (as CMSIS-Core's
-// __SXTB16_RORn, an instruction of inline assembly).
-static inline int32_t sxtb16_ror8(uint32_t v) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
-static inline int32_t sxtab16_ror8(uint32_t a, uint32_t v) {
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
+#include "dsp.h"
 
 // Cortex-M4/M7 (DSP extension): four taps per step as two pairs of 16-bit lanes. SXTAB16 sign-
 // extends bytes 0 and 2 (or 1 and 3, rotated by 8) and adds -zp to each lane: x - zp is in

@@ -23,7 +23,57 @@ int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t
     return bound + per_unit * g_max < ((uint64_t)1 << 31);  // both factors below 2^32 with g_max
 }
 
-#if defined(__ARM_ARCH_6M__)
+#if defined(__ARM_FEATURE_DSP)
+// Cortex-M4/M7: four elements per step, 11 instructions (GCC 12 takes 23 for the same loop in C
+// with intrinsics): SXTAB16 gives bytes 0 and 2 (1 and 3, rotated by 8) minus zp as 16-bit lanes,
+// SMLABB/SMLATB multiply one lane by g and add, LDM/STM move the four sums. The lanes' products
+// need g within 16 bits (the usual int8 or int16 error); the rest, and any other g, take the
+// one-element loop.
+__asm__(
+    ".syntax unified\n"
+    ".text\n"
+    ".align 2\n"
+    ".global qnn_grad_axpy\n"
+    ".thumb_func\n"
+    ".type qnn_grad_axpy, %function\n"
+    "qnn_grad_axpy:\n"
+    "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+    "ldr r6, [sp, #36]\n"         // n
+    "add r4, r3, #32768\n"
+    "cmp r4, #65536\n"
+    "bhs 2f\n"                    // g beyond 16 bits: every element in the loop below
+    "negs r5, r2\n"
+    "uxth r5, r5\n"
+    "orr r5, r5, r5, lsl #16\n"   // -zp in both lanes
+    "lsrs r12, r6, #2\n"
+    "beq 2f\n"
+    "1:\n"
+    "ldr r7, [r1], #4\n"
+    "sxtab16 r8, r5, r7\n"
+    "sxtab16 r9, r5, r7, ror #8\n"
+    "ldm r0, {r4, r7, r10, r11}\n"
+    "smlabb r4, r8, r3, r4\n"
+    "smlabb r7, r9, r3, r7\n"
+    "smlatb r10, r8, r3, r10\n"
+    "smlatb r11, r9, r3, r11\n"
+    "stm r0!, {r4, r7, r10, r11}\n"
+    "subs r12, #1\n"
+    "bne 1b\n"
+    "and r6, r6, #3\n"
+    "2:\n"
+    "cbz r6, 9f\n"
+    "3:\n"
+    "ldrsb r4, [r1], #1\n"
+    "subs r4, r4, r2\n"
+    "ldr r7, [r0]\n"
+    "mla r7, r4, r3, r7\n"
+    "str r7, [r0], #4\n"
+    "subs r6, #1\n"
+    "bne 3b\n"
+    "9:\n"
+    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
+    ".size qnn_grad_axpy, . - qnn_grad_axpy\n");
+#elif defined(__ARM_ARCH_6M__)
 // Cortex-M0: two elements per step, 7 instructions each (GCC 12's loop takes 10): one index i,
 // counting up to 0, reads a from its end (Thumb-1 loads a signed byte only from base + register);
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
