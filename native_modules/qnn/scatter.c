@@ -11,16 +11,23 @@ uint32_t qnn_grad_max_abs(qnn_cany_t g) {
 }
 
 int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t factor, uint32_t g_max) {
-    uint64_t bound = 0;
-    for (size_t i = 0; i < start_n; i++) {
-        uint32_t magnitude = start[i] < 0 ? 0u - (uint32_t)start[i] : (uint32_t)start[i];
-        bound = magnitude > bound ? magnitude : bound;
-    }
-    uint64_t per_unit = terms * factor;  // terms < 2^33, factor <= 255
-    if (g_max && per_unit >= ((uint64_t)1 << 31)) {
+    uint64_t added = terms * factor;  // terms < 2^33, factor <= 255
+    if (g_max && added >= ((uint64_t)1 << 31)) {
         return 0;
     }
-    return bound + per_unit * g_max < ((uint64_t)1 << 31);  // both factors below 2^32 with g_max
+    added *= g_max;  // below 2^31 times below 2^32
+    if (added >= ((uint64_t)1 << 31)) {
+        return 0;
+    }
+    // Every start within +-limit: one unsigned comparison each (a one-sample FC weight gradient
+    // reads as many starts as it multiplies).
+    uint32_t limit = (uint32_t)(((uint64_t)1 << 31) - 1 - added);
+    for (size_t i = 0; i < start_n; i++) {
+        if ((uint32_t)start[i] + limit > 2 * limit) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 #if defined(__ARM_FEATURE_DSP)
