@@ -10,6 +10,7 @@ int32, and requantization at the ends of int32 and of the multipliers and shifts
 import zlib
 from array import array
 
+import numpy as np
 import pytest
 
 from kernel_cases import CaseMaker
@@ -75,6 +76,21 @@ def unclamped_requantize_case(rng, n=400):
                            array("i", [n, n, 0, -128, 127])])
 
 
+def fast_gradient_case(m, op):
+    """A convolution gradient on the fast path (scatter.c): an int8 error and a small start, with
+    4 to 9 channels, so that the four-element loops and their tails both run."""
+    depthwise = op.startswith("depthwise")
+    p = test_kernels_conv_grad.geometry(m, depthwise)
+    p[3] = m.dim(4, 9)
+    p[6] = p[3] if depthwise else m.dim(4, 9)
+    batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
+    g = bytearray(m.rng.integers(-128, 128, batch * out_h * out_w * out_c, dtype=np.int8).tobytes())
+    weights = (1 if depthwise else out_c) * k_h * k_w * in_c
+    if op in test_kernels_conv_grad.WEIGHT_OPS:
+        return (op, [m.s32(weights, -1000, 1000), m.s8(batch * in_h * in_w * in_c), g, m.params(*p, m.zero_point())])
+    return (op, [m.s32(batch * in_h * in_w * in_c), m.s8(weights), g, m.params(*p)])
+
+
 def cases():
     m = CaseMaker(77)
     return ([conv_case(m, "conv2d") for _ in range(60)] + [conv_case(m, "depthwise_conv2d") for _ in range(40)]
@@ -82,6 +98,8 @@ def cases():
             + [test_kernels_conv_grad.conv_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
                for _ in range(30)]
             + [test_kernels_fc_grad.weight_case(m) for _ in range(30)] + [test_kernels_fc_grad.input_case(m) for _ in range(30)]
+            + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
+               for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)])
 
