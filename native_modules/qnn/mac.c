@@ -88,7 +88,7 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
 // ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
 // per MAC. A function of its own in assembly: GCC 12 compiles the loop in C to 22 instructions per
-// tap, and around an inline-assembly loop it spends about 100 instructions per call moving the
+// tap, and around an inline-assembly loop it spends about 65 instructions per call moving the
 // sums and addresses between registers and the stack; this spends 35.
 // void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step,
 //                  size_t n, int32_t minus_zp), n >= 1, w_end the end of channel 0's run.
@@ -160,7 +160,7 @@ static inline void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_
 
 // depthwise's: four adjacent channels, each tap `step` bytes on in input and weights alike. Thumb-1
 // has no immediate offset for a signed byte load: channel 0 loads unsigned and sign-extends, the
-// others load at offsets 1, 2 and 3 held in registers. 26 instructions per tap (GCC 12: 38).
+// others load at offsets 1, 2 and 3 held in registers. 26 instructions per tap (GCC 12: 39).
 // void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps,
 //                 int32_t minus_zp), taps >= 1.
 void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t minus_zp);
@@ -265,7 +265,7 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 55 instructions per output where GCC 12
-// spends about 80 (it keeps reloading the bounds and pointers from the stack). Same arithmetic as
+// spends about 70 (it keeps reloading the bounds and pointers from the stack). Same arithmetic as
 // requant.h's; a left shift (shift > 0, rare) calls qnn_requantize.
 // void qnn_outputs_m0(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
 //                     const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
