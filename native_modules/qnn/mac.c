@@ -84,6 +84,13 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 #elif defined(__ARM_ARCH_6M__)
+// Thumb-1 reaches r8-r11 only through MOV (and ADD, CMP): the assembly functions below keep their
+// sums there, moving them in and out four at a time, and save and restore them for the caller.
+#define R4_R7_TO_HIGH "mov r8, r4\n" "mov r9, r5\n" "mov r10, r6\n" "mov r11, r7\n"
+#define HIGH_TO_R4_R7 "mov r4, r8\n" "mov r5, r9\n" "mov r6, r10\n" "mov r7, r11\n"
+#define SAVE_HIGH_REGISTERS HIGH_TO_R4_R7 "push {r4, r5, r6, r7}\n"
+#define RESTORE_HIGH_REGISTERS "pop {r4, r5, r6, r7}\n" R4_R7_TO_HIGH
+
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
 // ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
@@ -103,17 +110,10 @@ __asm__(
     ".type qnn_mac4_m0, %function\n"
     "qnn_mac4_m0:\n"
     "push {r4, r5, r6, r7, lr}\n"
-    "mov r4, r8\n"
-    "mov r5, r9\n"
-    "mov r6, r10\n"
-    "mov r7, r11\n"
-    "push {r4, r5, r6, r7}\n"     // 9 words pushed: n at [sp, #36], minus_zp at [sp, #40]
+    SAVE_HIGH_REGISTERS  // 9 words pushed: n at [sp, #36], minus_zp at [sp, #40]
     "mov lr, r0\n"
     "ldm r0!, {r4, r5, r6, r7}\n"
-    "mov r8, r4\n"
-    "mov r9, r5\n"
-    "mov r10, r6\n"
-    "mov r11, r7\n"
+    R4_R7_TO_HIGH
     "ldr r0, [sp, #40]\n"
     "mov r12, r0\n"
     "adds r4, r2, r3\n"           // the ends of channels 1, 2, 3
@@ -139,16 +139,9 @@ __asm__(
     "adds r0, #1\n"
     "bne 1b\n"
     "mov r0, lr\n"
-    "mov r4, r8\n"
-    "mov r5, r9\n"
-    "mov r6, r10\n"
-    "mov r7, r11\n"
+    HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
-    "pop {r4, r5, r6, r7}\n"
-    "mov r8, r4\n"
-    "mov r9, r5\n"
-    "mov r10, r6\n"
-    "mov r11, r7\n"
+    RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
     ".size qnn_mac4_m0, . - qnn_mac4_m0\n");
 
@@ -173,16 +166,9 @@ __asm__(
     ".type qnn_dw4_m0, %function\n"
     "qnn_dw4_m0:\n"
     "push {r0, r4, r5, r6, r7, lr}\n"
-    "mov r4, r8\n"
-    "mov r5, r9\n"
-    "mov r6, r10\n"
-    "mov r7, r11\n"
-    "push {r4, r5, r6, r7}\n"     // 10 words: acc at [sp, #16], taps at [sp, #40], minus_zp at [sp, #44]
+    SAVE_HIGH_REGISTERS  // 10 words: acc at [sp, #16], taps at [sp, #40], minus_zp at [sp, #44]
     "ldm r0!, {r4, r5, r6, r7}\n"
-    "mov r8, r4\n"
-    "mov r9, r5\n"
-    "mov r10, r6\n"
-    "mov r11, r7\n"
+    R4_R7_TO_HIGH
     "mov r12, r3\n"               // step
     "ldr r6, [sp, #40]\n"
     "muls r6, r3, r6\n"
@@ -220,16 +206,9 @@ __asm__(
     "cmp r1, lr\n"
     "bne 1b\n"
     "ldr r0, [sp, #16]\n"
-    "mov r4, r8\n"
-    "mov r5, r9\n"
-    "mov r6, r10\n"
-    "mov r7, r11\n"
+    HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
-    "pop {r4, r5, r6, r7}\n"
-    "mov r8, r4\n"
-    "mov r9, r5\n"
-    "mov r10, r6\n"
-    "mov r11, r7\n"
+    RESTORE_HIGH_REGISTERS
     "pop {r0, r4, r5, r6, r7, pc}\n"
     ".size qnn_dw4_m0, . - qnn_dw4_m0\n");
 
@@ -280,11 +259,7 @@ __asm__(
     ".type qnn_outputs_m0, %function\n"
     "qnn_outputs_m0:\n"
     "push {r4, r5, r6, r7, lr}\n"
-    "mov r4, r8\n"
-    "mov r5, r9\n"
-    "mov r6, r10\n"
-    "mov r7, r11\n"
-    "push {r4, r5, r6, r7}\n"
+    SAVE_HIGH_REGISTERS
     "sub sp, #8\n"                // [sp]: the end of out; n at [sp, #44], bounds at [sp, #48]
     "mov r5, r1\n"
     "mov r6, r2\n"
@@ -367,11 +342,7 @@ __asm__(
     "cmp r1, r3\n"
     "bne 1b\n"
     "add sp, #8\n"
-    "pop {r4, r5, r6, r7}\n"
-    "mov r8, r4\n"
-    "mov r9, r5\n"
-    "mov r10, r6\n"
-    "mov r11, r7\n"
+    RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
     "7:\n"
     "negs r2, r2\n"

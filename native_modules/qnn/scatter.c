@@ -81,6 +81,11 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     ".size qnn_grad_axpy, . - qnn_grad_axpy\n");
 #elif defined(__ARM_ARCH_6M__)
+// The end of both Cortex-M0 loops below: the products in r4 and r6 added to dst's next two
+// elements, the index r2 stepped, and the return.
+#define ADD_PAIR_AND_LOOP "ldr r5, [r0]\n" "ldr r7, [r0, #4]\n" "adds r5, r5, r4\n" "adds r7, r7, r6\n" \
+    "stm r0!, {r5, r7}\n" "adds r2, #1\n" "bne 1b\n" "9:\n" "pop {r4, r5, r6, r7, pc}\n"
+
 // Cortex-M0: two elements per step, 7 instructions each (GCC 12's loop takes 10): one index i,
 // counting up to 0, reads a from its end (Thumb-1 loads a signed byte only from base + register);
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
@@ -118,15 +123,7 @@ __asm__(
     "add r6, r12\n"
     "muls r4, r3, r4\n"
     "muls r6, r3, r6\n"
-    "ldr r5, [r0]\n"
-    "ldr r7, [r0, #4]\n"
-    "adds r5, r5, r4\n"
-    "adds r7, r7, r6\n"
-    "stm r0!, {r5, r7}\n"
-    "adds r2, #1\n"
-    "bne 1b\n"
-    "9:\n"
-    "pop {r4, r5, r6, r7, pc}\n"
+    ADD_PAIR_AND_LOOP
     ".size qnn_grad_axpy, . - qnn_grad_axpy\n");
 #else
 void qnn_grad_axpy(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n) {
@@ -227,15 +224,7 @@ __asm__(
     "add r6, r12\n"
     "muls r4, r5, r4\n"
     "muls r6, r7, r6\n"
-    "ldr r5, [r0]\n"
-    "ldr r7, [r0, #4]\n"
-    "adds r5, r5, r4\n"
-    "adds r7, r7, r6\n"
-    "stm r0!, {r5, r7}\n"
-    "adds r2, #1\n"
-    "bne 1b\n"
-    "9:\n"
-    "pop {r4, r5, r6, r7, pc}\n"
+    ADD_PAIR_AND_LOOP
     ".size qnn_grad_vmul_s8, . - qnn_grad_vmul_s8\n");
 #else
 void qnn_grad_vmul_s8(int32_t *dst, const int8_t *a, int32_t zp, const int8_t *g, size_t n) {
