@@ -1,4 +1,5 @@
 #include "mac.h"
+#include "asm_function.h"
 #include "requant.h"
 
 // The plain loop: the channels left over from the groups of four on every core, and the reference
@@ -102,13 +103,7 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step, size_t n,
                  int32_t minus_zp);
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_mac4_m0\n"
-    ".thumb_func\n"
-    ".type qnn_mac4_m0, %function\n"
-    "qnn_mac4_m0:\n"
+    QNN_ASM_BEGIN(qnn_mac4_m0)
     "push {r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS  // 9 words pushed: n at [sp, #36], minus_zp at [sp, #40]
     "mov lr, r0\n"
@@ -143,7 +138,7 @@ __asm__(
     "stm r0!, {r4, r5, r6, r7}\n"
     RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
-    ".size qnn_mac4_m0, . - qnn_mac4_m0\n");
+    QNN_ASM_END(qnn_mac4_m0));
 
 static inline void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
     if (n) {
@@ -158,13 +153,7 @@ static inline void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_
 //                 int32_t minus_zp), taps >= 1.
 void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t minus_zp);
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_dw4_m0\n"
-    ".thumb_func\n"
-    ".type qnn_dw4_m0, %function\n"
-    "qnn_dw4_m0:\n"
+    QNN_ASM_BEGIN(qnn_dw4_m0)
     "push {r0, r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS  // 10 words: acc at [sp, #16], taps at [sp, #40], minus_zp at [sp, #44]
     "ldm r0!, {r4, r5, r6, r7}\n"
@@ -210,7 +199,7 @@ __asm__(
     "stm r0!, {r4, r5, r6, r7}\n"
     RESTORE_HIGH_REGISTERS
     "pop {r0, r4, r5, r6, r7, pc}\n"
-    ".size qnn_dw4_m0, . - qnn_dw4_m0\n");
+    QNN_ASM_END(qnn_dw4_m0));
 
 static inline void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
     if (taps) {
@@ -251,13 +240,7 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 void qnn_outputs_m0(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
                     const int32_t *bounds);
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_outputs_m0\n"
-    ".thumb_func\n"
-    ".type qnn_outputs_m0, %function\n"
-    "qnn_outputs_m0:\n"
+    QNN_ASM_BEGIN(qnn_outputs_m0)
     "push {r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS
     "sub sp, #8\n"                // [sp]: the end of out; n at [sp, #44], bounds at [sp, #48]
@@ -348,7 +331,7 @@ __asm__(
     "negs r2, r2\n"
     "bl qnn_requantize\n"         // r0 = a, r1 = b, r2 = shift > 0
     "b 4b\n"
-    ".size qnn_outputs_m0, . - qnn_outputs_m0\n");
+    QNN_ASM_END(qnn_outputs_m0));
 
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
     const int32_t bounds[3] = {m->act_min - m->out_zp, m->act_max - m->out_zp, m->out_zp};

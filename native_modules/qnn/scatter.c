@@ -1,3 +1,4 @@
+#include "asm_function.h"
 #include "gradient.h"
 
 uint32_t qnn_grad_max_abs(qnn_cany_t g) {
@@ -37,13 +38,7 @@ int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t
 // need g within 16 bits (the usual int8 or int16 error); the rest, and any other g, take the
 // one-element loop.
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_grad_axpy\n"
-    ".thumb_func\n"
-    ".type qnn_grad_axpy, %function\n"
-    "qnn_grad_axpy:\n"
+    QNN_ASM_BEGIN(qnn_grad_axpy)
     "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
     "ldr r6, [sp, #36]\n"         // n
     "add r4, r3, #32768\n"
@@ -79,7 +74,7 @@ __asm__(
     "bne 3b\n"
     "9:\n"
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
-    ".size qnn_grad_axpy, . - qnn_grad_axpy\n");
+    QNN_ASM_END(qnn_grad_axpy));
 #elif defined(__ARM_ARCH_6M__)
 // The end of both Cortex-M0 loops below: the products in r4 and r6 added to dst's next two
 // elements, the index r2 stepped, and the return.
@@ -90,13 +85,7 @@ __asm__(
 // counting up to 0, reads a from its end (Thumb-1 loads a signed byte only from base + register);
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_grad_axpy\n"
-    ".thumb_func\n"
-    ".type qnn_grad_axpy, %function\n"
-    "qnn_grad_axpy:\n"
+    QNN_ASM_BEGIN(qnn_grad_axpy)
     "push {r4, r5, r6, r7, lr}\n"
     "ldr r4, [sp, #20]\n"         // n
     "cmp r4, #0\n"
@@ -124,7 +113,7 @@ __asm__(
     "muls r4, r3, r4\n"
     "muls r6, r3, r6\n"
     ADD_PAIR_AND_LOOP
-    ".size qnn_grad_axpy, . - qnn_grad_axpy\n");
+    QNN_ASM_END(qnn_grad_axpy));
 #else
 void qnn_grad_axpy(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -139,13 +128,7 @@ void qnn_grad_vmul_s8(int32_t *dst, const int8_t *a, int32_t zp, const int8_t *g
 // Cortex-M4/M7: four elements per step, 13 instructions: a and g as 16-bit lanes (bytes 0 and 2,
 // 1 and 3), multiplied lane by lane with SMLABB/SMLATT.
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_grad_vmul_s8\n"
-    ".thumb_func\n"
-    ".type qnn_grad_vmul_s8, %function\n"
-    "qnn_grad_vmul_s8:\n"
+    QNN_ASM_BEGIN(qnn_grad_vmul_s8)
     "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
     "ldr r6, [sp, #36]\n"         // n
     "negs r5, r2\n"
@@ -183,17 +166,11 @@ __asm__(
     "bne 3b\n"
     "9:\n"
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
-    ".size qnn_grad_vmul_s8, . - qnn_grad_vmul_s8\n");
+    QNN_ASM_END(qnn_grad_vmul_s8));
 #elif defined(__ARM_ARCH_6M__)
 // Cortex-M0: two elements per step, 8 instructions each, as qnn_grad_axpy's loop.
 __asm__(
-    ".syntax unified\n"
-    ".text\n"
-    ".align 2\n"
-    ".global qnn_grad_vmul_s8\n"
-    ".thumb_func\n"
-    ".type qnn_grad_vmul_s8, %function\n"
-    "qnn_grad_vmul_s8:\n"
+    QNN_ASM_BEGIN(qnn_grad_vmul_s8)
     "push {r4, r5, r6, r7, lr}\n"
     "ldr r4, [sp, #20]\n"         // n
     "cmp r4, #0\n"
@@ -225,7 +202,7 @@ __asm__(
     "muls r4, r5, r4\n"
     "muls r6, r7, r6\n"
     ADD_PAIR_AND_LOOP
-    ".size qnn_grad_vmul_s8, . - qnn_grad_vmul_s8\n");
+    QNN_ASM_END(qnn_grad_vmul_s8));
 #else
 void qnn_grad_vmul_s8(int32_t *dst, const int8_t *a, int32_t zp, const int8_t *g, size_t n) {
     for (size_t i = 0; i < n; i++) {
