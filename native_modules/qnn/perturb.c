@@ -19,17 +19,27 @@ static int perturbation_status(qnn_any_t t, size_t mask_bytes, int32_t seed, int
     return QNN_OK;
 }
 
-static int64_t load(qnn_any_t t, size_t i) {
-    return t.size == 1 ? ((int8_t *)t.p)[i] : ((int32_t *)t.p)[i];
+// t[i] + d as the exact sum when it stays within t's type, else 0 (the element is left alone).
+// 32-bit arithmetic: a core without 64-bit instructions pays for every 64-bit add and compare.
+static int add_within(qnn_any_t t, size_t i, int32_t d, int32_t *sum) {
+    if (t.size == 1) {
+        *sum = ((int8_t *)t.p)[i] + d;  // |d| <= 127 for int8 tensors
+        return *sum >= INT8_MIN && *sum <= INT8_MAX;
+    }
+    return !__builtin_add_overflow(((int32_t *)t.p)[i], d, sum);
 }
 
 // Stores the low bits of v: unperturb wraps like the type if t changed since perturb.
-static void store(qnn_any_t t, size_t i, int64_t v) {
+static void store(qnn_any_t t, size_t i, uint32_t v) {
     if (t.size == 1) {
-        ((int8_t *)t.p)[i] = (int8_t)(uint8_t)(uint64_t)v;
+        ((int8_t *)t.p)[i] = (int8_t)(uint8_t)v;
     } else {
-        ((int32_t *)t.p)[i] = (int32_t)(uint32_t)(uint64_t)v;
+        ((int32_t *)t.p)[i] = (int32_t)v;
     }
+}
+
+static uint32_t load(qnn_any_t t, size_t i) {
+    return t.size == 1 ? (uint32_t)((int8_t *)t.p)[i] : (uint32_t)((int32_t *)t.p)[i];
 }
 
 int qnn_perturb(qnn_any_t t, qnn_s8_t mask, int32_t seed, int32_t sigma, int32_t sign) {
@@ -37,19 +47,18 @@ int qnn_perturb(qnn_any_t t, qnn_s8_t mask, int32_t seed, int32_t sigma, int32_t
     if (status != QNN_OK) {
         return status;
     }
-    int32_t lo = t.size == 1 ? INT8_MIN : INT32_MIN, hi = t.size == 1 ? INT8_MAX : INT32_MAX;
     uint8_t *bytes = (uint8_t *)mask.p;
-    int64_t step = (int64_t)sign * sigma;
+    int32_t step = sign * sigma;  // sigma >= 1, so -sigma fits too
     qnn_rademacher_t u = qnn_rademacher_start(seed);
     int32_t left_alone = 0;
     uint32_t bits = 0;
     for (size_t i = 0; i < t.n; i++) {
-        int64_t v = load(t, i) + (qnn_rademacher_next(&u) ? step : -step);
-        if (v < lo || v > hi) {
+        int32_t v;
+        if (add_within(t, i, qnn_rademacher_next(&u) ? step : -step, &v)) {
+            store(t, i, (uint32_t)v);
+        } else {
             bits |= 1u << (i & 7);
             left_alone++;
-        } else {
-            store(t, i, v);
         }
         if ((i & 7) == 7 || i + 1 == t.n) {
             // The last byte keeps its bits past n.
@@ -67,10 +76,10 @@ int qnn_unperturb(qnn_any_t t, qnn_cs8_t mask, int32_t seed, int32_t sigma, int3
         return status;
     }
     const uint8_t *bytes = (const uint8_t *)mask.p;
-    int64_t step = (int64_t)sign * sigma;
+    uint32_t step = (uint32_t)(sign * sigma);
     qnn_rademacher_t u = qnn_rademacher_start(seed);
     for (size_t i = 0; i < t.n; i++) {
-        int64_t d = qnn_rademacher_next(&u) ? step : -step;
+        uint32_t d = qnn_rademacher_next(&u) ? step : 0u - step;
         if (!((bytes[i >> 3] >> (i & 7)) & 1u)) {
             store(t, i, load(t, i) - d);
         }
