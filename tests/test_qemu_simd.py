@@ -105,7 +105,7 @@ def cases():
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
-def test_mac_paths_equal_the_reference_at_every_alignment(tmp_path, board):
+def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
     calls = cases()
     kernel_calls.write_calls(tmp_path / "cases.bin", calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
