@@ -1,6 +1,6 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
 SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loop on the Cortex-M0
-(armv6m), and the Cortex-M0's requantization from 32-bit products (native_modules/qnn/requant.h);
+(armv6m), and the Cortex-M0's requantization from 32-bit products (native_modules/qnn/requant.c);
 and those of the gradient kernels' fast path (native_modules/qnn/scatter.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the

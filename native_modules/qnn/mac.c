@@ -1,6 +1,5 @@
 #include "mac.h"
 #include "asm_function.h"
-#include "requant.h"
 
 // The plain loop: the channels left over from the groups of four on every core, and the reference
 // of the paths below.
@@ -234,7 +233,7 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 55 instructions per output where GCC 12
 // spends about 70 (it keeps reloading the bounds and pointers from the stack). Same arithmetic as
-// requant.h's; a left shift (shift > 0, rare) calls qnn_requantize.
+// qnn.h's qnn_output_s8 and requant.c's; a left shift (shift > 0, rare) calls qnn_requantize.
 // void qnn_outputs_m0(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
 //                     const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
 void qnn_outputs_m0(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
@@ -269,7 +268,7 @@ __asm__(
     "negs r2, r2\n"               // the right shift e
     "bmi 7f\n"
     "mov lr, r2\n"
-    // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.h's qnn_high_mul)
+    // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.c's high_mul)
     "asrs r2, r0, #16\n"          // ah
     "uxth r0, r0\n"               // al
     "lsrs r3, r1, #16\n"          // bh
@@ -292,7 +291,7 @@ __asm__(
     "lsls r2, r2, #1\n"
     "adds r2, r2, r4\n"
     "adds r0, r0, r2\n"           // 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
-    // rounding divide by 2^e (requant.h's qnn_rounding_divide_by_pot)
+    // rounding divide by 2^e (requant.c's rounding_divide_by_pot)
     "mov r2, lr\n"
     "movs r1, #1\n"
     "lsls r1, r2\n"
@@ -338,22 +337,13 @@ static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, co
     qnn_outputs_m0(out, acc, m->multiplier + c, m->shift + c, n, bounds);
 }
 #else
-// out[j] for j < n: output channel c + j's requantized sum. One requantization in the code, inline:
-// the output loops of every path call this.
+// out[j] for j < n: output channel c + j's requantized sum.
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
-    int32_t lo = m->act_min - m->out_zp, hi = m->act_max - m->out_zp;
     for (int j = 0; j < n; j++) {
-        int32_t sum = (int32_t)acc[j], y = lo;
-        // A multiplier >= 0 keeps the sign, so a sum <= 0 requantizes to <= 0: below a ReLU's
-        // lower bound (lo = 0) it needs no requantization, and that is half a ReLU layer's outputs.
-        if (sum > 0 || lo < 0) {
-            y = qnn_requantize_inline(sum, m->multiplier[c + j], m->shift[c + j]);
-            y = y < lo ? lo : (y > hi ? hi : y);
-        }
-        out[j] = (int8_t)(y + m->out_zp);
+        out[j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp, m->act_min,
+                               m->act_max);
     }
 }
-
 #endif
 
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {

@@ -33,11 +33,17 @@ int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_
 
 // The output step of every requantizing op: requantize, add the zero point, clamp to
 // [act_min, act_max]. Clamping before the add, to bounds moved by -out_zp, gives the same result
-// in 32 bits (the sum itself can leave int32 at extreme multipliers).
+// in 32 bits (the sum itself can leave int32 at extreme multipliers). A multiplier >= 0 keeps the
+// sign, so a sum <= 0 requantizes to <= 0: under a ReLU's lower bound (act_min - out_zp >= 0) it
+// lands on that bound without a requantization. mac.c's Cortex-M0 output loop is this in assembly.
 static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_zp,
                                    int32_t act_min, int32_t act_max) {
-    int32_t y = qnn_requantize(acc, multiplier, shift), lo = act_min - out_zp, hi = act_max - out_zp;
-    return (int8_t)((y < lo ? lo : (y > hi ? hi : y)) + out_zp);
+    int32_t lo = act_min - out_zp, hi = act_max - out_zp, y = lo;
+    if (acc > 0 || lo < 0) {
+        y = qnn_requantize(acc, multiplier, shift);
+        y = y < lo ? lo : (y > hi ? hi : y);
+    }
+    return (int8_t)(y + out_zp);
 }
 
 // ---- Forward ops ----
