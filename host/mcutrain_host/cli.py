@@ -9,15 +9,16 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mcutrain.model_file import ModelError  # noqa: E402
-from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, plot,  # noqa: E402
-                                    pretrain, quantize, repl, train)
+from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, export,  # noqa: E402
+                                    import_model, plot, pretrain, quantize, repl, train)
 from mcutrain_host.adaptation_data import ShapeMismatch  # noqa: E402
 from mcutrain_host.board.deploy import DeployError  # noqa: E402
 from mcutrain_host.board.link import LinkDown  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
 from mcutrain_host.settings import SettingsError  # noqa: E402
 
-COMMANDS = (pretrain, quantize, evaluate, corrupt, boards, deploy, train, plot, bench, repl, demo, experiment)
+COMMANDS = (pretrain, import_model, quantize, evaluate, export, corrupt, boards, deploy, train, plot, bench, repl, demo,
+            experiment)
 
 EPILOG = """\
 the pipeline, as `make models` runs it:
@@ -35,6 +36,11 @@ on a board (or --port sim), adapting to a corruption over the serial link:
   mcutrain train --port /dev/ttyACM0 --method fqt --corruption fog --severity 5
   mcutrain plot runs/<time>
   mcutrain repl --port /dev/ttyACM0
+
+a model of your own, and an adapted one back out (README, "Your own model"):
+  mcutrain import model.onnx -o model.npz
+  mcutrain quantize model.npz -o model.mcut
+  mcutrain export model.mcut -o model-int8.onnx --check 1000
 
 the adaptation study of every method on every corruption (docs/results.md):
   mcutrain experiment --config experiments/severity5.toml --report docs/results.md

@@ -117,14 +117,15 @@ class Layer:
 
 
 class Convolution(Layer):
-    """conv2d (weights OHWI) or depthwise conv (weights [k, k, c]), "same" padding, + act."""
+    """conv2d (weights OHWI) or depthwise conv (weights [k, k, c]), + act; padding "pad" on top
+    and left ("same", (k - 1) // 2, unless the spec says), bottom and right as the kernels do."""
 
     def __init__(self, spec, in_shapes, rng, batch_norm):
         (in_shape,) = in_shapes
         self.op, self.act = spec["op"], spec["act"]
         self.depthwise = self.op == "depthwise_conv2d"
         k, channels = spec["kernel"], in_shape[2]
-        self.windows = Windows(in_shape, k, spec["stride"], (k - 1) // 2)
+        self.windows = Windows(in_shape, k, spec["stride"], spec.get("pad", (k - 1) // 2))
         self.out_c = channels if self.depthwise else spec["filters"]
         self.out_shape = (self.windows.out_h, self.windows.out_w, self.out_c)
         shape = (k, k, channels) if self.depthwise else (self.out_c, k, k, channels)
