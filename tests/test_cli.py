@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mcutrain_host import cli, datasets
 from model_cases import MODELS
@@ -81,3 +82,22 @@ def test_errors_exit_1_with_what_to_do(capsys, tmp_path):
     with pytest.raises(SystemExit) as usage:
         cli.main(["pretrain", "--epochs", "0", "-o", "x.npz"])
     assert usage.value.code == 2
+
+
+def test_your_own_colour_images_go_from_pretraining_to_training_on_the_board(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    for label in range(3):  # the class is the brightest colour channel
+        (tmp_path / "photos" / f"class{label}").mkdir(parents=True)
+        for i in range(60):
+            pixels = rng.integers(0, 120, (20, 20, 3), dtype=np.uint8)
+            pixels[..., label] += 120
+            Image.fromarray(pixels).save(tmp_path / "photos" / f"class{label}" / f"{i}.png")
+    data = ["--dataset", f"folder:{tmp_path / 'photos'}", "--resize", "16x16"]
+    assert cli.main(["pretrain", "--model", "tiny", "--epochs", "4", "--lr", "0.01", *data,
+                     "-o", str(tmp_path / "f.npz")]) == 0
+    assert cli.main(["quantize", str(tmp_path / "f.npz"), *data, "-o", str(tmp_path / "m.mcut")]) == 0
+    assert cli.main(["eval", str(tmp_path / "m.mcut"), *data]) == 0
+    assert accuracy(capsys.readouterr().out) > 0.9
+    assert cli.main(["train", "--port", "sim", "--model", str(tmp_path / "m.mcut"), *data, "--corruption", "fog",
+                     "--samples", "20", "--test", "20", "--out", str(tmp_path / "run")]) == 0
+    assert "accuracy after" in capsys.readouterr().out

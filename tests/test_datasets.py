@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mcutrain_host import datasets
 from mcutrain_host.datasets import DatasetError
@@ -120,3 +121,95 @@ def test_cifar_batch_with_foreign_code_is_refused(tmp_path):
     (folder / "test_batch").write_bytes(b"\x80\x02}q\x00.")  # an empty dict: no data
     with pytest.raises(DatasetError, match="test_batch"):
         datasets.load("cifar10", "test", folder)
+
+
+def write_image_folder(folder, rng, classes=3, per_class=10, size=(10, 12), mode="RGB"):
+    """DIR/<class>/*.png whose first pixel's red value is 40 * label, the rest random."""
+    expected = []
+    for label in range(classes):
+        (folder / f"class{label}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+            pixels[0, 0] = 40 * label
+            image = Image.fromarray(pixels)
+            (image if mode == "RGB" else image.convert(mode)).save(folder / f"class{label}" / f"{i:03}.png")
+            expected.append(label)
+    return expected
+
+
+def test_a_folder_of_class_folders_is_a_dataset(tmp_path):
+    write_image_folder(tmp_path / "photos", np.random.default_rng(0))
+    name = f"folder:{tmp_path / 'photos'}"
+    splits = {split: datasets.load(name, split) for split in datasets.SPLITS}
+    assert {split: len(labels) for split, (_, labels) in splits.items()} == {"train": 22, "heldout": 2, "test": 6}
+    for images, labels in splits.values():
+        assert images.shape[1:] == (10, 12, 3) and images.dtype == np.uint8
+        assert np.array_equal(images[:, 0, 0, 0], 40 * labels.astype(int))  # each image keeps its class
+    everything = np.concatenate([images for images, _ in splits.values()])
+    assert len({image.tobytes() for image in everything}) == 30  # the splits are disjoint and cover all
+    assert np.array_equal(datasets.load(name, "test")[0], splits["test"][0])  # the same split every time
+    assert sorted(set(splits["train"][1].tolist())) == [0, 1, 2]  # shuffled: train holds every class
+
+
+def test_gray_folders_have_one_channel_and_train_test_folders_are_the_splits(tmp_path):
+    rng = np.random.default_rng(1)
+    write_image_folder(tmp_path / "d" / "train", rng, per_class=4, mode="L")
+    write_image_folder(tmp_path / "d" / "test", rng, per_class=2, mode="L")
+    images, labels = datasets.load(f"folder:{tmp_path / 'd'}", "test")
+    assert images.shape == (6, 10, 12, 1) and sorted(labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    Image.new("RGB", (12, 10), (200, 0, 0)).save(tmp_path / "d" / "test" / "class0" / "red.png")
+    assert datasets.load(f"folder:{tmp_path / 'd'}", "test")[0].shape == (7, 10, 12, 3)  # one colour image: RGB
+
+
+def test_folder_errors_name_the_folder_or_file(tmp_path):
+    write_image_folder(tmp_path / "d", np.random.default_rng(2), per_class=2)
+    name = f"folder:{tmp_path / 'd'}"
+    Image.new("RGB", (20, 16)).save(tmp_path / "d" / "class1" / "big.png")
+    with pytest.raises(DatasetError, match=r"big.png is 16x20, .*000.png 10x12: give --resize HxW"):
+        datasets.load(name, "train")
+    images, _ = datasets.load(name, "train", resize=(8, 9))
+    assert images.shape[1:] == (8, 9, 3)
+    (tmp_path / "d" / "class2" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DatasetError, match="cannot read .*broken.jpg as an image"):
+        datasets.load(name, "train")
+    (tmp_path / "d" / "class3").mkdir()
+    with pytest.raises(DatasetError, match="class folder .*class3 has no .png or .jpg images"):
+        datasets.load(name, "train")
+    with pytest.raises(DatasetError, match="does not exist"):
+        datasets.load(f"folder:{tmp_path / 'nowhere'}", "train")
+
+
+def test_npz_arrays_are_a_dataset(tmp_path):
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 256, (50, 6, 8), dtype=np.uint8), rng.integers(0, 4, 50)
+    np.savez(tmp_path / "a.npz", x=x, y=y)
+    images, labels = datasets.load(f"npz:{tmp_path / 'a.npz'}", "test")
+    assert images.shape == (10, 6, 8, 1) and labels.dtype == np.uint8
+    assert {image[..., 0].tobytes() for image in images} <= {image.tobytes() for image in x}
+    np.savez(tmp_path / "b.npz", x=x, y=y, x_test=x[:3, ..., None].repeat(3, axis=3), y_test=y[:3])
+    images, labels = datasets.load(f"npz:{tmp_path / 'b.npz'}", "test", resize=(12, 16))
+    assert images.shape == (3, 12, 16, 3) and np.array_equal(labels, y[:3])
+    assert len(datasets.load(f"npz:{tmp_path / 'b.npz'}", "train")[0]) == 45  # all 50 but the heldout tenth
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.zeros((4, 5, 5), np.float32), "y": np.zeros(4, int)}, "x is float32 .* expected uint8 pixels"),
+    ({"x": np.zeros((4, 5, 5), np.uint8)}, "has no array 'y'"),
+    ({"x": np.zeros((4, 5, 5), np.uint8), "y": np.array([0, 1, 2, 300])}, "expected 4 integer labels in 0..255"),
+    ({"x": np.zeros((4, 5, 5), np.uint8), "y": np.zeros(3, int)}, "expected 4 integer labels"),
+])
+def test_npz_errors_say_what_is_expected(tmp_path, arrays, message):
+    np.savez(tmp_path / "a.npz", **arrays)
+    with pytest.raises(DatasetError, match=message):
+        datasets.load(f"npz:{tmp_path / 'a.npz'}", "train")
+    (tmp_path / "b.npz").write_bytes(b"PK not a zip")
+    with pytest.raises(DatasetError, match="cannot read"):
+        datasets.load(f"npz:{tmp_path / 'b.npz'}", "train")
+
+
+def test_resize_works_on_the_built_in_datasets_too(tmp_path):
+    write_idx_dataset(tmp_path / "d", np.random.default_rng(4))
+    images, _ = datasets.load("mnist", "test", tmp_path / "d", resize=(14, 14))
+    assert images.shape == (12, 14, 14, 1)
+    with pytest.raises(DatasetError, match="unknown dataset 'imagenet'"):
+        datasets.find("imagenet")

@@ -7,11 +7,12 @@ from mcutrain_host import corruptions, datasets
 from mcutrain_host.quantize import quantize_images
 
 
-def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, noise=0.0, within=slice(None)):
+def draw(dataset, data_dir, split, count, seed, corruption="none", severity=5, noise=0.0, within=slice(None),
+         resize=None):
     """(uint8 images (n, h, w, c), labels): count images of the split (of its part `within`, a
     slice) chosen by seed, corrupted (corruption "none": as they are), then gaussian noise of std
-    `noise` pixel levels added."""
-    images, labels = datasets.load(dataset, split, data_dir)
+    `noise` pixel levels added; resize: datasets.load's."""
+    images, labels = datasets.load(dataset, split, data_dir, resize)
     images, labels = images[within], labels[within]
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(images), min(count, len(images)), replace=False)
@@ -30,7 +31,8 @@ class ShapeMismatch(ValueError):
 def check_shape(images, shape):
     """Before anything is streamed: a board given images of another size would wait for ever."""
     if tuple(images.shape[1:]) != tuple(shape):
-        raise ShapeMismatch("the model takes %s images, the dataset's are %s: use a dataset of the model's size"
+        raise ShapeMismatch("the model takes %s images, the dataset's are %s: use a dataset of the model's size "
+                            "(--resize HxW resizes images; it keeps their channels)"
                             % ("x".join(map(str, shape)), "x".join(map(str, images.shape[1:]))))
 
 

@@ -68,7 +68,7 @@ def run(args):
         for name in corruptions.NAMES:
             print(f"{name:{width}}  {corruptions.CORRUPTIONS[name].summary}")
         return 0
-    images, labels = datasets.load(args.dataset, args.split, args.data_dir)
+    images, labels = datasets.load(args.dataset, args.split, args.data_dir, args.resize)
     if args.export:
         return export(args, images[:args.count], labels[:args.count])
     chosen = images[first_of_each_class(labels)[:args.count]]

@@ -43,7 +43,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    images, labels = datasets.load(args.dataset, args.split, args.data_dir)
+    images, labels = datasets.load(args.dataset, args.split, args.data_dir, args.resize)
     if args.count:
         images, labels = images[:args.count], labels[:args.count]
     if args.corruption != "none":

@@ -46,7 +46,7 @@ def run(args):
     print(f"wrote {args.output}: {kind} ONNX, opset {onnx_export.OPSET}, input [N, {input_shape[2]}, "
           f"{input_shape[0]}, {input_shape[1]}] in [0, 1]")
     if args.check:
-        images, _ = datasets.load(args.dataset, args.split, args.data_dir)
+        images, _ = datasets.load(args.dataset, args.split, args.data_dir, args.resize)
         images = images[:args.check]
         adaptation_data.check_shape(images, input_shape)
         print(compare(args.model, onnx_model, images) + f" on {len(images)} {args.dataset} {args.split} images")

@@ -27,8 +27,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    images, labels = datasets.load(args.dataset, args.split, args.data_dir)
-    heldout = datasets.load(args.dataset, "heldout", args.data_dir) if args.split == "train" else None
+    images, labels = datasets.load(args.dataset, args.split, args.data_dir, args.resize)
+    heldout = datasets.load(args.dataset, "heldout", args.data_dir, args.resize) if args.split == "train" else None
     classes = int(labels.max()) + 1
     network = Network(architectures.ARCHITECTURES[args.model](classes), images.shape[1:], seed=args.seed)
     print(f"{args.model}: {network.parameter_count()} parameters, {len(images)} {args.dataset} {args.split} images")

@@ -24,7 +24,7 @@ def add_parser(subparsers):
 
 def run(args):
     float_model = network.load(args.float_model)
-    images, _ = datasets.load(args.dataset, args.split, args.data_dir)
+    images, _ = datasets.load(args.dataset, args.split, args.data_dir, args.resize)
     model = quantize(float_model, images[:args.calibration])
     model_file.write(args.output, model)
     print(f"wrote {args.output}: {len(model.layers)} layers, {Path(args.output).stat().st_size} bytes, "

@@ -22,8 +22,8 @@ from mcutrain_host.progress import Progress
 from mcutrain_host.board.session import Session, Stream, expected_checksum
 
 # What a run's start record keeps of its arguments, for `--resume` to take up again.
-RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "split", "corruption", "severity", "noise", "samples", "guard",
-                      "epochs", "test", "eval_every", "checkpoint_every", "seed")
+RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "resize", "split", "corruption", "severity", "noise", "samples",
+                      "guard", "epochs", "test", "eval_every", "checkpoint_every", "seed")
 
 # FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
 LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}
@@ -122,7 +122,7 @@ def settings_from(args, model):
 def corrupted(args, split, count, seed, description):
     """count images of the split, corrupted, as the int8 bytes the model takes, and labels."""
     images, labels = adaptation_data.draw(args.dataset, args.data_dir, split, count, seed, args.corruption,
-                                          args.severity, args.noise)
+                                          args.severity, args.noise, resize=args.resize)
     return adaptation_data.model_inputs(images, description), labels
 
 
