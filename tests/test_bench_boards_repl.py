@@ -17,6 +17,7 @@ import pytest
 from mcutrain import bench as device_bench
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
+from mcutrain_host import run_folder
 from mcutrain_host.board import deploy, micropython, virtual
 from mcutrain_host.commands import bench, boards, repl
 
@@ -271,20 +272,20 @@ def test_repl_finds_the_newest_run_with_settings_passing_over_failed_ones(tmp_pa
     (tmp_path / "failed" / "metrics.jsonl").write_text('{"event": "step", "samples": 1}\n')
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "metrics.jsonl").write_text("")
-    assert repl.latest_run(tmp_path) == tmp_path / "old"
-    with pytest.raises(repl.RunError, match="no start or end record"):
-        repl.run_settings(tmp_path / "failed")
-    with pytest.raises(repl.RunError, match="no finished or interrupted run under"):
-        repl.latest_run(tmp_path / "none")
-    settings, model, crc = repl.run_settings(tmp_path / "old")
+    assert run_folder.latest_run(tmp_path) == tmp_path / "old"
+    with pytest.raises(run_folder.RunError, match="no start or end record"):
+        run_folder.run_settings(tmp_path / "failed")
+    with pytest.raises(run_folder.RunError, match="no finished or interrupted run under"):
+        run_folder.latest_run(tmp_path / "none")
+    settings, model, crc = run_folder.run_settings(tmp_path / "old")
     assert settings["lr"] == 0.002 and settings["queries"] == 2 and settings["method"] == "zo"
     (tmp_path / "interrupted").mkdir()  # started, one live change accepted, one refused, no end record
     (tmp_path / "interrupted" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (
         {"event": "start", "settings": {"method": "zo", "lr": 0.001, "queries": 2}, "arguments": {"model": "m.mcut"}},
         {"event": "set", "key": "lr", "value": 0.004, "samples": 5},
         {"event": "set", "key": "queries", "value": 500, "samples": 6, "error": "refused"})))
-    assert repl.latest_run(tmp_path) == tmp_path / "interrupted"
-    assert repl.run_settings(tmp_path / "interrupted") == ({"method": "zo", "lr": 0.004, "queries": 2}, "m.mcut", None)
+    assert run_folder.latest_run(tmp_path) == tmp_path / "interrupted"
+    assert run_folder.run_settings(tmp_path / "interrupted") == ({"method": "zo", "lr": 0.004, "queries": 2}, "m.mcut", None)
 
 
 def test_repl_on_a_serial_board_sets_up_then_hands_over_to_mpremote(monkeypatch, tmp_path):

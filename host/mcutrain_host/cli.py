@@ -10,15 +10,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mcutrain.model_file import ModelError  # noqa: E402
 from mcutrain_host.commands import (bench, boards, corrupt, demo, deploy, evaluate, experiment, export,  # noqa: E402
-                                    import_model, plot, pretrain, quantize, repl, train)
+                                    import_model, plot, pretrain, pull, quantize, repl, train)
 from mcutrain_host.adaptation_data import ShapeMismatch  # noqa: E402
 from mcutrain_host.board.deploy import DeployError  # noqa: E402
 from mcutrain_host.board.link import LinkDown  # noqa: E402
 from mcutrain_host.datasets import DatasetError  # noqa: E402
+from mcutrain_host.run_folder import RunError  # noqa: E402
 from mcutrain_host.settings import SettingsError  # noqa: E402
 
-COMMANDS = (pretrain, import_model, quantize, evaluate, export, corrupt, boards, deploy, train, plot, bench, repl, demo,
-            experiment)
+COMMANDS = (pretrain, import_model, quantize, evaluate, export, corrupt, boards, deploy, train, plot, bench, repl, pull,
+            demo, experiment)
 
 EPILOG = """\
 the pipeline, as `make models` runs it:
@@ -36,6 +37,7 @@ on a board (or --port sim), adapting to a corruption over the serial link:
   mcutrain train --port /dev/ttyACM0 --method fqt --corruption fog --severity 5
   mcutrain plot runs/<time>
   mcutrain repl --port /dev/ttyACM0
+  mcutrain pull --port /dev/ttyACM0 -o adapted.mcut
 
 a model of your own, and an adapted one back out (README, "Your own model"):
   mcutrain import model.onnx -o model.npz
@@ -64,7 +66,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (DatasetError, DeployError, ModelError, OSError, LinkDown) as e:
+    except (DatasetError, DeployError, ModelError, OSError, LinkDown, RunError) as e:
         print(f"mcutrain {args.command}: {e}", file=sys.stderr)
         return 1
     except (ShapeMismatch, SettingsError) as e:

@@ -8,14 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mcutrain.trainer import SETTINGS
-from mcutrain_host import metrics
 from mcutrain_host.board import deploy, micropython, ports, qemu, virtual
-
-RUNS = micropython.REPO / "runs"
+from mcutrain_host.run_folder import RunError, latest_run, run_settings
 TINY = micropython.REPO / "models" / "tiny.mcut"
-# The Trainer keywords a run's settings may hold (the link's checkpoint_every, resume are not).
-TRAINER_KEYS = SETTINGS + ("method", "seed")
 
 STARTUP = """\
 from array import array
@@ -68,42 +63,6 @@ def add_parser(subparsers):
                                    "model.mcut, else the committed tiny; on a serial board a path on the board, "
                                    f"default the one deployed, {' or '.join(deploy.BOARD_MODELS)}; on an emulated board the run's model file)")
     p.set_defaults(run=run)
-
-
-class RunError(Exception):
-    """No usable run; the message says what to do."""
-
-
-def latest_run(root=RUNS):
-    """The newest run folder under root whose metrics tell its settings: a finished or an
-    interrupted run, not the folder of a command that failed before its first record."""
-    candidates = [m for m in Path(root).glob("*/metrics.jsonl")] if Path(root).is_dir() else []
-    for path in sorted(candidates, key=lambda m: m.stat().st_mtime, reverse=True):
-        try:
-            run_settings(path.parent)
-        except (RunError, ValueError):  # no start or end record, or a damaged line
-            continue
-        return path.parent
-    raise RunError(f"no finished or interrupted run under {root}: run `mcutrain train` first, or pass --run DIR")
-
-
-def run_settings(run_dir):
-    """(Trainer keyword arguments, model file, model CRC or None) of a run: the settings its board's
-    trainer had at the end (with the settings changed live), or where an interrupted run stopped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        raise RunError(f"{path} is missing: is {run_dir} a run folder of `mcutrain train`?")
-    records = metrics.load(path)
-    settings = metrics.settings_at_end(records)
-    if settings is None:
-        raise RunError(f"{path} has no start or end record (the run failed before it began), so its settings "
-                       f"are unknown")
-    ends = [r for r in records if r.get("event") == "end"]
-    if ends:
-        model, crc = ends[-1].get("model"), (ends[-1].get("board") or {}).get("model")
-    else:  # the board's HELLO, with the model's CRC, is in the end record only
-        model, crc = [r for r in records if r.get("event") == "start"][-1]["arguments"].get("model"), None
-    return {k: v for k, v in settings.items() if k in TRAINER_KEYS}, model, crc
 
 
 def startup(model, checkpoint, settings, crc, run_name):
