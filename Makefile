@@ -12,7 +12,7 @@ MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
 export MPY_DIR
 export MCUTRAIN_BUILD := $(BUILD_DIR)
 
-.PHONY: all venv micropython natmods test demo fuzz bench-kernels bench-link clean
+.PHONY: all venv micropython natmods mip test demo fuzz bench-kernels bench-link clean
 
 all: natmods
 
@@ -65,6 +65,11 @@ demo: natmods $(MICROPYTHON)
 # Samples/s and payload efficiency of the serial link to the virtual board, over a pipe and a pty.
 bench-link: natmods $(MICROPYTHON)
 	$(PYTHON) bench/link.py
+
+# The device package for `mpremote mip install`: $(BUILD_DIR)/mip/<arch>_6.3/package.json with the
+# bytecode and that arch's qnn natmod (host/mcutrain_host/board/mip_package.py).
+mip: natmods
+	$(PYTHON) -m mcutrain_host.board.mip_package $(BUILD_DIR)/mip
 
 # Prints MACs/s on the virtual board and NumPy, and callgrind instructions per MAC.
 bench-kernels: natmods $(MICROPYTHON)
