@@ -102,6 +102,12 @@ def test_imported_graphs_give_onnxruntimes_logits():
     np.testing.assert_allclose(onnx_import.from_graph(model.graph).logits(x.transpose(0, 2, 3, 1)),
                                run_onnx(model, x), atol=1e-5)
 
+    b = Builder(2, 12, 12, seed=3)  # PyTorch's AdaptiveAvgPool2d(1) in its opset 18+ exports
+    y = b.node("ReduceMean", [b.node("Relu", [b.conv("x", 2, 4, 3)])], axes=[-2, -1], keepdims=0)
+    model = b.model(b.node("Gemm", [y, b.random(3, 4)], transB=1))
+    np.testing.assert_allclose(onnx_import.from_graph(model.graph).logits(x.transpose(0, 2, 3, 1)),
+                               run_onnx(model, x), atol=1e-5)
+
 
 @pytest.mark.parametrize("name", ["tiny", "small", "medium"])
 def test_built_in_models_go_out_to_onnx_and_back_unchanged(name):

@@ -105,15 +105,15 @@ def float_model(network):
             weight = g.constant(f"{index}.weight", onnx_weight(op, params["weight"], in_shape).astype(np.float32))
             bias = g.constant(f"{index}.bias", params["bias"].astype(np.float32))
         windows = getattr(layer, "windows", None)
+        window = (windows.kernel, windows.stride, windows.pad) if windows else (0, 0, 0)
         y = layer_node(g, op, [names[t] for t in inputs], f"{index}.{op}", (in_shape, network.shapes[index + 1]),
-                       ranks[inputs[0]] == 2, windows and windows.kernel, windows and windows.stride, windows and windows.pad,
-                       weight, bias)
+                       ranks[inputs[0]] == 2, *window, weight, bias)
         act = spec.get("act", "none")
         if act == "relu":
             y = g.node("Relu", [y], f"{index}.relu")
         elif act == "relu6":
-            y = g.node("Clip", [y, g.constant(f"{index}.zero", np.float32(0)), g.constant(f"{index}.six", np.float32(6))],
-                       f"{index}.relu6")
+            bounds = g.constant(f"{index}.zero", np.float32(0)), g.constant(f"{index}.six", np.float32(6))
+            y = g.node("Clip", [y, *bounds], f"{index}.relu6")
         names.append(y)
         ranks.append(2 if op == "fully_connected" else 4)
     return g.model(network.input_shape, names[-1], ranks[-1])

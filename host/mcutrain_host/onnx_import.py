@@ -99,7 +99,8 @@ class Importer:
             self.final = True
         elif handler is None:
             self.fail(node, "op not supported (mcutrain imports Conv, Gemm, MatMul, Relu, Clip, MaxPool, "
-                            "AveragePool, GlobalAveragePool, Add, Flatten, Reshape, BatchNormalization)")
+                            "AveragePool, GlobalAveragePool, ReduceMean, Add, Flatten, Reshape, "
+                            "BatchNormalization)")
         else:
             handler(node, attributes(node))
 
@@ -329,3 +330,14 @@ class Importer:
     def on_GlobalAveragePool(self, node, attrs):
         self.read_latest(node, node.input[0])
         self.append(node, {"op": "global_avg_pool"})
+
+    def on_ReduceMean(self, node, attrs):
+        """A mean over height and width (PyTorch's AdaptiveAvgPool2d(1) since opset 18) is a global pool."""
+        axes = attrs.get("axes")
+        if len(node.input) > 1 and node.input[1]:
+            axes = self.constant(node, node.input[1], "axes").astype(int).tolist()
+        if sorted(a % 4 for a in axes or ()) != [2, 3]:
+            self.fail(node, f"a mean over axes {axes}: only over height and width (2, 3) is supported")
+        self.on_GlobalAveragePool(node, attrs)
+        if not attrs.get("keepdims", 1):
+            self.flat.add(node.output[0])
