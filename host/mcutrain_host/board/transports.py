@@ -3,6 +3,7 @@ real board on a serial port. Each has write(data), read(timeout) -> bytes (b"" w
 in time), restart() (a board that was reset runs the server again) and close(); a closed link
 raises LinkDown."""
 
+import contextlib
 import os
 import select
 import subprocess
@@ -22,6 +23,27 @@ SERVE = "import mcutrain.serve as s; s.main({model!r}, {checkpoint!r}, {arena})"
 # whatever seq it expects. A REPL ignores the zeros, and the frame's bytes at most leave it in the
 # raw REPL with a line that mpremote's Ctrl-C clears.
 TAKE_BACK = bytes(protocol.MAX_BODY) + encode(protocol.ABORT, 0, b"")
+
+
+@contextlib.contextmanager
+def raw_repl(port, soft_reset):
+    """mpremote's transport to the board on serial `port`, in its raw REPL for the block; mpremote's
+    errors become OSError naming the port."""
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        board = SerialTransport(port, baudrate=115200)
+    except TransportError as e:
+        raise OSError(f"{port}: {e}") from e
+    try:
+        board.enter_raw_repl(soft_reset=soft_reset)
+        yield board
+        board.exit_raw_repl()
+    except TransportError as e:
+        raise OSError(f"{port}: {e}") from e
+    finally:
+        board.close()
 
 
 class Board:

@@ -9,7 +9,7 @@ from mcutrain import model as device_model
 from mcutrain.model_file import ModelError
 from mcutrain.trainer import Trainer
 from mcutrain_host import settings as trainer_settings
-from mcutrain_host.board import deploy, micropython, ports, qemu, virtual
+from mcutrain_host.board import deploy, micropython, ports, qemu, transports, virtual
 from mcutrain_host.board.deploy import DeployError
 from mcutrain_host.commands import positive_int
 
@@ -183,22 +183,9 @@ def run_qemu(args):
 
 
 def run_serial(args):
-    from mpremote.transport import TransportError
-    from mpremote.transport_serial import SerialTransport
-
-    try:
-        board = SerialTransport(args.port, baudrate=115200)
-    except TransportError as e:
-        raise OSError(f"{args.port}: {e}") from e
-    try:
-        board.enter_raw_repl(soft_reset=True)
+    with transports.raw_repl(args.port, soft_reset=True) as board:
         # No output for a while is normal: a ZO step of a bigger model takes seconds on a Cortex-M0+.
         out, err = board.exec_raw(script_for(args.model or deploy.deployed_model(board), args), timeout=600)
-        board.exit_raw_repl()
-    except TransportError as e:
-        raise OSError(f"{args.port}: {e}") from e
-    finally:
-        board.close()
     return out.decode(errors="replace"), err.decode(errors="replace")
 
 

@@ -9,7 +9,7 @@ from mcutrain import model as device_model
 from mcutrain.model_file import ModelError
 from mcutrain.trainer import Trainer
 from mcutrain_host import model_file
-from mcutrain_host.board import ports, qemu
+from mcutrain_host.board import ports, qemu, transports
 from mcutrain_host.run_folder import RunError, latest_run, run_settings
 
 SLOTS = (".0", ".1")  # mcutrain.checkpoint's two files
@@ -77,29 +77,12 @@ def copy_checkpoint(port, run_dir, local):
 
 
 def read_from_board(port, board_path, local):
-    from mpremote.transport import TransportError
-    from mpremote.transport_serial import SerialTransport
-
-    try:
-        board = SerialTransport(port, baudrate=115200)
-    except TransportError as e:
-        raise OSError(f"{port}: {e}") from e
-    try:
-        board.enter_raw_repl(soft_reset=False)
-        copy_slots(board, board_path, local)
-        board.exit_raw_repl()
-    except TransportError as e:
-        raise OSError(f"{port}: {e}") from e
-    finally:
-        board.close()
+    """Each checkpoint slot the board on serial `port` holds, read over mpremote into local.0/.1."""
+    with transports.raw_repl(port, soft_reset=False) as board:
+        for slot in SLOTS:
+            try:
+                data = board.fs_readfile(board_path + slot)
+            except FileNotFoundError:  # a run that saved once has one slot
+                continue
+            (local.parent / (local.name + slot)).write_bytes(data)
     return local
-
-
-def copy_slots(transport, board_path, local):
-    """Each checkpoint slot the board (an mpremote transport in raw REPL) holds, into local.0/.1."""
-    for slot in SLOTS:
-        try:
-            data = transport.fs_readfile(board_path + slot)
-        except FileNotFoundError:  # a run that saved once has one slot
-            continue
-        (local.parent / (local.name + slot)).write_bytes(data)

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mcutrain_host.board import deploy, micropython, ports, qemu, virtual
+from mcutrain_host.board import deploy, micropython, ports, qemu, transports, virtual
 from mcutrain_host.run_folder import RunError, latest_run, run_settings
 TINY = micropython.REPO / "models" / "tiny.mcut"
 
@@ -142,25 +142,13 @@ def repl_qemu(code, port, model, flash):
 def repl_serial(code_for, port):
     """Runs the startup code, code_for(the model deployed on the board), through the raw REPL
     (after a soft reset), then mpremote's REPL."""
-    from mpremote.transport import TransportError
-    from mpremote.transport_serial import SerialTransport
-
-    try:
-        board = SerialTransport(port, baudrate=115200)
-    except TransportError as e:
-        raise OSError(f"{port}: {e}") from e
-    try:
-        board.enter_raw_repl(soft_reset=True)
-        out, err = board.exec_raw(code_for(deploy.deployed_model(board)), timeout=60)  # loading a model and planning take a while on a board
-        sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
-        if err:
-            print(f"mcutrain repl: the startup failed on the board (the REPL opens anyway):\n"
-                  f"{err.decode(errors='replace')}", file=sys.stderr)
-        board.exit_raw_repl()
-    except TransportError as e:
-        raise OSError(f"{port}: {e}") from e
-    finally:
-        board.close()
+    with transports.raw_repl(port, soft_reset=True) as board:
+        # a minute: loading a model and planning take a while on a board
+        out, err = board.exec_raw(code_for(deploy.deployed_model(board)), timeout=60)
+    sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+    if err:
+        print(f"mcutrain repl: the startup failed on the board (the REPL opens anyway):\n"
+              f"{err.decode(errors='replace')}", file=sys.stderr)
     sys.stdout.flush()
     # `resume`: no soft reset, so m and t stay bound.
     return subprocess.call([sys.executable, "-m", "mpremote", "connect", port, "resume", "repl"])
