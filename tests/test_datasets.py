@@ -211,5 +211,9 @@ def test_resize_works_on_the_built_in_datasets_too(tmp_path):
     write_idx_dataset(tmp_path / "d", np.random.default_rng(4))
     images, _ = datasets.load("mnist", "test", tmp_path / "d", resize=(14, 14))
     assert images.shape == (12, 14, 14, 1)
+    np.savez(tmp_path / "two.npz", x=np.zeros((5, 4, 4, 2), np.uint8), y=np.zeros(5, int))
+    assert datasets.load(f"npz:{tmp_path / 'two.npz'}", "train")[0].shape[1:] == (4, 4, 2)  # any channels
+    with pytest.raises(DatasetError, match="--resize takes images of 1 or 3 channels, not 2"):
+        datasets.load(f"npz:{tmp_path / 'two.npz'}", "train", resize=(8, 8))
     with pytest.raises(DatasetError, match="unknown dataset 'imagenet'"):
         datasets.find("imagenet")

@@ -213,7 +213,7 @@ def test_part(images, labels, which):
 
 
 def resize_image(image, size):
-    """A Pillow image at size (h, w), bilinear (Pillow's integer arithmetic: the same on every CPU)."""
+    """A Pillow image at size (h, w), bilinear: Pillow's fixed-point resampling, no BLAS."""
     h, w = size
     return image.resize((w, h), Image.BILINEAR)
 
@@ -221,6 +221,8 @@ def resize_image(image, size):
 def resized(images, size):
     if tuple(images.shape[1:3]) == tuple(size):
         return images
+    if images.shape[-1] not in (1, 3):
+        raise DatasetError(f"--resize takes images of 1 or 3 channels, not {images.shape[-1]}")
     gray = images.shape[-1] == 1
     out = [np.asarray(resize_image(Image.fromarray(image[..., 0] if gray else image), size)) for image in images]
     return np.stack(out)[..., None] if gray else np.stack(out)
