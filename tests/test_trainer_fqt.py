@@ -71,3 +71,21 @@ def test_fqt_rejects_residual_adds_and_bad_fractions():
     with pytest.raises(ValueError, match="lmin"):
         t.set(lmin=0.0)
     assert t.lmin == 1.0  # the old settings stay
+
+
+def test_partial_updates_pick_channels_of_the_costly_layer_and_update_a_cheap_one_in_full():
+    """10% of tiny's last conv (3 of 32 filters) by error norm; its classifier's weight gradient
+    costs about 1% of the conv's, so all 10 rows train rather than 1."""
+    (x, y), _ = noisy_split(10)
+    m = model_module.load(str(TINY))
+    conv, dense = (bytes(m.layers[i].weight) for i in (4, 6))
+    t = Trainer(m, method="fqt", batch=10, lr=0.01, lmin=0.1, lmax=0.1)
+    t.step(x.tobytes(), bytes(y))
+
+    def changed_rows(before, index):
+        rows = len(m.layers[index].bias)
+        old = np.frombuffer(before, np.int8).reshape(rows, -1)
+        return int((old != np.frombuffer(bytes(m.layers[index].weight), np.int8).reshape(rows, -1)).any(axis=1).sum())
+
+    assert 1 <= changed_rows(conv, 4) <= 3
+    assert changed_rows(dense, 6) >= 8

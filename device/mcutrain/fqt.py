@@ -12,7 +12,9 @@ real domain: scale-free, so the error's power-of-two exponent and the constant s
 chain never enter a step. With the channel's weight scale s_w the step in int8 weight units is
 lr / (s_w * 2^Q_BITS) on the standardized Q_BITS gradient (mcutrain.steps). Dynamic partial
 updates train only the top-k output channels by error norm, k from the step's loss relative to
-the largest seen.
+the largest seen. They exist to cut the backward pass's work, so a layer whose whole weight
+gradient costs at most that fraction of the largest trainable layer's (a 10-class classifier
+below a convolution) is updated in full: one row of ten per step starves it (docs/algorithms.md).
 """
 
 from array import array
@@ -60,9 +62,20 @@ class FQT:
             else:
                 self.links.append(WeightedLink(self, layer, layer.index in trainable, below))
         self.seeds = self.int32(self.seeds_used)
+        self._set_shares([link for link in self.links if getattr(link, "trainable", False)])
         self.exponent = 0  # this step's lowest error is E * 2^exponent times the chain's constant scales
         self.loss_max = 0
         self.configure()
+
+    def _set_shares(self, trainable):
+        """Each trainable link's weight-gradient MACs per sample as a Q15 share of the largest
+        one's, in small ints (the costs are cut to 15 bits first)."""
+        costs = [len(link.layer.weight) * (link.out_count // (link.channels * self.batch)) for link in trainable]
+        top, shift = max(costs), 0
+        while top >> shift >= ONE_Q15:
+            shift += 1
+        for link, cost in zip(trainable, costs):
+            link.share = ((cost >> shift) << 15) // max(1, top >> shift)
 
     def plan(self, plan, lean):
         """Adds the backward walk to `plan`: link by link, each reading the activations of its
@@ -343,12 +356,13 @@ class WeightedLink:
 
     def _select(self, fraction, factor):
         """This step's multipliers: the base ones times the schedule factor for the top-k channels
-        by error norm, 0 for the others (k = max(1, floor(fraction * N)))."""
+        by error norm, 0 for the others (k = max(1, floor(fraction * N))); every channel's if the
+        layer's share of the largest layer's gradient work is within the fraction."""
         n = self.channels
         weight_high, bias_high = self.base[0], self.base[2]
         wm, bm = self.weight_steps[0], self.bias_steps[0]
         k = (fraction * n) >> 15
-        if k >= n:
+        if k >= n or self.share <= fraction:
             for c in range(n):
                 wm[c] = weight_high[c] * factor
                 bm[c] = bias_high[c] * factor
