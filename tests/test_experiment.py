@@ -86,6 +86,10 @@ def test_the_reduced_study_runs_every_method_at_the_rate_validation_chose_and_re
     on_arm = {m: costs[m]["qemu-m0"] for m in ("zo-wp", "fqt")}
     assert on_arm["zo-wp"]["instructions"] > on_arm["fqt"]["instructions"] > 1e6
     assert 0 < on_arm["zo-wp"]["heap"] < costs["zo-wp"]["heap"]
+    # Each plan's bytes and instructions: node perturbation's lean plan holds less and re-runs more.
+    fast, lean = (costs["zo-np"]["plans"][plan] for plan in ("fast", "lean"))
+    assert lean["planned"] < fast["planned"] and lean["qemu-m0"]["instructions"] > fast["qemu-m0"]["instructions"]
+    assert f"| {fast['planned']} / {lean['planned']} |" in text
     for name in ("results-tiny-accuracy.png", "results-tiny-curves.png"):
         assert Image.open(out / name).size[0] > 300
 

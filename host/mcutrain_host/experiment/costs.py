@@ -1,8 +1,9 @@
 """What each method costs, at one sample per step as a board trains: the memory its plan holds
 (mcutrain's planner, on the host: model weights, parameter blocks, activation arena and training
-buffers); a step on the virtual board (MicroPython's unix port, the x64 natmod), timed and with
-its whole heap in use, by mcutrain.bench; and where QEMU and the ARM builds are at hand, the
-instructions of a step on the emulated Cortex-M0 (mcutrain_host.instructions)."""
+buffers), under the fast plan and the lean one (docs/memory.md); a step on the virtual board
+(MicroPython's unix port, the x64 natmod), timed and with its whole heap in use, by
+mcutrain.bench; and where QEMU and the ARM builds are at hand, the instructions of a step under
+each plan on the emulated Cortex-M0 (mcutrain_host.instructions)."""
 
 import collections
 import shutil
@@ -18,6 +19,7 @@ from mcutrain_host.experiment.methods import METHODS
 
 HEAP = "1M"  # room for every method of every model: the heap column says what a step holds
 ARM_BOARD = "qemu-m0"
+PLANS = ("fast", "lean")
 
 
 def sparse_layers(records, model, method):
@@ -27,21 +29,23 @@ def sparse_layers(records, model, method):
     return list(chosen.most_common(1)[0][0]) if chosen else None
 
 
-def trainer_settings(method, layers, queries):
-    """The method's Trainer settings (Method.settings), on `layers` if given."""
+def trainer_settings(method, layers, queries, plan=None):
+    """The method's Trainer settings (Method.settings), on `layers` if given, under `plan` if given."""
     settings = METHODS[method].settings(queries)
     if layers:
         settings["layers"] = layers
+    if plan:
+        settings["plan"] = plan
     return settings
 
 
-def planned(mcut, method, layers, queries):
-    """Bytes the plan holds at batch 1: the method's, or inference alone for `int8`."""
+def planned(mcut, method, layers, queries, plan=None):
+    """Bytes the plan holds at batch 1: the method's under `plan`, or inference alone for `int8`."""
     m = device_model.load(str(mcut))
     if METHODS[method].family == "none":
         m.plan(batch=1)
         return m.memory()["total"]
-    return Trainer(m, batch=1, **trainer_settings(method, layers, queries)).memory()["total"]
+    return Trainer(m, batch=1, **trainer_settings(method, layers, queries, plan)).memory()["total"]
 
 
 def on_virtual_board(mcut, method, layers, queries):
@@ -62,13 +66,16 @@ def on_virtual_board(mcut, method, layers, queries):
 
 
 def on_arm(mcut, steps):
-    """{method: instructions of a step on ARM_BOARD, or why not} for [(method, layers, queries)];
-    {} where the emulated board cannot run (no QEMU, no ARM natmod or firmware)."""
+    """{(method, plan): a step on ARM_BOARD, or why not} for [(method, layers, queries, plan)] (plan
+    None: the one the trainer picks for the board's heap); {} where the emulated board cannot run
+    (no QEMU, no ARM natmod or firmware)."""
     if not steps or shutil.which(qemu.QEMU) is None:
         return {}
-    settings = [(method, trainer_settings(method, layers, queries)) for method, layers, queries in steps]
+    named = {f"{method} {plan}": (method, plan) for method, _, _, plan in steps}
+    settings = [(f"{method} {plan}", trainer_settings(method, layers, queries, plan))
+                for method, layers, queries, plan in steps]
     try:
-        return instructions.training_steps(ARM_BOARD, mcut, settings)
+        return {named[name]: found for name, found in instructions.training_steps(ARM_BOARD, mcut, settings).items()}
     except (qemu.QemuError, deploy.DeployError, LinkDown, OSError):
         return {}
 
@@ -86,7 +93,7 @@ def measure(study, records, known):
             spec = METHODS[method]
             layers = sparse_layers(records, model, method) if spec.sparse else None
             old = known.get(model, {}).get(method)
-            if old is not None and old.get("layers") == layers:
+            if old is not None and old.get("layers") == layers and (spec.family in ("none", "float") or "plans" in old):
                 per_method[method] = old
             elif spec.family == "float":
                 per_method[method] = {"layers": layers}
@@ -95,7 +102,10 @@ def measure(study, records, known):
                                              "inference": inference}
                 if spec.family != "none":
                     cost.update(on_virtual_board(mcut, method, layers, study.queries))
-                    new_steps.append((method, layers, study.queries))
-        for method, found in on_arm(mcut, new_steps).items():
-            per_method[method][ARM_BOARD] = found
+                    cost["plans"] = {plan: {"planned": planned(mcut, method, layers, study.queries, plan)}
+                                     for plan in PLANS}
+                    new_steps += [(method, layers, study.queries, plan) for plan in (None,) + PLANS]
+        for (method, plan), found in on_arm(mcut, new_steps).items():
+            cost = per_method[method]
+            (cost if plan is None else cost["plans"][plan])[ARM_BOARD] = found
     return costs

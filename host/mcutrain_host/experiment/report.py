@@ -99,19 +99,23 @@ def worst(table, model, corruptions, method, field):
 
 
 def cost_table(records, costs, study, model):
-    lines = ["| method | what it does | lr | planned bytes | × inference | heap on qemu-m0 | heap on the virtual board "
-             "| µs per step (virtual board) | instructions per step (qemu-m0) | forward passes per step | host seconds "
-             "per cell |",
+    lines = ["| method | what it does | lr | planned bytes, fast / lean | × inference, fast / lean | instructions per "
+             "step on qemu-m0, fast / lean | heap on qemu-m0 | heap on the virtual board | µs per step (virtual board) "
+             "| forward passes per step | host seconds per cell |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in study.methods:
         cost = costs.get(model, {}).get(m, {})
         cells = [r for r in records if r["model"] == model and r["method"] == m]
         forwards = [r["forwards_per_step"] for r in cells if "forwards_per_step" in r]
-        planned, step = cost.get("planned"), cost.get("us")
+        step = cost.get("us")
+        plans = [cost["plans"][plan] for plan in ("fast", "lean")] if "plans" in cost else []
         rate = study.learning_rate(model, m)
-        row = [m, METHODS[m].title, "-" if rate is None else f"{rate:g}", planned or "-", f"{planned / cost['inference']:.2f}" if planned else "-",
+        row = [m, METHODS[m].title, "-" if rate is None else f"{rate:g}",
+               " / ".join(str(p["planned"]) for p in plans) or cost.get("planned", "-"),
+               " / ".join(f"{p['planned'] / cost['inference']:.2f}" for p in plans) or ("1.00" if "planned" in cost else "-"),
+               " / ".join(arm(p.get("qemu-m0"), "instructions") for p in plans) or "-",
                arm(cost.get("qemu-m0"), "heap"), cost.get("heap", cost.get("error", "-")),
-               "-" if step is None else round(step), arm(cost.get("qemu-m0"), "instructions"),
+               "-" if step is None else round(step),
                f"{statistics.mean(forwards):.1f}" if forwards else "-",
                f"{statistics.mean(r['seconds'] for r in cells):.1f}" if cells else "-"]
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
@@ -184,14 +188,17 @@ def write(path, study, records, costs, sessions, results=None):
                       "seed 0, at each rate tried; the table above ran at the chosen one.", ""] + rates + [""]
         lines += ["### Cost per method", "",
                   "Planned bytes: what mcutrain's planner holds at one sample per step (weights, parameter "
-                  "blocks, activation arena, training buffers), × inference: relative to inference alone. Heap "
-                  "and µs per step: `mcutrain.bench` on the virtual board (x64 MicroPython, 64-bit objects, so an "
-                  f"upper bound of a 32-bit board's heap; {HEAP} of heap), one sample per step: the "
-                  "heap it held, code and objects included, is what a board needs free. Forward passes per step: layer "
-                  "runs per step divided by the model's layers, in the study's cells. Instructions and heap on "
-                  "qemu-m0: one step at one sample on the emulated Cortex-M0 (32-bit objects; 190 KB heap, package, "
-                  "armv6m natmod and model in ROMFS), its instructions counted by its 32-bit timer under QEMU -icount "
-                  "(mcutrain_host/instructions.py), its heap in use after it, where QEMU is installed.", ""]
+                  "blocks, activation arena, training buffers), × inference: relative to inference alone, under "
+                  "each plan (docs/memory.md): fast keeps what queries restart from and whole gradients, lean "
+                  "re-runs each query from the input and makes weight gradients a few channels at a time; both "
+                  "train to the same bytes, so the trade is memory against instructions. Instructions: one step "
+                  "at one sample on the emulated Cortex-M0 (190 KB heap, package, armv6m natmod and model in "
+                  "ROMFS), counted by its 32-bit timer under QEMU -icount (mcutrain_host/instructions.py), where "
+                  "QEMU is installed. Heap on qemu-m0: in use after such a step under the plan the trainer picks "
+                  "there (32-bit objects). Heap and µs per step on the virtual board: `mcutrain.bench` (x64 "
+                  f"MicroPython, 64-bit objects, so an upper bound of a 32-bit board's heap; {HEAP} of heap), one "
+                  "sample per step, code and objects included. Forward passes per step: layer runs per step "
+                  "divided by the model's layers, in the study's cells.", ""]
         lines += cost_table(records, costs, study, model) + [""]
         guarded = [r["guard_bytes"] for r in records if r["model"] == model and "guard_bytes" in r]
         if guarded:
