@@ -85,7 +85,9 @@ for _i in range(len(sys.path)):
 RUN = """
 import gc
 gc.collect()
-_block = bytearray({block}) if {block} else None
+# A block that leaves about `room` bytes free (0: no block). Sized on the board: two boots of one
+# board differ by a few blocks, so a size taken from an earlier run could exceed the heap.
+_block = bytearray(max(0, gc.mem_free() - {room})) if {room} else None
 gc.collect()
 free = gc.mem_free()
 start = gc.mem_alloc()
@@ -113,9 +115,10 @@ print(t.plan_choice)
 """
 
 
-def run(mode, model, method, block, steps, tmp, measure=False):
-    """On a freshly booted board whose heap has `block` bytes taken first: (free heap before the
-    imports, imports, heap after the steps), the last two None on a MemoryError; with `measure`
+def run(mode, model, method, room, steps, tmp, measure=False):
+    """On a freshly booted board whose heap is filled to leave about `room` bytes free (0: all of
+    it): (free heap before the imports, imports, heap after the steps), the last two None on a
+    MemoryError; with `measure`
     (QEMU counting instructions), also the plan's bytes, the instructions of a step and the
     trainer's plan choice."""
     board = MODES[mode]
@@ -126,7 +129,7 @@ def run(mode, model, method, block, steps, tmp, measure=False):
             if mode == "files":
                 q.exec(TO_FAT, timeout=300)
             model_path = "/fs/model.mcut" if mode == "files" else "/rom/model.mcut"
-            code = RUN.format(block=block, train=textwrap.indent(method.board_steps(model_path, steps), "    "),
+            code = RUN.format(room=room, train=textwrap.indent(method.board_steps(model_path, steps), "    "),
                               measure=textwrap.indent(MEASURE if measure else "", "    "))
             lines = q.exec(code, timeout=1800).decode().splitlines()
         finally:
@@ -158,13 +161,13 @@ def least(mode, model, method, tmp):
     runs, fails = free, 0  # free heaps, before the imports, known to run and to fail
     while runs - fails > RESOLUTION:
         trial = (runs + fails) // 2
-        got, _, ok = run(mode, model, method, free - trial, TRIAL_STEPS, tmp)
+        got, _, ok = run(mode, model, method, trial, TRIAL_STEPS, tmp)
         if ok is None:
             fails = max(fails, got)
         else:
             runs = min(runs, got)
     while True:
-        got, _, ok = run(mode, model, method, free - runs, STEPS, tmp)
+        got, _, ok = run(mode, model, method, runs, STEPS, tmp)
         if ok is not None:
             return [plan, planned, imports, steps, got, step_instructions]
         runs = min(runs + RESOLUTION, free)  # the whole heap ran all the steps, above
