@@ -98,7 +98,7 @@ def float_model(network):
     names, ranks = ["image"], [4]
     for index, (layer, spec) in enumerate(zip(network.layers, network.description)):
         op, inputs = spec["op"], network.inputs[index]
-        in_shape = network.shapes[inputs[0]] if ranks[inputs[0]] == 4 else (1, 1, network.shapes[inputs[0]][2])
+        in_shape = network.shapes[inputs[0]]  # a fully connected output is (1, 1, units) already
         params = layer.export()
         weight = bias = None
         if params:
@@ -131,7 +131,7 @@ def int8_model(model):
         inputs = layer.inputs[:2] if layer.op == mf.ADD else layer.inputs[:1]
         scales.append((layer.scale, layer.zero_point))
         shapes.append(tuple(layer.shape))
-        in_shape = shapes[inputs[0]] if ranks[inputs[0]] == 4 else (1, 1, shapes[inputs[0]][2])
+        in_shape = shapes[inputs[0]]
         floats = [g.node("DequantizeLinear", [quantized[t], *quantization(g, f"{index}.in{i}", *scales[t])],
                          f"{index}.in{i}") for i, t in enumerate(inputs)]
         weight = bias = None
