@@ -15,10 +15,12 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+from mcutrain_host.board.micropython import REPO
 from mcutrain_host.experiment import cell, tuning
 from mcutrain_host.progress import Progress
 
@@ -130,8 +132,10 @@ def _run(study, out, workers, command_line):
     start, finished = time.monotonic(), [0]
     drop_partial_line(Path(out) / "results.jsonl")
 
+    commit = source_commit()
+
     def session():
-        return {"command": command_line, "models": list(study.models), "cells": finished[0],
+        return {"command": command_line, "commit": commit, "models": list(study.models), "cells": finished[0],
                 "seconds": round(time.monotonic() - start, 1), "workers": workers, "cpus": os.cpu_count(),
                 "python": sys.version.split()[0]}
 
@@ -146,6 +150,19 @@ def _run(study, out, workers, command_line):
             f.write(json.dumps(session()) + "\n")
         (Path(out) / "session.json").unlink(missing_ok=True)
     return study
+
+
+def source_commit():
+    """The commit the cells ran at ("+" if the tree had changes), or None outside a git checkout:
+    a study's cells may come from several sessions, each at its own commit."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if changed else "")
 
 
 def run_cells(study, every, what, out, workers, session, finished):
