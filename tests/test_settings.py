@@ -56,3 +56,25 @@ def test_the_plan_is_a_setting_and_the_run_records_which_the_board_took(tmp_path
     assert train(tmp_path, "--set", "plan=lean", "--method", "zo", "--mode", "wp") == 0
     end = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["board_stats"]["plan"] == "lean, as asked" and end["settings"]["plan"] == "lean"
+
+
+def test_a_run_without_settings_trains_by_the_default_zo_method_and_a_config_file_overrides_it(tmp_path):
+    """#18 item 4: the study's best ZO method is what `--method zo` trains by; a --config line
+    replaces a default, a flag replaces both, and `--layers all` means every weighted layer."""
+    def settings(*flags):
+        out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        assert cli.main(["train", "--port", "sim", "--samples", "4", "--test", "4", "--out", str(out), *flags]) == 0
+        end = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+        return end["settings"], end["board_stats"]["layers"]
+
+    chosen, layers = settings()
+    assert (chosen["mode"], chosen["layers"], chosen["queries"], chosen["standardize"], chosen["lr"]) == \
+        ("np", [-2, -1], 30, True, 0.003)
+    assert layers == "[(4, 'np'), (6, 'np')]"
+    config = tmp_path / "settings.txt"
+    config.write_text("mode = wp\nqueries = 3\n")
+    chosen, layers = settings("--config", str(config), "--queries", "2", "--layers", "all")
+    assert (chosen["mode"], chosen["queries"], chosen["standardize"]) == ("wp", 2, True)
+    assert layers == "[(0, 'wp'), (2, 'wp'), (4, 'wp'), (6, 'wp')]"
+    chosen, _ = settings("--method", "hybrid")
+    assert (chosen["mode"], chosen["lr"]) == ("mix", 0.003) and "standardize" not in chosen

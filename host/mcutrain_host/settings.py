@@ -10,6 +10,17 @@ from mcutrain import serve
 from mcutrain.trainer import Trainer
 
 
+# What `--method NAME` trains by where no flag, --config line or --set says otherwise. ZO: node
+# perturbation of the last two weighted layers, 30 queries, FQT's standardized updates, the
+# study's best ZO method on both models (docs/results.md); its rate, like the others, was chosen
+# on held-out images at one sample per step (docs/training.md).
+METHOD_DEFAULTS = {
+    "zo": {"mode": "np", "layers": [-2, -1], "queries": 30, "standardize": True, "lr": 0.003},
+    "fqt": {"lr": 0.003},
+    "hybrid": {"mode": "mix", "lr": 0.003},
+}
+
+
 class SettingsError(ValueError):
     """A setting the board would refuse (bad usage: exit code 2)."""
 
@@ -36,6 +47,17 @@ def layer_list(text):
         return parse(f"layers={text}")["layers"]
     except SettingsError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def defaults(method):
+    """A new dict of `--method method`'s default settings, the method included."""
+    return dict(METHOD_DEFAULTS[method], method=method)
+
+
+def given(args, keys):
+    """{key: value} of the flags among `keys` that the command line gave (their argparse default
+    is SUPPRESS, so a flag left out leaves the method's default in place)."""
+    return {key: getattr(args, key) for key in keys if hasattr(args, key)}
 
 
 def check(model, settings):

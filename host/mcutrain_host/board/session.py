@@ -22,8 +22,11 @@ RESULT = struct.Struct("<BIIIiH")  # event, steps, samples, checksum, loss, corr
 
 
 def format_settings(settings):
-    """{'lr': 0.01, 'layers': [4, 6]} -> 'lr=0.01;layers=4/6' (mcutrain.serve.parse_settings)."""
+    """{'lr': 0.01, 'layers': [4, 6]} -> 'lr=0.01;layers=4/6' (mcutrain.serve.parse_settings);
+    layers None (every weighted layer) -> 'layers=all'."""
     def text(value):
+        if value is None:
+            return "all"
         if isinstance(value, (list, tuple)):
             return "/".join(str(v) for v in value)
         if isinstance(value, bool):

@@ -16,10 +16,11 @@ def add_parser(subparsers):
         "demo", help="adapt the committed int8 model to noisy images on the virtual board",
         description="Start the virtual board with the committed int8 tiny, measure its accuracy on noisy "
                     "held-out images, stream noisy samples to it over the serial link while it adapts "
-                    "(zeroth-order training by default: weight perturbation for early layers, node "
-                    "perturbation for later ones), measure again and plot. `make demo` runs this; every "
-                    "`mcutrain train` option works here too.",
-        epilog="examples:\n  mcutrain demo\n  mcutrain demo --method fqt\n  mcutrain demo --mode np --noise 80",
+                    "(zeroth-order training by default: node perturbation of the last two weighted "
+                    "layers), measure again and plot. `make demo` runs this; every `mcutrain train` option "
+                    "works here too.",
+        epilog="examples:\n  mcutrain demo\n  mcutrain demo --method fqt\n"
+               "  mcutrain demo --layers all --mode mix --queries 10 --noise 80",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_training_arguments(p)
     p.set_defaults(run=run, corruption="none", noise=100.0, epochs=2, eval_every=500)

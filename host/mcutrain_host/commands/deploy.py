@@ -11,6 +11,7 @@ from mcutrain_host import settings as trainer_settings
 from mcutrain_host.board import deploy, micropython, ports, qemu, transports
 from mcutrain_host.commands import positive_int, train
 from mcutrain_host.board.link import BoardError, Link, LinkDown
+from mcutrain_host.board.session import built_with
 
 
 def add_parser(subparsers):
@@ -38,19 +39,21 @@ def add_parser(subparsers):
                         "in place from flash, so they take no heap (the copies on its filesystem are removed). "
                         "An emulated board always boots from such an image")
     p.add_argument("--model", default=str(train.TINY), help="int8 model file (default: the committed tiny)")
-    for name, default, kind in (("--method", "zo", str), ("--mode", "mix", str),
-                                ("--layers", None, trainer_settings.layer_list), ("--batch", 1, positive_int),
-                                ("--queries", 10, positive_int)):
-        p.add_argument(name, default=default, type=kind,
-                       help="the training plan to size (as for `mcutrain train`; default: %(default)s)")
+    p.add_argument("--method", choices=tuple(trainer_settings.METHOD_DEFAULTS), default="zo",
+                   help="the training plan to size (as for `mcutrain train`; default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=1,
+                   help="the training plan to size (as for `mcutrain train`; default: %(default)s)")
+    for name, kind in (("--mode", str), ("--layers", trainer_settings.layer_list), ("--queries", positive_int)):
+        p.add_argument(name, type=kind, default=argparse.SUPPRESS,
+                       help="the training plan to size (as for `mcutrain train`; default: the method's)")
     p.set_defaults(run=run)
 
 
 def plan(args):
-    settings = {"method": args.method, "mode": args.mode, "batch": args.batch, "queries": args.queries}
-    if args.layers:
-        settings["layers"] = args.layers
-    return settings
+    """The settings the trainer of `mcutrain train` with these flags is built with."""
+    settings = trainer_settings.defaults(args.method)
+    settings.update(batch=args.batch, **trainer_settings.given(args, ("mode", "layers", "queries")))
+    return built_with(settings)
 
 
 def run(args):

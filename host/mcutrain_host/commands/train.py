@@ -25,8 +25,6 @@ from mcutrain_host.board.session import Session, Stream, expected_checksum
 RECORDED_ARGUMENTS = ("model", "dataset", "data_dir", "resize", "split", "corruption", "severity", "noise", "samples",
                       "guard", "epochs", "test", "eval_every", "checkpoint_every", "seed")
 
-# FQT steps are standardized gradients, ZO steps loss differences: their good rates differ.
-LEARNING_RATES = {"zo": 0.001, "fqt": 0.003, "hybrid": 0.003}
 TINY = micropython.REPO / "models" / "tiny.mcut"
 RUNS = micropython.REPO / "runs"  # where runs go without --out
 
@@ -72,21 +70,23 @@ def add_training_arguments(p):
                    help="held-out evaluation images, from --split (default: %(default)s)")
     p.add_argument("--eval-every", type=int, default=500, metavar="N",
                    help="evaluate after every N training samples, and before and after (default: %(default)s)")
-    p.add_argument("--method", choices=tuple(LEARNING_RATES), default="zo",
-                   help="zo: zeroth-order; fqt: integer back-propagation of the last two layers; hybrid: FQT "
-                        "for the last two, ZO below (default: %(default)s)")
-    p.add_argument("--mode", choices=("wp", "np", "mix"), default="mix",
+    p.add_argument("--method", choices=tuple(trainer_settings.METHOD_DEFAULTS), default="zo",
+                   help="zo: zeroth-order, by default node perturbation of the last two weighted layers with "
+                        "30 queries and standardized updates (standardize=1); fqt: integer back-propagation of "
+                        "the last two layers; hybrid: FQT for the last two, ZO below (default: %(default)s)")
+    p.add_argument("--mode", choices=("wp", "np", "mix"), default=argparse.SUPPRESS,
                    help="how ZO perturbs: weights, nodes, or per layer whichever has fewer dimensions "
-                        "(default: %(default)s)")
-    p.add_argument("--lr", type=float,
-                   help="learning rate (default: %s)" % ", ".join(f"{lr} for {m}" for m, lr in LEARNING_RATES.items()))
-    p.add_argument("--queries", type=positive_int, default=10, help="ZO perturbations per step and layer "
-                                                                    "(default: %(default)s)")
+                        "(default: np for zo, mix for hybrid)")
+    p.add_argument("--lr", type=float, default=argparse.SUPPRESS,
+                   help="learning rate (default: %s)" % ", ".join(
+                       f"{d['lr']} for {m}" for m, d in trainer_settings.METHOD_DEFAULTS.items()))
+    p.add_argument("--queries", type=positive_int, default=argparse.SUPPRESS,
+                   help="ZO perturbations per step and layer (default: 30 for zo, 10 for hybrid)")
     p.add_argument("--batch", type=positive_int, default=1, help="samples per step (default: %(default)s)")
-    p.add_argument("--layers", type=trainer_settings.layer_list,
-                   help="trainable layer indices, e.g. 4/6; negative ones count the weighted layers from "
-                        "the end, so --layers=-2/-1 are the last two and -1 is the classifier (default: every "
-                        "weighted layer for zo and hybrid, the last two for fqt)")
+    p.add_argument("--layers", type=trainer_settings.layer_list, default=argparse.SUPPRESS,
+                   help="trainable layer indices, e.g. 4/6, or all; negative ones count the weighted layers "
+                        "from the end, so --layers=-2/-1 are the last two and -1 is the classifier (default: "
+                        "the last two for zo and fqt, every weighted layer for hybrid)")
     p.add_argument("--config", metavar="FILE", help="settings file: key = value lines (as --set takes them), "
                                                     "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -106,13 +106,13 @@ def add_training_arguments(p):
 
 
 def settings_from(args, model):
-    """The trainer settings: the config file, then the flags, then --set; checked against the
-    loaded `model` as the board's Trainer would check them."""
-    settings = trainer_settings.read_file(args.config) if args.config else {}
-    settings.update(method=args.method, mode=args.mode, lr=args.lr or LEARNING_RATES[args.method],
-                    queries=args.queries, batch=args.batch, schedule_name="cosine")
-    if args.layers:
-        settings["layers"] = args.layers
+    """The trainer settings: the method's defaults, then the config file, then the flags given,
+    then --set; checked against the loaded `model` as the board's Trainer would check them."""
+    settings = trainer_settings.defaults(args.method)
+    if args.config:
+        settings.update(trainer_settings.read_file(args.config))
+    settings.update(method=args.method, batch=args.batch, schedule_name="cosine",
+                    **trainer_settings.given(args, ("mode", "lr", "queries", "layers")))
     for item in args.set:
         settings.update(trainer_settings.parse(item, "--set "))
     trainer_settings.check(model, settings)
