@@ -85,9 +85,17 @@ for _i in range(len(sys.path)):
 RUN = """
 import gc
 gc.collect()
-# A block that leaves about `room` bytes free (0: no block). Sized on the board: two boots of one
-# board differ by a few blocks, so a size taken from an earlier run could exceed the heap.
-_block = bytearray(max(0, gc.mem_free() - {room})) if {room} else None
+# Blocks that leave about `room` bytes free (0: none), sized on the board: two boots of one board
+# differ by a few blocks. In pieces, each as large as the heap gives: after the copy to FAT the
+# free heap is in holes, none as large as gc.mem_free().
+_blocks = []
+_size = gc.mem_free() - {room} if {room} else 0
+while _size >= 64:
+    try:
+        _blocks.append(bytearray(_size))
+        _size = gc.mem_free() - {room}
+    except MemoryError:
+        _size //= 2
 gc.collect()
 free = gc.mem_free()
 start = gc.mem_alloc()
