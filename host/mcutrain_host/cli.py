@@ -45,7 +45,7 @@ a model of your own, and an adapted one back out (README, "Your own model"):
   mcutrain export model.mcut -o model-int8.onnx --check 1000
 
 the adaptation study of every method on every corruption (docs/results.md):
-  mcutrain experiment --config experiments/severity5.toml --report docs/results.md
+  mcutrain experiment --config experiments/severity5.toml --out experiments/severity5 --report docs/results.md
 
 exit codes: 0 done, 1 a dataset, model file or board failed (the message says what to do),
 2 bad usage (a setting, a port, a dataset of another image size), 130 interrupted (Ctrl-C)

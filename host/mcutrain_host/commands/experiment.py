@@ -49,7 +49,7 @@ def add_parser(subparsers):
                     "memory, a step on the virtual board) and plots, and the table as CSV. Settings: a TOML "
                     "--config file of the names below (with underscores), then flags over it.",
         epilog="examples:\n"
-               "  mcutrain experiment --config experiments/severity5.toml --report docs/results.md\n"
+               "  mcutrain experiment --config experiments/severity5.toml --out experiments/severity5 --report docs/results.md\n"
                "  mcutrain experiment --models tiny --corruptions fog,contrast --seeds 1 --samples 200\n"
                "  mcutrain experiment --list-methods",
         formatter_class=argparse.RawDescriptionHelpFormatter)
