@@ -112,6 +112,9 @@ def test_an_interrupted_study_resumes_with_the_same_results(finished, tmp_path):
     sessions = [json.loads(line) for line in (resumed / "sessions.jsonl").read_text().splitlines()]
     assert sessions[-2]["command"] == "experiment (killed)" and not (resumed / "session.json").exists()
     assert sessions[-1]["cells"] == len(lines) - len(kept) == 10  # 2 tuning and 3 table cells of each
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert sessions[-1]["commit"].rstrip("+") == head  # cells made across sessions say by which code
     again = {r["key"]: r for r in records(resumed) if r}
     for r in records(out):
         for field in ("accuracy_before", "accuracy_after", "curve", "layers"):
