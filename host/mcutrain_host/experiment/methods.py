@@ -45,8 +45,7 @@ for i in range({steps}):
 
 # FQT and the hybrid's FQT part train the last FQT_LAYERS weighted layers: three gained about 2
 # points of validation accuracy over two on both models (tiny 82.8% against 81.0%, small 74.9%
-# against 72.9%, each at its best rate on the tuning images), for more memory, which the cost
-# tables show.
+# against 72.6%, the tuning images), for more memory, which the cost tables show.
 FQT_LAYERS = 3
 LAST_LAYERS = 2  # float-bp-last2: what the study's float-bp was
 
