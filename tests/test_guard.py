@@ -121,9 +121,8 @@ def test_train_with_a_guard_keeps_a_state_that_beats_the_start(tmp_path, capsys)
     from mcutrain_host import cli
 
     out = tmp_path / "run"
-    assert cli.main(["train", "--port", "sim", "--method", "fqt", "--set", "fqt_layers=2", "--batch", "10", "--samples",
-                     "300", "--guard", "100", "--eval-every", "100", "--corruption", "contrast", "--test", "200", "--out",
-                     str(out)]) == 0
+    assert cli.main(["train", "--port", "sim", "--method", "fqt", "--batch", "10", "--samples", "300", "--guard",
+                     "100", "--eval-every", "100", "--corruption", "contrast", "--test", "200", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     end = records[-1]

@@ -46,9 +46,6 @@ def add_parser(subparsers):
     for name, kind in (("--mode", str), ("--layers", trainer_settings.layer_list), ("--queries", positive_int)):
         p.add_argument(name, type=kind, default=argparse.SUPPRESS,
                        help="the training plan to size (as for `mcutrain train`; default: the method's)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Trainer setting of the plan, as `mcutrain train --set` takes it (fqt_layers, plan, "
-                        "standardize, ...); repeatable")
     p.set_defaults(run=run)
 
 
@@ -56,8 +53,6 @@ def plan(args):
     """The settings the trainer of `mcutrain train` with these flags is built with."""
     settings = trainer_settings.defaults(args.method)
     settings.update(batch=args.batch, **trainer_settings.given(args, ("mode", "layers", "queries")))
-    for item in args.set:
-        settings.update(trainer_settings.parse(item, "--set "))
     return built_with(settings)
 
 

@@ -73,8 +73,7 @@ def add_training_arguments(p):
     p.add_argument("--method", choices=tuple(trainer_settings.METHOD_DEFAULTS), default="zo",
                    help="zo: zeroth-order, by default node perturbation of the last two weighted layers with "
                         "30 queries and standardized updates (standardize=1); fqt: integer back-propagation of "
-                        "the last three (fqt_layers=3); hybrid: FQT for the last three, ZO below (default: "
-                        "%(default)s)")
+                        "the last two layers; hybrid: FQT for the last two, ZO below (default: %(default)s)")
     p.add_argument("--mode", choices=("wp", "np", "mix"), default=argparse.SUPPRESS,
                    help="how ZO perturbs: weights, nodes, or per layer whichever has fewer dimensions "
                         "(default: np for zo, mix for hybrid)")
@@ -87,7 +86,7 @@ def add_training_arguments(p):
     p.add_argument("--layers", type=trainer_settings.layer_list, default=argparse.SUPPRESS,
                    help="trainable layer indices, e.g. 4/6, or all; negative ones count the weighted layers "
                         "from the end, so --layers=-2/-1 are the last two and -1 is the classifier (default: "
-                        "the last two for zo, the last fqt_layers for fqt, every weighted layer for hybrid)")
+                        "the last two for zo and fqt, every weighted layer for hybrid)")
     p.add_argument("--config", metavar="FILE", help="settings file: key = value lines (as --set takes them), "
                                                     "# comments; flags and --set win over it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
