@@ -82,14 +82,9 @@ class FQT:
         layer, with its error passed to the next link and its gradients in one int32 scratch,
         since weight gradients, input gradients and the widened error are never needed at the
         same time. Lean, a layer's weight gradient is made a group of output channels at a time."""
-        size = self.size
         self.scratch_count = 0
         for link in self.links:
-            if link.layer.weight is not None:
-                self.scratch_count = max(self.scratch_count, link.plan_gradient(lean),
-                                         size(link.layer.output) if link.below else 0)
-            if link.error_in_size:
-                self.scratch_count = max(self.scratch_count, size(link.layer.inputs[0]))
+            self.scratch_count = max(self.scratch_count, link.scratch_count(lean))
         since = plan.time
         previous = previous_at = None
         for link in self.links:
@@ -176,7 +171,11 @@ class FQT:
 
 
 class PoolLink:
-    """max / avg / global-avg pooling: the input gradient, requantized to the next int8 error."""
+    """max / avg / global-avg pooling: the input gradient, requantized to the next int8 error.
+    Max pooling over windows that do not overlap routes each error element to one input, so its
+    input gradient is the int8 error itself (every error is in [-127, 127]), which
+    quantize_s8 would leave as it is: it goes straight into the next error, and the int32
+    gradient, as large as the pool's input, is not planned."""
 
     def __init__(self, fqt, layer):
         self.layer = layer
@@ -184,13 +183,20 @@ class PoolLink:
         self.params = array("i", layer.params[:4 if layer.op == "global_avg_pool" else 12])
         self.count = fqt.size(layer.inputs[0])
         self.error_in_size = self.count
+        p = self.params
+        self.routes = layer.op == "max_pool" and p[8] >= p[6] and p[9] >= p[7]  # strides >= kernel
         self.reads = [layer.inputs[0]] if layer.op == "max_pool" else []
         self.local, self.buffers = {}, {}
         self.quantize_params = array("i", (self.count, 1, 0))
+        # Taken on either path, so that the seeds of the links below are the same on both.
         self.seed_at = fqt.take_seeds(1)
 
+    def scratch_count(self, lean):
+        """The int32 scratch elements this link needs."""
+        return 0 if self.routes else self.count
+
     def bind(self, fqt):
-        self.gx = fqt.view(self.count)
+        self.gx = self.error_in if self.routes else fqt.view(self.count)
 
     def configure(self, lr, stochastic):
         self.quantize_params[1] = stochastic
@@ -200,8 +206,9 @@ class PoolLink:
             self.kernel(self.gx, fqt.model.acts[self.layer.inputs[0]], self.error, self.params)
         else:
             self.kernel(self.gx, self.error, self.params)
-        self.quantize_params[2] = fqt.seeds[self.seed_at]
-        fqt.exponent += kernels.quantize_s8(self.error_in, self.gx, self.quantize_params)
+        if not self.routes:
+            self.quantize_params[2] = fqt.seeds[self.seed_at]
+            fqt.exponent += kernels.quantize_s8(self.error_in, self.gx, self.quantize_params)
 
     def memory(self):
         return 4 * (len(self.params) + len(self.quantize_params))
@@ -240,6 +247,11 @@ class WeightedLink:
             self.params += [self.widen_params, self.requant_params, self.input_params, self.quantize_params]
         if trainable:
             self._init_update(fqt, prefix, out_count)
+
+    def scratch_count(self, lean):
+        """The int32 scratch elements this link needs: its weight gradient, its widened error and
+        its input gradient, one at a time."""
+        return max(self.plan_gradient(lean), self.out_count if self.below else 0, self.error_in_size)
 
     def plan_gradient(self, lean):
         """The int32 elements of weight gradient this link holds at once (mcutrain.groups)."""

@@ -23,8 +23,8 @@ def avg_pool(out: Buffer, x: Buffer, params: array) -> int:
     """out[n, oy, ox, c] = clamp(rhaz(sum of the window's inputs / their count)) (TFLite)."""
 
 def avg_pool_input_grad(gx: Buffer, g: Buffer, params: array) -> int:
-    """gx[b, iy, ix, c] = sat32(sum of rhaz(g[b, oy, ox, c] / valid_count(oy, ox)) over the windows that
-    hold (iy, ix)), overwriting gx.
+    """gx[b, iy, ix, c] = sat(sum of rhaz(g[b, oy, ox, c] / valid_count(oy, ox)) over the windows that
+    hold (iy, ix)), overwriting gx; sat saturates to gx's element type (int8, int16 or int32).
     """
 
 def bias_grad(gb: Buffer, g: Buffer, params: array) -> int:
@@ -122,8 +122,9 @@ def max_pool(out: Buffer, x: Buffer, params: array) -> int:
     """out[n, oy, ox, c] = clamp(max of x[n, iy, ix, c] over the window's inputs)."""
 
 def max_pool_input_grad(gx: Buffer, x: Buffer, g: Buffer, params: array) -> int:
-    """gx[b, iy, ix, c] = sat32(sum of g[b, oy, ox, c] over the windows whose first maximum (in window
-    order) of x[b, :, :, c] is at (iy, ix)), overwriting gx. x is the pool's int8 input.
+    """gx[b, iy, ix, c] = sat(sum of g[b, oy, ox, c] over the windows whose first maximum (in window
+    order) of x[b, :, :, c] is at (iy, ix)), overwriting gx; sat saturates to gx's element type (int8,
+    int16 or int32). x is the pool's int8 input.
     """
 
 def perturb(t: Buffer, mask: Buffer, seed: int, sigma: int, sign: int) -> int:

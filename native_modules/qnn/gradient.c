@@ -13,6 +13,21 @@ int32_t qnn_grad_at(qnn_cany_t g, size_t i) {
          : g.size == 2 ? ((const int16_t *)g.p)[i] : ((const int32_t *)g.p)[i];
 }
 
+void qnn_grad_store(qnn_any_t g, size_t i, int64_t v) {
+    int32_t s = qnn_grad_saturate(v);
+    if (g.size == 4) {
+        ((int32_t *)g.p)[i] = s;
+        return;
+    }
+    int32_t top = g.size == 1 ? INT8_MAX : INT16_MAX;
+    s = s > top ? top : (s < -top - 1 ? -top - 1 : s);
+    if (g.size == 1) {
+        ((int8_t *)g.p)[i] = (int8_t)s;
+    } else {
+        ((int16_t *)g.p)[i] = (int16_t)s;
+    }
+}
+
 // The innermost level: n products (a[ai] - zp) * g[gi], one loop per element size so that the
 // type dispatch stays out of the loops. The loops add in 32 bits, which cores without a 64-bit
 // multiply(-accumulate) need: (a - zp) times an int8 or int16 gradient fits, and so does a sum of

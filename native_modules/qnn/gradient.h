@@ -23,6 +23,9 @@ int64_t qnn_grad_rhaz_div(int32_t v, size_t d);
 // Element i of a gradient buffer, whatever its element size.
 int32_t qnn_grad_at(qnn_cany_t g, size_t i);
 
+// Element i of a gradient buffer = v, saturated to its element type.
+void qnn_grad_store(qnn_any_t g, size_t i, int64_t v);
+
 // out[j] = sat32((accumulate ? out[j] : 0) + sum (a[ai] - a_zp) * g[gi]) for j < m, where the
 // sum runs over three nested loops (outermost first; an unused level has n = 1) that step the
 // element offsets ai and gi, starting from a_at + j * a_col and g_at + j * g_col.

@@ -1,10 +1,11 @@
 // Pooling gradients. Each input position gathers from the windows that hold it, so that its
-// sum is exact in int64 before the one saturation into gx.
+// sum is exact in int64 before the one saturation into gx (int8, int16 or int32).
 #include "gradient.h"
 
 // Pooling geometry, valid only if every window holds at least one input position.
-static int pool_params(qnn_grad_geom_t *s, qnn_cs32_t params, qnn_cany_t g) {
+static int pool_params(qnn_grad_geom_t *s, qnn_cs32_t params, qnn_any_t gx, qnn_cany_t g) {
     return params.n == QNN_POOL_GRAD_NPARAMS && qnn_grad_geometry(s, params.p, 1) && qnn_grad_size_ok(g.size)
+        && qnn_grad_size_ok(gx.size)
         && s->pad_top < s->k_h && s->pad_left < s->k_w
         && (int64_t)(s->out_h - 1) * s->stride_h - s->pad_top < s->in_h
         && (int64_t)(s->out_w - 1) * s->stride_w - s->pad_left < s->in_w;
@@ -34,11 +35,11 @@ static int holds_first_max(const int8_t *xc, const qnn_grad_geom_t *s, int32_t y
     return 1;
 }
 
-// gx[b, iy, ix, c] = sat32 of the sum, over the windows that hold (iy, ix), of that window's
+// gx[b, iy, ix, c] = the sum, saturated to gx's type, over the windows that hold (iy, ix), of that window's
 // share of g: rhaz(g / valid_count) for avg (x is NULL), all of g if (iy, ix) holds the
 // window's first maximum for max.
-static int pool_input_grad(qnn_s32_t gx, const int8_t *x, qnn_cany_t g, const qnn_grad_geom_t *s) {
-    int32_t *out = gx.p;
+static int pool_input_grad(qnn_any_t gx, const int8_t *x, qnn_cany_t g, const qnn_grad_geom_t *s) {
+    size_t at = 0;
     for (int32_t b = 0; b < s->batch; b++) {
         const int8_t *xb = x ? x + (size_t)b * s->in_h * s->in_w * s->in_c : NULL;
         for (int32_t iy = 0; iy < s->in_h; iy++) {
@@ -61,7 +62,7 @@ static int pool_input_grad(qnn_s32_t gx, const int8_t *x, qnn_cany_t g, const qn
                             }
                         }
                     }
-                    *out++ = qnn_grad_saturate(acc);
+                    qnn_grad_store(gx, at++, acc);
                 }
             }
         }
@@ -69,7 +70,7 @@ static int pool_input_grad(qnn_s32_t gx, const int8_t *x, qnn_cany_t g, const qn
     return QNN_OK;
 }
 
-static int pool_lengths(qnn_s32_t gx, qnn_cany_t g, const qnn_grad_geom_t *s) {
+static int pool_lengths(qnn_any_t gx, qnn_cany_t g, const qnn_grad_geom_t *s) {
     if (qnn_elements(s->batch, s->out_h, s->out_w, s->in_c) != g.n) {
         return QNN_ERR_AUX_LEN;
     }
@@ -79,18 +80,18 @@ static int pool_lengths(qnn_s32_t gx, qnn_cany_t g, const qnn_grad_geom_t *s) {
     return QNN_OK;
 }
 
-int qnn_avg_pool_input_grad(qnn_s32_t gx, qnn_cany_t g, qnn_cs32_t params) {
+int qnn_avg_pool_input_grad(qnn_any_t gx, qnn_cany_t g, qnn_cs32_t params) {
     qnn_grad_geom_t s;
-    if (!pool_params(&s, params, g)) {
+    if (!pool_params(&s, params, gx, g)) {
         return QNN_ERR_PARAMS;
     }
     int status = pool_lengths(gx, g, &s);
     return status ? status : pool_input_grad(gx, NULL, g, &s);
 }
 
-int qnn_max_pool_input_grad(qnn_s32_t gx, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
+int qnn_max_pool_input_grad(qnn_any_t gx, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params) {
     qnn_grad_geom_t s;
-    if (!pool_params(&s, params, g)) {
+    if (!pool_params(&s, params, gx, g)) {
         return QNN_ERR_PARAMS;
     }
     if (qnn_elements(s.batch, s.in_h, s.in_w, s.in_c) != x.n) {

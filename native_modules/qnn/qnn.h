@@ -147,8 +147,11 @@ int qnn_depthwise_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t
 // Pooling: the pools' params up to pad_left; global: [batch, h, w, c].
 #define QNN_POOL_GRAD_NPARAMS 12
 #define QNN_GLOBAL_POOL_GRAD_NPARAMS 4
-int qnn_avg_pool_input_grad(qnn_s32_t gx, qnn_cany_t g, qnn_cs32_t params);
-int qnn_max_pool_input_grad(qnn_s32_t gx, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
+// avg and max pool's gx may be int8, int16 or int32 as well: each sum saturates into its type.
+// An int8 gx with int8 g and windows that do not overlap is the int8 error itself, routed
+// (max), with no int32 scratch to requantize from.
+int qnn_avg_pool_input_grad(qnn_any_t gx, qnn_cany_t g, qnn_cs32_t params);
+int qnn_max_pool_input_grad(qnn_any_t gx, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t params);
 int qnn_global_avg_pool_input_grad(qnn_s32_t gx, qnn_cany_t g, qnn_cs32_t params);
 // In place: g[i] = 0 unless act_min < y[i] < act_max. params: [count, act_min, act_max]
 #define QNN_CLAMP_MASK_NPARAMS 3

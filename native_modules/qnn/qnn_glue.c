@@ -290,7 +290,21 @@ GRAD_WRAPPER(depthwise_weight_grad, "gw", "x")
 GRAD_WRAPPER(fc_input_grad, "gx", "w")
 GRAD_WRAPPER(conv2d_input_grad, "gx", "w")
 GRAD_WRAPPER(depthwise_input_grad, "gx", "w")
-GRAD_WRAPPER(max_pool_input_grad, "gx", "x")
+
+// max_pool_input_grad(gx, x, g, params), gx int8, int16 or int32
+static mp_obj_t max_pool_input_grad(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return check("max_pool_input_grad", qnn_max_pool_input_grad(any_buffer(args[0], MP_BUFFER_WRITE, "gx"),
+        in_s8(args[1], "x"), any_in(args[2], "g"), in_s32(args[3], "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(max_pool_input_grad_obj, 4, 4, max_pool_input_grad);
+
+// avg_pool_input_grad(gx, g, params), gx int8, int16 or int32
+static mp_obj_t avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
+    return check("avg_pool_input_grad", qnn_avg_pool_input_grad(any_buffer(gx, MP_BUFFER_WRITE, "gx"),
+        any_in(g, "g"), in_s32(params, "params")));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_input_grad_obj, avg_pool_input_grad);
 
 // (gb or gx, g, params): the gradients computed from g alone.
 typedef int (*grad_of_g_kernel_t)(qnn_s32_t, qnn_cany_t, qnn_cs32_t);
@@ -307,7 +321,6 @@ static mp_obj_t call_grad_of_g(const char *op, grad_of_g_kernel_t kernel, mp_obj
     static MP_DEFINE_CONST_FUN_OBJ_3(op##_obj, op);
 
 GRAD_OF_G_WRAPPER(bias_grad, "gb")
-GRAD_OF_G_WRAPPER(avg_pool_input_grad, "gx")
 GRAD_OF_G_WRAPPER(global_avg_pool_input_grad, "gx")
 
 // clamp_mask(g, y, params)

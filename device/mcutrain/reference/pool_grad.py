@@ -1,16 +1,17 @@
 """Pooling gradients: each input position sums what the windows holding it send back, exactly,
-then saturates once into gx. The window geometry is the pools' (window.members)."""
+then saturates once into gx, whose element size (int8, int16 or int32) the caller chooses: an
+int8 error routed through windows that do not overlap fits int8 as it is. The window geometry is
+the pools' (window.members)."""
 
 import numpy as np
 
 from mcutrain.reference import buffers as B
 from mcutrain.reference import window
-from mcutrain.reference.gradient import sat32
 from mcutrain.reference.pool import rhaz_div
 
 
 def _checked(op, gx, g, params, x=None):
-    gx, g = B.s32(gx, "gx"), B.sized(g, "g")
+    gx, g = B.sized(gx, "gx"), B.sized(g, "g")
     x = None if x is None else B.s8(x, "x")
     p = B.params(op, params, 12)
     batch, in_h, in_w, c, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left = p
@@ -18,7 +19,7 @@ def _checked(op, gx, g, params, x=None):
     # starts inside the image.
     B.require(op, all(v >= 1 for v in p[:10]) and 0 <= pad_top < k_h and 0 <= pad_left < k_w
               and (out_h - 1) * stride_h - pad_top < in_h and (out_w - 1) * stride_w - pad_left < in_w
-              and g is not None, "params")
+              and g is not None and gx is not None, "params")
     B.require(op, x is None or len(x) == batch * in_h * in_w * c, "input")
     B.require(op, len(g) == batch * out_h * out_w * c, "aux")
     B.require(op, len(gx) == batch * in_h * in_w * c, "output")
@@ -29,23 +30,28 @@ def _checked(op, gx, g, params, x=None):
     return gx, gg, xs, rows, cols
 
 
+def _saturated_into(gx, total):
+    info = np.iinfo(gx.dtype)
+    gx[...] = np.clip(total, info.min, info.max).ravel()
+
+
 def avg_pool_input_grad(gx, g, params):
-    """gx[b, iy, ix, c] = sat32(sum of rhaz(g[b, oy, ox, c] / valid_count(oy, ox)) over the windows
-    that hold (iy, ix)), overwriting gx.
+    """gx[b, iy, ix, c] = sat(sum of rhaz(g[b, oy, ox, c] / valid_count(oy, ox)) over the windows
+    that hold (iy, ix)), overwriting gx; sat saturates to gx's element type.
 
     params: the pools' first 12 (batch, in_h, in_w, c, out_h, out_w, k_h, k_w, stride_h,
-    stride_w, pad_top, pad_left); gx int32 NHWC of the input, g int8/16/32 NHWC of the output.
+    stride_w, pad_top, pad_left); gx int8/16/32 NHWC of the input, g int8/16/32 NHWC of the output.
     """
     gx, g, _, rows, cols = _checked("avg_pool_input_grad", gx, g, params)
     rows, cols = rows.astype(np.int64), cols.astype(np.int64)
     counts = rows.sum(axis=1)[:, None] * cols.sum(axis=1)[None, :]
     shares = rhaz_div(g, counts[None, :, :, None])
-    gx[...] = sat32(np.einsum("ai,bj,nabc->nijc", rows, cols, shares, optimize=True)).ravel()
+    _saturated_into(gx, np.einsum("ai,bj,nabc->nijc", rows, cols, shares, optimize=True))
     return 0
 
 
 def max_pool_input_grad(gx, x, g, params):
-    """gx[b, iy, ix, c] = sat32(sum of g[b, oy, ox, c] over the windows whose first maximum (in
+    """gx[b, iy, ix, c] = sat(sum of g[b, oy, ox, c] over the windows whose first maximum (in
     window order) of x[b, :, :, c] is at (iy, ix)), overwriting gx. x is the pool's int8 input.
     """
     gx, g, x, rows, cols = _checked("max_pool_input_grad", gx, g, params, x)
@@ -58,7 +64,7 @@ def max_pool_input_grad(gx, x, g, params):
     first = values.reshape(batch, out_h, out_w, in_h * in_w, c).argmax(axis=3)  # [b, oy, ox, c]
     chosen = first[:, :, :, None, :] == np.arange(in_h * in_w)[:, None]  # [b, oy, ox, position, c]
     total = np.einsum("nabpc,nabc->npc", chosen.astype(np.int64), g)
-    gx[...] = sat32(total).ravel()
+    _saturated_into(gx, total)
     return 0
 
 

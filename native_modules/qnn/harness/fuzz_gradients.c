@@ -3,10 +3,15 @@
 #include "fuzz_kernels.h"
 
 // A gradient of int8, int16 or int32 elements (hostile calls sometimes get 8-byte elements).
-static qnn_cany_t fuzz_grad(fuzz_t *f, size_t right) {
+static qnn_any_t fuzz_grad_out(fuzz_t *f, size_t right) {
     size_t size = f->hostile && fuzz_chance(f, 5) ? 8 : f->grad_size ? (size_t)f->grad_size : (size_t)1 << fuzz_range(f, 0, 2);
     size_t n = fuzz_len(f, right);
-    return (qnn_cany_t){fuzz_alloc(f, n * size), n, size};
+    return (qnn_any_t){fuzz_alloc(f, n * size), n, size};
+}
+
+static qnn_cany_t fuzz_grad(fuzz_t *f, size_t right) {
+    qnn_any_t g = fuzz_grad_out(f, right);
+    return (qnn_cany_t){g.p, g.n, g.size};
 }
 
 static int32_t fuzz_dim(fuzz_t *f, int32_t hi) {
@@ -105,7 +110,7 @@ void fuzz_depthwise_input_grad(fuzz_t *f) { fuzz_conv_grad(f, 0, 1); }
 
 static int call_pool_grad(fuzz_t *f, const int32_t *p, int max) {
     size_t in = (size_t)p[0] * p[1] * p[2] * p[3], out = (size_t)p[0] * p[4] * p[5] * p[3];
-    qnn_s32_t gx = fuzz_s32(f, in);
+    qnn_any_t gx = fuzz_grad_out(f, in);
     qnn_cs8_t x = max ? fuzz_cs8(f, in) : (qnn_cs8_t){NULL, 0};
     qnn_cany_t g = fuzz_grad(f, out);
     qnn_cs32_t params = fuzz_params(f, p, 12);
