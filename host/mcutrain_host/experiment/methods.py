@@ -2,7 +2,8 @@
 (the device package on CPython over the NumPy kernels, byte-identical to a board). The float
 methods back-propagate on the host through the float model the int8 one was quantized from:
 `float-bp-all`, every layer with Adam, the best ordinary method and so the bound every ratio is
-taken against; `float-bp-last2`, the last layers FQT trains, with FQT's update rule."""
+taken against; `float-bp-last2`, the last two layers (the hybrid's FQT part) with FQT's update
+rule."""
 
 from typing import NamedTuple
 
@@ -42,7 +43,13 @@ for i in range({steps}):
 """
 
 
-LAST_LAYERS = 2  # FQT, the hybrid's FQT part and float back-propagation train this many last layers
+# FQT trains the last three layers: on the validation images of the study's tuning, three beat two
+# (fqt-10: 78.4% against 74.5% on tiny, 72.0% against 67.5% on small), and tiny's lean plan for
+# three fits a 64 KB heap (tests/test_stock_heap.py). The hybrid's FQT part stays at two, where it
+# is already above the bound on validation and three gained nothing on small; float-bp-last2 is
+# the float counterpart of those two.
+FQT_LAYERS = 3
+LAST_LAYERS = 2  # the hybrid's FQT part and float-bp-last2
 
 METHODS = {
     "int8": Method("int8 model, not adapted", "none"),
@@ -55,11 +62,11 @@ METHODS = {
                               {"method": "zo", "mode": "np", "layers": [-2, -1], "queries": 30, "standardize": True}),
     "zo-mix-sparse": Method("ZO mixture (WP or NP per layer), 2 layers chosen by gradient-norm ratio", "zo", 0.03,
                             {"method": "zo", "mode": "mix"}, sparse=2),
-    "fqt": Method("FQT of the last 2 layers", "fqt", 0.01, {"method": "fqt", "fqt_layers": LAST_LAYERS}),
-    "fqt-50": Method("FQT of the last 2 layers, 50% partial updates", "fqt", 0.01,
-                     {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.5, "lmax": 0.5}),
-    "fqt-10": Method("FQT of the last 2 layers, 10% partial updates", "fqt", 0.01,
-                     {"method": "fqt", "fqt_layers": LAST_LAYERS, "lmin": 0.1, "lmax": 0.1}),
+    "fqt": Method("FQT of the last 3 layers", "fqt", 0.01, {"method": "fqt", "fqt_layers": FQT_LAYERS}),
+    "fqt-50": Method("FQT of the last 3 layers, 50% partial updates", "fqt", 0.01,
+                     {"method": "fqt", "fqt_layers": FQT_LAYERS, "lmin": 0.5, "lmax": 0.5}),
+    "fqt-10": Method("FQT of the last 3 layers, 10% partial updates", "fqt", 0.01,
+                     {"method": "fqt", "fqt_layers": FQT_LAYERS, "lmin": 0.1, "lmax": 0.1}),
     "hybrid": Method("hybrid: FQT of the last 2 layers, ZO mixture below", "fqt", 0.01,
                      {"method": "hybrid", "mode": "mix", "fqt_layers": LAST_LAYERS}),
     "float-bp-all": Method("float back-propagation of every layer, Adam (the bound)", "float", 0.001,
