@@ -23,6 +23,7 @@ METHODS = {
     "zo-wp-sparse": {"method": "zo", "mode": "wp", "sparse": 2},
     "zo-mix-sparse": {"method": "zo", "mode": "mix", "sparse": 2},
     "fqt": {"method": "fqt"},
+    "fqt-3": {"method": "fqt", "fqt_layers": 3},  # the study's FQT
     "hybrid": {"method": "hybrid", "mode": "mix"},
 }
 STEPS = 3
