@@ -1,6 +1,8 @@
 """`mcutrain deploy` onto the virtual board: the right natmod is checked before anything is
 copied, the board itself builds the plan's trainer, and the refusals say what to do."""
 
+import re
+
 from mcutrain_host import cli
 from mcutrain_host.commands.train import model_identity
 from test_trainer import TINY
@@ -10,6 +12,16 @@ def test_deploy_to_the_virtual_board_confirms_with_the_boards_hello(capsys):
     assert cli.main(["deploy", "--port", "sim", "--heap", "256K"]) == 0
     out = capsys.readouterr().out
     assert "arch x64, .mpy ABI 6.3" in out and "kernels=qnn" in out and f"model={model_identity(TINY)}" in out
+
+
+def test_set_sizes_the_plan_the_board_builds(capsys):
+    arenas = []
+    for flags in ([], ["--set", "fqt_layers=3"]):
+        assert cli.main(["deploy", "--port", "sim", "--heap", "256K", "--method", "fqt", *flags]) == 0
+        arenas.append(int(re.search(r"in an arena of (\d+) bytes", capsys.readouterr().out).group(1)))
+    assert arenas[1] > arenas[0]  # a third FQT layer keeps its input and output for the backward pass
+    assert cli.main(["deploy", "--port", "sim", "--method", "fqt", "--set", "fqt_layers=x"]) == 2
+    assert "--set fqt_layers=x: fqt_layers takes a whole number" in capsys.readouterr().err
 
 
 def test_a_plan_larger_than_the_heap_is_refused_by_the_board_with_the_figures(capsys):

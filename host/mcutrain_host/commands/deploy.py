@@ -29,7 +29,8 @@ def add_parser(subparsers):
         epilog="examples:\n  mcutrain deploy --port /dev/ttyACM0 --model models/tiny.mcut --method fqt\n"
                "  mcutrain deploy --port /dev/ttyACM0 --romfs --method zo\n"
                "  mcutrain deploy --port sim --heap 192K\n  mcutrain deploy --port qemu-m0 --method fqt\n"
-               "  mcutrain deploy --port qemu-m0 --method fqt --batch 4 --heap 224K",
+               "  mcutrain deploy --port qemu-m0 --method fqt --batch 4 --heap 224K\n"
+               "  mcutrain deploy --port qemu-m0 --method fqt --set fqt_layers=3   # the study's FQT",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--romfs", action="store_true",
@@ -46,6 +47,9 @@ def add_parser(subparsers):
     for name, kind in (("--mode", str), ("--layers", trainer_settings.layer_list), ("--queries", positive_int)):
         p.add_argument(name, type=kind, default=argparse.SUPPRESS,
                        help="the training plan to size (as for `mcutrain train`; default: the method's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Trainer setting, as for `mcutrain train`; those that shape the plan (fqt_layers, "
+                        "standardize, plan=fast|lean|BYTES, seed) size it; repeatable")
     p.set_defaults(run=run)
 
 
@@ -53,6 +57,8 @@ def plan(args):
     """The settings the trainer of `mcutrain train` with these flags is built with."""
     settings = trainer_settings.defaults(args.method)
     settings.update(batch=args.batch, **trainer_settings.given(args, ("mode", "layers", "queries")))
+    for item in args.set:
+        settings.update(trainer_settings.parse(item, "--set "))
     return built_with(settings)
 
 
