@@ -143,6 +143,8 @@ def write(path, study, records, costs, sessions, results=None):
     sessions = [s for s in sessions if set(s["models"]) & set(study.models)]
     seconds = sum(s["seconds"] for s in sessions)
     cells = sum(s["cells"] for s in sessions)
+    # Cells a run made may have been dropped from the folder since (a method changed): say so.
+    kept = cells if results is None else sum(1 for r in results.values() if r["model"] in study.models)
     settings = dataclasses.asdict(study)
     shown = ", ".join(f"{k} {v}" for k, v in settings.items()
                       if k not in ("models", "corruptions", "methods", "lr", "tuned") and v != "")
@@ -151,9 +153,12 @@ def write(path, study, records, costs, sessions, results=None):
     # The commands that ran cells, and the one that wrote this report; in order, each once.
     commands = list(dict.fromkeys(s["command"] for s in sessions if s["cells"] or s is sessions[-1]))
     lines += [f"    mcutrain {command}" for command in commands] or ["    (not run yet)"]
+    dropped = f"; {cells - kept} of them were dropped from the cells' folder since, which holds {kept}" \
+        if kept < cells else ""
     lines += ["", f"{cells} cells in {duration(seconds)} of wall time on {sessions[-1]['cpus'] if sessions else '?'} "
                   f"cores ({sessions[-1]['workers'] if sessions else '?'} worker processes), "
-                  f"{len(sessions)} run(s) of the command. Settings: {shown}; learning rates in the cost tables.", "",
+                  f"{len(sessions)} run(s) of the command{dropped}. Settings: {shown}; learning rates in the cost "
+                  "tables.", "",
               "Each cell adapts a model to one corruption with one seed on the host simulation (the device package "
               "on CPython over the NumPy kernels, byte-identical to a board): `samples` corrupted images drawn by "
               "the seed, `epochs` passes, `batch` per step, cosine schedule. The images: the models were "
