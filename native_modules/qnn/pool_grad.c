@@ -35,8 +35,8 @@ static int holds_first_max(const int8_t *xc, const qnn_grad_geom_t *s, int32_t y
     return 1;
 }
 
-// gx[b, iy, ix, c] = the sum, saturated to gx's type, over the windows that hold (iy, ix), of that window's
-// share of g: rhaz(g / valid_count) for avg (x is NULL), all of g if (iy, ix) holds the
+// gx[b, iy, ix, c] = the sum, saturated to gx's type, over the windows that hold (iy, ix), of
+// that window's share of g: rhaz(g / valid_count) for avg (x is NULL), all of g if (iy, ix) holds the
 // window's first maximum for max.
 static int pool_input_grad(qnn_any_t gx, const int8_t *x, qnn_cany_t g, const qnn_grad_geom_t *s) {
     size_t at = 0;
