@@ -31,7 +31,7 @@ def test_deploy_refuses_a_plan_larger_than_the_boards_heap(capsys):
 
 def test_a_plan_the_board_refuses_fits_the_larger_heap_the_refusal_names(capsys):
     # The 64-bit estimate exceeds even 240K; the 32-bit board decides, and at 240K it holds.
-    plan = ["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "10"]
+    plan = ["deploy", "--port", "qemu-m0", "--method", "fqt", "--batch", "12"]
     assert cli.main(plan) == 1
     err = capsys.readouterr().err
     assert "the board could not build the training plan (MemoryError: " in err and "--heap sets up to 240K" in err

@@ -30,7 +30,7 @@ def add_parser(subparsers):
                "  mcutrain deploy --port /dev/ttyACM0 --romfs --method zo\n"
                "  mcutrain deploy --port sim --heap 192K\n  mcutrain deploy --port qemu-m0 --method fqt\n"
                "  mcutrain deploy --port qemu-m0 --method fqt --batch 4 --heap 224K\n"
-               "  mcutrain deploy --port qemu-m0 --method fqt --set fqt_layers=3   # the study's FQT",
+               "  mcutrain deploy --port qemu-m0 --method fqt --set fqt_layers=3",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ports.add_port_arguments(p)
     p.add_argument("--romfs", action="store_true",
