@@ -11,7 +11,6 @@ from kernel_cases import CaseMaker
 from mcutrain import reference
 from parity import assert_parity, run_reference
 
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 WINDOW_OPS = ("avg_pool_input_grad", "max_pool_input_grad")
 
 

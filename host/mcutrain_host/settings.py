@@ -42,6 +42,14 @@ def read_file(path):
     return settings
 
 
+def set_flags(items):
+    """Repeated --set KEY=VALUE flags as one dict, later ones winning; an error names the flag."""
+    settings = {}
+    for item in items:
+        settings.update(parse(item, "--set "))
+    return settings
+
+
 def layer_list(text):
     """--layers' type: '4/6' -> [4, 6], 'all' -> None, as `layers=4/6` reads."""
     try:

@@ -57,8 +57,7 @@ def plan(args):
     """The settings the trainer of `mcutrain train` with these flags is built with."""
     settings = trainer_settings.defaults(args.method)
     settings.update(batch=args.batch, **trainer_settings.given(args, ("mode", "layers", "queries")))
-    for item in args.set:
-        settings.update(trainer_settings.parse(item, "--set "))
+    settings.update(trainer_settings.set_flags(args.set))
     return built_with(settings)
 
 

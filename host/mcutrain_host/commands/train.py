@@ -113,8 +113,7 @@ def settings_from(args, model):
         settings.update(trainer_settings.read_file(args.config))
     settings.update(method=args.method, batch=args.batch, schedule_name="cosine",
                     **trainer_settings.given(args, ("mode", "lr", "queries", "layers")))
-    for item in args.set:
-        settings.update(trainer_settings.parse(item, "--set "))
+    settings.update(trainer_settings.set_flags(args.set))
     trainer_settings.check(model, settings)
     return settings
 
