@@ -11,15 +11,15 @@ from mcutrain_host import adaptation_data
 from test_link import run
 from test_trainer import TINY, TRAINER_AND_SAMPLES, run_both
 
-# Steps at `lr` on the first 64 samples, a guard of the last 32 checked every 5 steps; prints
+# Steps at `lr` on the first 64 samples, a guard of the last 64 checked every 5 steps; prints
 # the kept state at each keep, then the restored one, which must be the last kept.
 GUARD_RUN = TRAINER_AND_SAMPLES + """
 from mcutrain.guard import Guard
 
 guard_path = sys.argv[6]
-g = Guard.new(t, guard_path, 32)
-g.add(images[64 * size:80 * size], labels[64:80])
-g.add(images[80 * size:96 * size], labels[80:96])
+g = Guard.new(t, guard_path, 64)
+g.add(images[64 * size:96 * size], labels[64:96])
+g.add(images[96 * size:128 * size], labels[96:128])
 
 def state():
     return "".join(bytes(l.weight).hex() + bytes(l.bias).hex() for l in m.layers if l.weight is not None)
@@ -36,7 +36,7 @@ for s in range(steps + 1):
         i = (s * batch) % 64
         t.step(images[i * size:(i + batch) * size], labels[i:i + batch])
 print("restored", g.restore(), t.steps, state() == kept)
-again = Guard.reopen(t, guard_path, 32)  # as after a board reset
+again = Guard.reopen(t, guard_path, 64)  # as after a board reset
 print("reopened", again.kept_step, again.kept_correct == g.kept_correct, again.check(), again.score() == g.score())
 """
 
@@ -51,12 +51,12 @@ def low_contrast_samples(path, count):
 
 def test_the_sign_test():
     assert not better(b"\x01\x00\x01", b"\x01\x00\x01"), "an equal state is not better"
-    assert better(b"\x01" * 5, b"\x00" * 5), "5 wins, no losses: 25 > 20"
-    assert not better(b"\x01" * 4, b"\x00" * 4), "4 wins, no losses: 16 is not above 16"
-    assert not better(b"\x01" * 10 + b"\x00" * 5, b"\x00" * 10 + b"\x01" * 5), "10 wins, 5 losses: 25 < 60"
+    assert better(b"\x01" * 10, b"\x00" * 10), "10 wins, no losses: 100 > 90"
+    assert not better(b"\x01" * 9, b"\x00" * 9), "9 wins, no losses: 81 is not above 81"
+    assert not better(b"\x01" * 20 + b"\x00" * 5, b"\x00" * 20 + b"\x01" * 5), "20 wins, 5 losses: 225 is not above 225"
     assert not better(b"\x00" * 6, b"\x01" * 6), "only losses"
-    assert keeps(b"\x01" * 5, 5, b"\x00" * 5, 4), "better than the start and above the kept score"
-    assert not keeps(b"\x01" * 5, 5, b"\x00" * 5, 5), "better than the start, but no higher than the kept one"
+    assert keeps(b"\x01" * 10, 10, b"\x00" * 10, 9), "better than the start and above the kept score"
+    assert not keeps(b"\x01" * 10, 10, b"\x00" * 10, 10), "better than the start, but no higher than the kept one"
 
 
 @pytest.mark.parametrize("settings, kept_later", [
@@ -65,7 +65,7 @@ def test_the_sign_test():
 ])
 def test_guard_keeps_and_restores_alike_on_board_and_host(board, tmp_path, settings, kept_later):
     data = tmp_path / "samples.bin"
-    low_contrast_samples(data, 96)
+    low_contrast_samples(data, 128)
     on_board, on_host = run_both(board, tmp_path, [TINY, data, 30, 8, settings, tmp_path / "guard"],
                                  program=GUARD_RUN)
     assert on_board == on_host

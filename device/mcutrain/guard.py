@@ -4,9 +4,11 @@ The guard is a few labeled samples of the new domain that no step trains on: the
 file (flash on a board), their labels in RAM. The state before the first step is the first kept
 one. A later state is kept instead when a sign test on the guard says it is better than that
 first state and it scores higher than the kept one: among the guard samples that exactly one of
-the two states classifies right, the new state must win by more than two standard
-deviations of a fair coin, (wins - losses)^2 > 4 (wins + losses). A state that only looks better
-by chance is not kept, so a model that was already fine stays as it was.
+the two states classifies right, the new state must win by more than three standard
+deviations of a fair coin, (wins - losses)^2 > 9 (wins + losses). A state that only looks better
+by chance is not kept, so a model that was already fine stays as it was. Three, not two: a run
+checks many states against the same start, and at two standard deviations each check lets a
+state that is no better through about one time in 44, at three about one in 740.
 
     g = Guard.new(t, "guard", 200)   # after the trainer: its model's batch reads the guard
     g.add(x, y)                      # the held-out samples, any number at a time
@@ -31,7 +33,7 @@ def better(hits, start_hits):
             wins += 1
         elif d < 0:
             losses += 1
-    return wins > losses and (wins - losses) * (wins - losses) > 4 * (wins + losses)
+    return wins > losses and (wins - losses) * (wins - losses) > 9 * (wins + losses)
 
 
 def keeps(hits, correct, start_hits, kept_correct):
