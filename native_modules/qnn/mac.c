@@ -91,29 +91,45 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 #define SAVE_HIGH_REGISTERS HIGH_TO_R4_R7 "push {r4, r5, r6, r7}\n"
 #define RESTORE_HIGH_REGISTERS "pop {r4, r5, r6, r7}\n" R4_R7_TO_HIGH
 
+// The assembly below reads qnn_mac_t's fields at these offsets.
+#include <stddef.h>
+_Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_row) == 20
+               && offsetof(qnn_mac_t, w_row) == 24 && offsetof(qnn_mac_t, run) == 28
+               && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40, "qnn_mac_t's layout");
+
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
 // ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
 // per MAC. A function of its own in assembly: GCC 12 compiles the loop in C to 22 instructions per
 // tap, and around an inline-assembly loop it spends about 65 instructions per call moving the
-// sums and addresses between registers and the stack; this spends 35.
-// void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step,
-//                  size_t n, int32_t minus_zp), n >= 1, w_end the end of channel 0's run.
-void qnn_mac4_m0(uint32_t acc[4], const int8_t *x_end, const int8_t *w_end, size_t w_step, size_t n,
-                 int32_t minus_zp);
+// sums and addresses between registers and the stack. One call runs every row of the window:
+// 35 instructions per call and 14 per further row, where a call per row cost about 50 each (a
+// 3x3 window of one input channel has 3 taps a row).
+// void qnn_mac4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m),
+// m->run >= 1 and m->rows >= 1; x and w at the window's first row, w of channel 0.
+void qnn_mac4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m);
 __asm__(
     QNN_ASM_BEGIN(qnn_mac4_m0)
     "push {r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS  // 9 words pushed: n at [sp, #36], minus_zp at [sp, #40]
+    SAVE_HIGH_REGISTERS
+    "sub sp, #8\n"                // [sp]: m; [sp, #4]: rows left
+    "str r3, [sp]\n"
+    "ldr r4, [r3, #32]\n"
+    "str r4, [sp, #4]\n"
     "mov lr, r0\n"
     "ldm r0!, {r4, r5, r6, r7}\n"
     R4_R7_TO_HIGH
-    "ldr r0, [sp, #40]\n"
-    "mov r12, r0\n"
-    "adds r4, r2, r3\n"           // the ends of channels 1, 2, 3
+    "ldr r0, [r3, #40]\n"
+    "negs r0, r0\n"
+    "mov r12, r0\n"               // -in_zp
+    "ldr r0, [r3, #28]\n"         // run
+    "adds r1, r1, r0\n"           // the ends of the first row: input, then channels 0 to 3
+    "adds r2, r2, r0\n"
+    "ldr r3, [r3, #16]\n"
+    "adds r4, r2, r3\n"
     "adds r5, r4, r3\n"
     "adds r6, r5, r3\n"
-    "ldr r0, [sp, #36]\n"
+    "2:\n"
     "negs r0, r0\n"
     "1:\n"
     "ldrsb r7, [r1, r0]\n"
@@ -132,37 +148,68 @@ __asm__(
     "add r11, r3\n"
     "adds r0, #1\n"
     "bne 1b\n"
+    "ldr r3, [sp, #4]\n"
+    "subs r3, #1\n"
+    "beq 9f\n"
+    "str r3, [sp, #4]\n"
+    "ldr r3, [sp]\n"
+    "ldr r0, [r3, #20]\n"         // the next row: input x_row on, weights w_row on
+    "adds r1, r1, r0\n"
+    "ldr r0, [r3, #24]\n"
+    "adds r2, r2, r0\n"
+    "adds r4, r4, r0\n"
+    "adds r5, r5, r0\n"
+    "adds r6, r6, r0\n"
+    "ldr r0, [r3, #28]\n"
+    "b 2b\n"
+    "9:\n"
     "mov r0, lr\n"
     HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
+    "add sp, #8\n"
     RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_mac4_m0));
 
-static inline void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_step, size_t n, int32_t zp) {
-    if (n) {
-        qnn_mac4_m0(acc, x + n, w + n, w_step, n, -zp);
+static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    if (m->run && m->rows > 0) {
+        qnn_mac4_m0(acc, x, w, m);
     }
 }
 
-// depthwise's: four adjacent channels, each tap `step` bytes on in input and weights alike. Thumb-1
-// has no immediate offset for a signed byte load: channel 0 loads unsigned and sign-extends, the
-// others load at offsets 1, 2 and 3 held in registers. 26 instructions per tap (GCC 12: 39).
-// void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps,
-//                 int32_t minus_zp), taps >= 1.
-void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t minus_zp);
+// depthwise's: four adjacent channels, each tap `step` (out_c) bytes on in input and weights
+// alike, every row of the window in one call. Thumb-1 has no immediate offset for a signed byte
+// load: channel 0 loads unsigned and sign-extends, the others load at offsets 1, 2 and 3 held in
+// registers. 26 instructions per tap (GCC 12: 39).
+// void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m),
+// m->run >= 1 and m->rows >= 1; x and w at the window's first row, of the first channel.
+void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m);
 __asm__(
     QNN_ASM_BEGIN(qnn_dw4_m0)
     "push {r0, r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS  // 10 words: acc at [sp, #16], taps at [sp, #40], minus_zp at [sp, #44]
+    SAVE_HIGH_REGISTERS
+    "sub sp, #16\n"               // [sp]: rows left; [sp, #4] the span of a row's taps; [sp, #8]
+                                  // and [sp, #12] from a row's end to the next row's start in
+                                  // input and weights; acc at [sp, #32]
     "ldm r0!, {r4, r5, r6, r7}\n"
     R4_R7_TO_HIGH
-    "mov r12, r3\n"               // step
-    "ldr r6, [sp, #40]\n"
-    "muls r6, r3, r6\n"
-    "adds r6, r1, r6\n"
-    "mov lr, r6\n"                // the end of x
-    "ldr r7, [sp, #44]\n"
+    "ldr r4, [r3, #32]\n"
+    "str r4, [sp]\n"
+    "ldr r4, [r3, #36]\n"         // out_c: the step from tap to tap
+    "mov r12, r4\n"
+    "ldr r5, [r3, #28]\n"
+    "muls r5, r4, r5\n"
+    "str r5, [sp, #4]\n"
+    "ldr r4, [r3, #20]\n"
+    "subs r4, r4, r5\n"
+    "str r4, [sp, #8]\n"
+    "ldr r4, [r3, #24]\n"
+    "subs r4, r4, r5\n"
+    "str r4, [sp, #12]\n"
+    "ldr r7, [r3, #40]\n"
+    "negs r7, r7\n"               // -in_zp
+    "adds r6, r1, r5\n"
+    "mov lr, r6\n"                // the end of the row in x
     "movs r3, #1\n"
     "movs r4, #2\n"
     "movs r5, #3\n"
@@ -193,16 +240,30 @@ __asm__(
     "add r2, r12\n"
     "cmp r1, lr\n"
     "bne 1b\n"
-    "ldr r0, [sp, #16]\n"
+    "ldr r0, [sp]\n"
+    "subs r0, #1\n"
+    "beq 9f\n"
+    "str r0, [sp]\n"
+    "ldr r0, [sp, #8]\n"
+    "adds r1, r1, r0\n"
+    "ldr r0, [sp, #12]\n"
+    "adds r2, r2, r0\n"
+    "ldr r0, [sp, #4]\n"
+    "adds r0, r1, r0\n"
+    "mov lr, r0\n"
+    "b 1b\n"
+    "9:\n"
+    "ldr r0, [sp, #32]\n"
     HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
+    "add sp, #16\n"
     RESTORE_HIGH_REGISTERS
     "pop {r0, r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_dw4_m0));
 
-static inline void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
-    if (taps) {
-        qnn_dw4_m0(acc, x, w, step, taps, -zp);
+static inline void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    if (m->run && m->rows > 0) {
+        qnn_dw4_m0(acc, x, w, m);
     }
 }
 #else
@@ -227,6 +288,21 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
         a3 += (uint32_t)(((int32_t)x[3] - zp) * (int32_t)w[3]);
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+#endif
+
+#if !defined(__ARM_ARCH_6M__)
+// The window's rows in turn: the Cortex-M0's assembly runs them in one call.
+static void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
+        mac4(acc, x, w, m->filter_step, m->run, m->in_zp);
+    }
+}
+
+static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
+        dw4(acc, x, w, (size_t)m->out_c, m->run, m->in_zp);
+    }
 }
 #endif
 
@@ -354,10 +430,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int j = 0; j < 4; j++) {
             acc[j] = (uint32_t)m->bias[c + j];
         }
-        const int8_t *xr = x, *wr = w;
-        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
-            mac4(acc, xr, wr, m->filter_step, m->run, m->in_zp);
-        }
+        mac4_window(acc, x, w, m);
         write_outputs(out + c, acc, c, 4, m);
     }
     for (; c < m->out_c; c++, w += m->filter_step) {
@@ -378,10 +451,7 @@ void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
         for (int j = 0; j < 4; j++) {
             acc[j] = (uint32_t)m->bias[c + j];
         }
-        const int8_t *xr = x + c, *wr = m->w + c;
-        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
-            dw4(acc, xr, wr, step, m->run, m->in_zp);
-        }
+        dw4_window(acc, x + c, m->w + c, m);
         write_outputs(out + c, acc, c, 4, m);
     }
     for (; c < m->out_c; c++) {
