@@ -14,6 +14,7 @@ import hashlib
 from mcutrain import model as device_model
 from mcutrain.trainer import Trainer
 from mcutrain_host.board.micropython import REPO
+from mcutrain_host.experiment.methods import FQT_LAYERS
 
 MODELS = ("tiny", "small")
 METHODS = {
@@ -23,7 +24,7 @@ METHODS = {
     "zo-wp-sparse": {"method": "zo", "mode": "wp", "sparse": 2},
     "zo-mix-sparse": {"method": "zo", "mode": "mix", "sparse": 2},
     "fqt": {"method": "fqt"},
-    "fqt-3": {"method": "fqt", "fqt_layers": 3},  # the study's FQT
+    f"fqt-{FQT_LAYERS}": {"method": "fqt", "fqt_layers": FQT_LAYERS},  # the study's FQT
     "hybrid": {"method": "hybrid", "mode": "mix"},
 }
 STEPS = 3

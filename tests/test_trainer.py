@@ -24,7 +24,7 @@ def trainer_settings(text):
     for item in text.split(","):
         k, v = item.split("=")
         kwargs[k] = v if k in ("mode", "schedule_name", "method") or v in ("fast", "lean") else (None if v == "all" else
-            [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "lmin", "lmax") else int(v))
+            [int(i) for i in v.split("/")] if k == "layers" else float(v) if k in ("lr", "zo_lr", "lmin", "lmax") else int(v))
     return kwargs
 """
 

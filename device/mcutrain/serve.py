@@ -34,7 +34,7 @@ KNOWN = SETTINGS + ("method", "seed") + RUN_SETTINGS
 # carries these alone (the rest follows in a second), so deploy's check and every run of a plan
 # send the same text and make the same allocations.
 BUILT_WITH = ("method", "mode", "batch", "queries", "layers", "fqt_layers", "plan", "standardize", "seed")
-FLOATS = ("lr", "lmin", "lmax")
+FLOATS = ("lr", "zo_lr", "lmin", "lmax")
 # Heap a new run's trainer must leave free: what the run still allocates, briefly, after CONFIG
 # (a checkpoint's file and header, the stats report, a line of settings), on a 32-bit board and
 # twice that on a 64-bit one. A trainer that leaves less is refused at CONFIG, where deploy sees

@@ -22,7 +22,7 @@ WORD = 8 if sys.maxsize > 1 << 32 else 4
 WP, NP = "wp", "np"  # ZO weight and node perturbation (mcutrain.zo)
 MODES = (WP, NP, "mix")
 # Settings that only change step sizes, and the ones that need new buffers.
-_STEP_SETTINGS = ("lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
+_STEP_SETTINGS = ("lr", "zo_lr", "sigma", "bias_sigma", "act_sigma", "gns", "qas", "stochastic", "antithetic", "lmin", "lmax")
 _PLAN_SETTINGS = ("queries", "layers", "mode", "batch", "fqt_layers", "plan", "standardize")
 SETTINGS = _STEP_SETTINGS + _PLAN_SETTINGS + ("schedule_name", "total_steps")  # what set() takes
 
@@ -31,7 +31,7 @@ class Trainer:
     def __init__(self, model, method="zo", batch=1, layers=None, mode=WP, lr=0.01, queries=10, sigma=1,
                  bias_sigma=100, act_sigma=5, antithetic=False, gns=True, qas=True, stochastic=True, standardize=False,
                  schedule_name="constant", total_steps=1000, seed=1, lmin=1.0, lmax=1.0, fqt_layers=2, plan=None,
-                 arena=None):
+                 arena=None, zo_lr=None):
         if method not in METHODS:
             raise ValueError("method must be one of %s, got %r" % (METHODS, method))
         self.model, self.method = model, method
@@ -42,6 +42,7 @@ class Trainer:
         self.schedule_name, self.total_steps = schedule_name, total_steps
         self.lmin, self.lmax = lmin, lmax  # FQT partial updates: fractions of channels trained per step
         self.fqt_layers = fqt_layers  # hybrid: the top trainable layers that train by FQT
+        self.zo_lr = zo_lr  # hybrid: the rate of the layers below them (None: lr)
         # The plan: "fast" keeps tensors for restarts, "lean" re-runs from the input, a number is a
         # budget of arena bytes; None picks the fast plan if it fits the free heap.
         self.plan, self.arena = plan, arena
@@ -66,6 +67,9 @@ class Trainer:
                 raise ValueError("%s must be a positive int, got %r" % (name, value))
         if self.lr <= 0:
             raise ValueError("lr must be positive, got %r" % (self.lr,))
+        if self.zo_lr is not None and (self.method != "hybrid" or self.zo_lr <= 0):
+            raise ValueError("zo_lr is the hybrid's ZO layers' rate, a positive number, got %r for method %s"
+                             % (self.zo_lr, self.method))
         if not isinstance(self.fqt_layers, int) or self.fqt_layers < 1:
             raise ValueError("fqt_layers must be a positive int, got %r" % (self.fqt_layers,))
         p = self.plan

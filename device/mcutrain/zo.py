@@ -159,7 +159,7 @@ class LayerZO:
         description = t.model.description
         s_in = scales.activation(description, layer.inputs[0])
         s_out = scales.activation(description, layer.output)
-        lr = fixed.from_float(t.lr)
+        lr = fixed.from_float(t.lr if t.zo_lr is None else t.zo_lr)
         weight_dims, bias_dims = len(layer.weight), self.channels
         if self.mode == WP:
             if t.sigma > INT8_SIGMA_MAX:
