@@ -5,7 +5,8 @@ and those of the gradient kernels' fast path (native_modules/qnn/scatter.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
 words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
-int32, and requantization at the ends of int32 and of the multipliers and shifts."""
+int32, and requantization at the ends of int32 and of the multipliers and shifts, in the kernels'
+own output loops too."""
 
 import zlib
 from array import array
@@ -76,6 +77,22 @@ def unclamped_requantize_case(rng, n=400):
                            array("i", [n, n, 0, -128, 127])])
 
 
+def rounding_edge_case(n=192):
+    """fully_connected's outputs on sums near both ends of int32 (zero weights: each sum is its
+    bias), multipliers near 2^31 and every right shift from 0 to 31: where the rounding add of a
+    result near INT32_MAX overflows, and the shifts the Cortex-M0's output loop hands to
+    qnn_requantize. The large shifts bring even these sums inside int8, past no clamp."""
+    bias, multiplier, shift = [], [], []
+    for c in range(n):
+        e = c % 32
+        near = (c * 7919) % (1 << max(e - 1, 0)) if e else c
+        bias.append((1 << 31) - 1 - near if c // 32 % 2 == 0 else -(1 << 31) + near)
+        multiplier.append((1 << 31) - 1 - (c // 64) * 12345)
+        shift.append(-e)
+    return ("fully_connected", [bytearray(n), bytearray([127]), bytearray(n), array("i", bias), array("i", multiplier),
+                                array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
+
+
 def fast_gradient_case(m, op):
     """A convolution gradient on the fast path (scatter.c): an int8 error and a small start, with
     4 to 9 channels, so that the four-element loops and their tails both run."""
@@ -101,7 +118,7 @@ def cases():
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
                for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
-            + [unclamped_requantize_case(m.rng) for _ in range(3)])
+            + [unclamped_requantize_case(m.rng) for _ in range(3)] + [rounding_edge_case()])
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
