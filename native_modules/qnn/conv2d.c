@@ -1,5 +1,7 @@
 #include "mac.h"
 
+#define GATHER_MAX 32  // bytes of a window gathered on the stack
+
 static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs32_t multiplier,
                 qnn_cs32_t shift, qnn_cs32_t params, int depthwise) {
     if (params.n != QNN_CONV_NPARAMS) {
@@ -45,7 +47,18 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
         const int32_t fc[QNN_FC_NPARAMS] = {(int32_t)pixels, in_c, out_c, in_zp, out_zp, act_min, act_max};
         return qnn_fully_connected_s8(out, x, w, bias, multiplier, shift, (qnn_cs32_t){fc, QNN_FC_NPARAMS});
     }
-    size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c;
+    size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c, window_taps = (size_t)k_h * k_row;
+    // A window of few taps (a first layer's one or three input channels) is gathered into one
+    // run when it lies inside the image: each group of output channels then makes one pass over
+    // it, where a pass per window row cost more than its 3 taps, and the word-wide loops get
+    // whole words. Not on the Cortex-M0, whose assembly runs the rows at 14 instructions each,
+    // less than the byte copy.
+    int8_t window[GATHER_MAX];
+#if defined(__ARM_ARCH_6M__)
+    int gather = 0;
+#else
+    int gather = !depthwise && k_h > 1 && window_taps <= GATHER_MAX;
+#endif
     // A window row's taps are contiguous in NHWC input and weights; conv2d's filters are whole
     // OHWI blocks, depthwise filter c is element c of every tap.
     qnn_mac_t m = {
@@ -64,7 +77,15 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                 // Only the taps inside the image: padding equals in_zp and adds nothing.
                 const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
                 m.w = w.p + ((size_t)ky_lo * k_w + kx_lo) * in_c, m.rows = ky_hi - ky_lo;
-                if (depthwise) {
+                if (gather && m.rows == k_h && kx_hi - kx_lo == k_w) {
+                    for (int32_t r = 0; r < k_h; r++) {
+                        for (size_t i = 0; i < k_row; i++) {
+                            window[(size_t)r * k_row + i] = xw[(size_t)r * in_row + i];
+                        }
+                    }
+                    m.rows = 1, m.run = window_taps;
+                    qnn_mac_pixel(o, window, &m);
+                } else if (depthwise) {
                     m.run = (size_t)(kx_hi - kx_lo);
                     qnn_mac_depthwise_pixel(o, xw, &m);
                 } else {
