@@ -93,6 +93,14 @@ def rounding_edge_case(n=192):
                                 array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
 
 
+def wide_stride_case(m):
+    """A stride of 40,000: window positions past 2^15, which the Cortex-M0 multiplies in 64 bits
+    (geometry.c); every window past the first is empty, so those outputs are the bias alone."""
+    p = [1, 3, 3, 2, 2, 2, 5, 2, 2, 40000, 40000, 0, 0, m.zero_point(), m.zero_point(), -128, 127]
+    return ("conv2d", [bytearray(2 * 2 * 5), m.s8(3 * 3 * 2), m.s8(5 * 2 * 2 * 2), m.s32(5, -5000, 5000),
+                       array("i", [1 << 30] * 5), array("i", [-6] * 5), array("i", p)])
+
+
 def fast_gradient_case(m, op):
     """A convolution gradient on the fast path (scatter.c): an int8 error and a small start, with
     4 to 9 channels, so that the four-element loops and their tails both run."""
@@ -118,7 +126,7 @@ def cases():
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
                for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
-            + [unclamped_requantize_case(m.rng) for _ in range(3)] + [rounding_edge_case()])
+            + [unclamped_requantize_case(m.rng) for _ in range(3)] + [rounding_edge_case(), wide_stride_case(m)])
 
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
