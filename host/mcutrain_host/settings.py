@@ -12,8 +12,8 @@ from mcutrain.trainer import Trainer
 
 # What `--method NAME` trains by where no flag, --config line or --set says otherwise. ZO: node
 # perturbation of the last two weighted layers, 30 queries, FQT's standardized updates, the
-# study's best ZO method over both models: 86% of the bound's gain on each (docs/results.md;
-# without standardized updates, 90% on tiny but 69% on small). Each rate is the best of a grid on
+# study's best ZO method over both models: 86% of the bound's gain on tiny, 82% on small
+# (docs/results.md; without standardized updates, 91% on tiny but 66% on small). Each rate is the best of a grid on
 # held-out images at one sample per step, `mcutrain demo --split heldout` (docs/training.md).
 METHOD_DEFAULTS = {
     "zo": {"mode": "np", "layers": [-2, -1], "queries": 30, "standardize": True, "lr": 0.003},
