@@ -19,10 +19,10 @@ class Trainer:
                  act_sigma: int = 5, antithetic: bool = False, gns: bool = True, qas: bool = True,
                  stochastic: bool = True, standardize: bool = False, schedule_name: str = "constant",
                  total_steps: int = 1000, seed: int = 1, lmin: float = 1.0, lmax: float = 1.0, fqt_layers: int = 2,
-                 plan: str | int | None = None, arena: bytearray | None = None) -> None:
+                 plan: str | int | None = None, arena: bytearray | None = None, zo_lr: float | None = None) -> None:
         """method "zo" (mode "wp", "np" or "mix"), "fqt" or "hybrid"; plan "fast", "lean", a budget
-        of arena bytes, or None for the fastest that fits the free heap; arena: a bytearray to plan in
-        (docs/algorithms.md, docs/memory.md)."""
+        of arena bytes, or None for the fastest that fits the free heap; arena: a bytearray to plan in;
+        zo_lr: the hybrid's ZO layers' rate, None for lr (docs/algorithms.md, docs/memory.md)."""
 
     def step(self, x: Buffer, labels: Buffer) -> int:
         """One training step on a batch: x int8 images back to back, labels one byte each.
