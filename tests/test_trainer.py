@@ -93,11 +93,11 @@ METHODS = {
 }
 
 
-def assert_trains_alike(board, tmp_path, model_path, settings):
+def assert_trains_alike(board, tmp_path, model_path, settings, heap="512K"):
     """50 steps of batch 4 on 64 noisy samples change the weights, identically on board and host."""
     data = tmp_path / "samples.bin"
     corrupted_samples(data, 64)
-    on_board, on_host = run_both(board, tmp_path, [model_path, data, 50, 4, settings])
+    on_board, on_host = run_both(board, tmp_path, [model_path, data, 50, 4, settings], heap=heap)
     before = model_module.load(str(model_path))
     initial = "".join(bytes(t).hex() + " " for layer in before.layers if layer.weight is not None
                       for t in (layer.weight, layer.bias))

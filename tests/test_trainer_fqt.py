@@ -1,9 +1,12 @@
 """The FQT trainer (mcutrain.fqt): the same bytes on the board (natmod) and on CPython (NumPy
 reference), no allocation per step on the board, and it learns."""
 
+import math
+
 import numpy as np
 import pytest
 
+from mcutrain import fqt
 from mcutrain import model as model_module
 from mcutrain.trainer import Trainer
 from mcutrain_host import datasets
@@ -19,23 +22,28 @@ SETTINGS = {
 
 # small.mcut's last layers: depthwise 11, conv2d 12, global_avg_pool 13, fully_connected 14.
 SETTINGS["small-depthwise-global-pool"] = "method=fqt,layers=11/14,lr=0.003,lmin=0.25,lmax=0.75"
+# Its residual blocks: depthwise 3, conv2d 4, add 5 (skip: layer 3's input), and 8, 9, add 10.
+SETTINGS["small-through-residual-adds"] = "method=fqt,layers=2/8/14,lr=0.003,lmin=0.5,lmax=0.5"
 
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_board_and_host_train_to_the_same_bytes(board, tmp_path, name):
-    assert_trains_alike(board, tmp_path, SMALL if name.startswith("small") else TINY, SETTINGS[name])
+    # Back-propagation through small's blocks keeps nearly every activation of a batch of 4.
+    heap = "1M" if "residual" in name else "512K"
+    assert_trains_alike(board, tmp_path, SMALL if name.startswith("small") else TINY, SETTINGS[name], heap=heap)
 
 
 @pytest.mark.parametrize("model,fraction,layers", [("tiny", "1.0", "4/6"), ("tiny", "0.1", "4/6"),
-                                                   ("tiny", "0.5", "2/6"), ("small", "0.5", "11/14")])
+                                                   ("tiny", "0.5", "2/6"), ("small", "0.5", "11/14"),
+                                                   ("small", "0.5", "2/8/14")])
 def test_a_step_allocates_nothing_on_the_board(board, tmp_path, model, fraction, layers):
     settings = f"method=fqt,lmin={fraction},lmax={fraction},layers={layers}"
     assert_allocates_nothing(board, tmp_path, SMALL if model == "small" else TINY, settings)
 
 
-def noisy_split(count, std=100, seed=0):
-    """2 * count Fashion-MNIST test images with gaussian noise, int8 for tiny: (train, test) pairs."""
-    description = model_module.load(str(TINY)).description
+def noisy_split(count, std=100, seed=0, model_path=TINY):
+    """2 * count Fashion-MNIST test images with gaussian noise, int8 for the model: (train, test) pairs."""
+    description = model_module.load(str(model_path)).description
     images, labels = datasets.load("fashion-mnist", "test")
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(images), 2 * count, replace=False)
@@ -61,9 +69,47 @@ def test_fqt_of_the_last_two_layers_learns_noisy_images():
     assert after >= before + 0.05, f"accuracy {before:.3f} -> {after:.3f}"
 
 
-def test_fqt_rejects_residual_adds_and_bad_fractions():
-    with pytest.raises(ValueError, match="residual adds"):
-        Trainer(model_module.load(str(SMALL)), method="fqt", layers=[9, 14])
+def test_the_skip_error_joins_the_branch_error_in_proportion_to_their_scales(monkeypatch):
+    """At a residual block's input the error is the branch's plus the skip's, two int8 errors of
+    their own scales: merged, each must count by its real size, whichever is larger. Checked in
+    float arithmetic from the model file's weight scales and the quantizations' exponents along
+    the branch (the branch's scale over the skip's: their product times 2^exponents)."""
+    m = model_module.load(str(SMALL))
+    branches = {}
+    merge = fqt.AddLink.merge
+
+    def recorded(add, chain, error):
+        branches[add] = bytearray(error)
+        merge(add, chain, error)
+
+    monkeypatch.setattr(fqt.AddLink, "merge", recorded)
+    t = Trainer(m, method="fqt", layers=[2, 14], batch=4, lr=0.003)
+    (x, y), _ = noisy_split(4, model_path=SMALL)
+    t.step(x.tobytes(), bytes(y))
+    assert sorted(add.layer.index for add in branches) == [5, 10]
+    for add, branch in branches.items():
+        skip = np.frombuffer(bytes(add.skip), np.int8).astype(float)
+        assert skip.any() and any(branch), "an error of zeros would prove nothing"
+        ratio = 1.0
+        for link in add.branch:
+            layer = link.layer
+            s_in, s_out = m.description.scale(layer.inputs[0]), layer.record.scale
+            ratio *= max(layer.multiplier[c] * 2.0 ** (layer.shift[c] - 31) * s_out / s_in for c in range(link.channels))
+        sides = set()
+        even = -math.floor(math.log2(ratio))  # where r crosses 1
+        for exponents in range(even - 6, even + 6):
+            r = ratio * 2.0 ** exponents
+            sides.add(r >= 1)
+            error = bytearray(branch)
+            add.exponent_at, t.fqt.exponent = 0, exponents
+            merge(add, t.fqt, error)
+            expected = (np.frombuffer(branch, np.int8) * r + skip) / (2 * max(r, 1))
+            assert np.abs(np.frombuffer(error, np.int8) - expected).max() <= 1, (add.layer.index, exponents)
+            assert t.fqt.exponent == 1 + (exponents if r >= 1 else 0), "the merged error's exponent"
+        assert sides == {True, False}
+
+
+def test_fqt_rejects_bad_fractions():
     m = model_module.load(str(TINY))
     with pytest.raises(ValueError, match="lmin"):
         Trainer(m, method="fqt", lmin=0.5, lmax=0.2)

@@ -4,8 +4,10 @@ The error starts as the loss's int8 output error (softmax - one_hot at scale 1/1
 down from the last layer to the lowest trainable one, through every layer between: a weighted
 layer masks it where its output was clamped (straight-through ReLU), turns it into int32
 weight and bias gradients if it trains, and passes W^T E down if layers below need it; a pool
-passes its input gradient down. Each int32 input gradient becomes the next int8 error at a
-dynamic power-of-two scale (quantize_s8, stochastic rounding).
+passes its input gradient down; a residual add passes its error to both inputs, and the link
+that reads the block's input adds the skip's to the branch's (AddLink.merge). Each int32 input
+gradient becomes the next int8 error at a dynamic power-of-two scale (quantize_s8, stochastic
+rounding).
 
 Updates use gradient standardization per output channel, w -= lr * (g - mean) / std in the
 real domain: scale-free, so the error's power-of-two exponent and the constant scales of the
@@ -49,18 +51,21 @@ class FQT:
         lowest = min(trainable)
         links = chain(model, layers)[::-1]
         for i, layer in enumerate(links):
-            if layer.op == "add":
-                raise ValueError("FQT through residual adds is not supported yet")
             if i and layer.output != links[i - 1].inputs[0]:
                 raise ValueError("FQT needs a chain: layer %d does not feed layer %d" % (layer.index, links[i - 1].index))
         self.seeds_used = 0
         self.links = []
         for layer in links:
             below = layer.index > lowest
-            if layer.weight is None:
+            if layer.op == "add":
+                self.links.append(AddLink(self, layer))
+            elif layer.weight is None:
                 self.links.append(PoolLink(self, layer))
             else:
                 self.links.append(WeightedLink(self, layer, layer.index in trainable, below))
+        for i, link in enumerate(self.links):
+            if isinstance(link, AddLink):
+                link.find_join(self.links[i + 1:])
         self.seeds = self.int32(self.seeds_used)
         self._set_shares([link for link in self.links if getattr(link, "trainable", False)])
         self.exponent = 0  # this step's lowest error is E * 2^exponent times the chain's constant scales
@@ -88,10 +93,12 @@ class FQT:
         since = plan.time
         previous = previous_at = None
         for link in self.links:
-            at = plan.time
+            at = link.planned_at = plan.time
             plan.read(link.reads)
             if previous is not None:
                 previous.buffers["error_in"] = plan.bytes(previous.error_in_size, previous_at)
+            if link.join is not None:  # the add's error waits here for the branch's
+                link.join.buffers["skip"] = plan.bytes(link.join.count, link.join.planned_at)
             for name, (n, int32) in link.local.items():
                 link.buffers[name] = plan.int32(n, at) if int32 else plan.bytes(n, at)
             previous, previous_at = link, at
@@ -133,7 +140,7 @@ class FQT:
         self.lmin = fixed.to_int(fixed.from_float(t.lmin), 15)
         self.lmax = fixed.to_int(fixed.from_float(t.lmax), 15)
         lr = fixed.from_float(t.lr)
-        for link in self.links:
+        for link in reversed(self.links):  # from the bottom: an add takes its branch's scales
             link.configure(lr, 1 if t.stochastic else 0)
 
     def fraction(self, loss):
@@ -187,6 +194,7 @@ class PoolLink:
         self.routes = layer.op == "max_pool" and p[8] >= p[6] and p[9] >= p[7]  # strides >= kernel
         self.reads = [layer.inputs[0]] if layer.op == "max_pool" else []
         self.local, self.buffers = {}, {}
+        self.join = None
         self.quantize_params = array("i", (self.count, 1, 0))
         # Taken on either path, so that the seeds of the links below are the same on both.
         self.seed_at = fqt.take_seeds(1)
@@ -214,6 +222,112 @@ class PoolLink:
         return 4 * (len(self.params) + len(self.quantize_params))
 
 
+HALF_Q31 = 1 << 30  # 1/2 as a requantization multiplier (shift 0)
+_LEFT_SHIFT = 20  # the add kernel's common finer scale
+
+
+class AddLink:
+    """A residual add y = a + b (real values): its output's error is the error of both inputs.
+    The branch input's goes on down the chain; a copy waits for the link that reads the block's
+    input (the skip tensor), which adds it to the error the branch passed down (merge)."""
+
+    def __init__(self, fqt, layer):
+        self.layer = layer
+        self.count = fqt.size(layer.output)
+        self.error_in_size = self.count
+        self.reads = [layer.output]
+        record = layer.record
+        self.mask_params = array("i", (self.count, record.act_min, record.act_max))
+        self.copy_params = array("i", (0, 0, self.count))
+        # add's params: [count, a_zp, a_mult, a_shift, b_zp, b_mult, b_shift, left_shift, out_zp,
+        # out_mult, out_shift, act_min, act_max]; the output takes the sum back from 2^20 units.
+        self.join_params = array("i", (self.count, 0, 0, 0, 0, 0, 0, _LEFT_SHIFT, 0, HALF_Q31, 1 - _LEFT_SHIFT,
+                                       -127, 127))
+        self.local, self.buffers = {}, {}
+        self.join = None
+        self.branch = ()  # the weighted links from the add down to the one that reads the skip
+        self.skip = None
+        self.exponent_at = 0
+
+    def find_join(self, lower):
+        """Hands the skip's error to the link among `lower` that reads the skip tensor and passes
+        an error further down; none does where the chain ends inside the block."""
+        skip = self.layer.inputs[1]
+        branch = []
+        for link in lower:
+            if not isinstance(link, WeightedLink):
+                raise ValueError("FQT through the residual add %d: its block must hold weighted layers alone"
+                                 % self.layer.index)
+            branch.append(link)
+            if link.layer.inputs[0] == skip:
+                if link.below:
+                    link.join = self
+                    self.branch = branch
+                return
+
+    def scratch_count(self, lean):
+        return 0
+
+    def bind(self, fqt):
+        pass
+
+    def configure(self, lr, stochastic):
+        """The branch's constant scale: the input gradients' largest weight scales, multiplied,
+        and its inverse, each as a Q31 multiplier and an exponent."""
+        if not self.branch:
+            return
+        product = (1, 0)
+        for link in self.branch:
+            product = fixed.mul(product, link.top_scale)
+        self.ratio = _q31(product)
+        self.inverse = _q31(fixed.div((1, 0), product))
+
+    def run(self, fqt, fraction, factor):
+        kernels.clamp_mask(self.error, fqt.model.acts[self.layer.output], self.mask_params)
+        kernels.copy(self.error_in, self.error, self.copy_params)
+        if self.skip is not None:
+            kernels.copy(self.skip, self.error, self.copy_params)
+            self.exponent_at = fqt.exponent
+
+    def merge(self, fqt, error):
+        """error (the branch's, at the block's input) becomes the sum of it and the skip's, each
+        rescaled to half the larger one's scale, so the sum stays within int8. The branch's scale
+        is the skip's times r = ratio * 2^(the quantizations' exponents since the add)."""
+        branch = fqt.exponent - self.exponent_at
+        p = self.join_params
+        if self.ratio[1] + branch >= 1:  # r >= 1: the skip's error shrinks by 1 / (2 r)
+            p[2] = HALF_Q31
+            p[3] = 0
+            _set_requant(p, 5, self.inverse[0], self.inverse[1] - branch - 1)
+            fqt.exponent += 1
+        else:  # r < 1: the branch's shrinks by r / 2
+            _set_requant(p, 2, self.ratio[0], self.ratio[1] + branch - 1)
+            p[5] = HALF_Q31
+            p[6] = 0
+            fqt.exponent = self.exponent_at + 1
+        kernels.add(error, error, self.skip, p)
+
+    def memory(self):
+        return 4 * (len(self.mask_params) + len(self.copy_params) + len(self.join_params))
+
+
+def _q31(a):
+    """(M, e) with a = M * 2^(e - 31) and M in [2^30, 2^31), for a positive fixed-point a."""
+    m, e = fixed.normalise(a[0], a[1])
+    while m < HALF_Q31:
+        m <<= 1
+        e -= 1
+    return m, e + 31
+
+
+def _set_requant(params, at, multiplier, shift):
+    """A requantization at params[at:at + 2]; one below its range (2^-31) passes nothing."""
+    if shift < -31:
+        multiplier = shift = 0
+    params[at] = multiplier
+    params[at + 1] = shift
+
+
 class WeightedLink:
     """fully_connected / conv2d / depthwise_conv2d: mask, then the input gradient if layers
     below need it, then (if trainable) the standardized, partial weight and bias update."""
@@ -231,6 +345,7 @@ class WeightedLink:
         self.params = [self.mask_params]
         self.reads = [layer.output, layer.inputs[0]] if trainable else [layer.output]
         self.local, self.buffers = {}, {}
+        self.join = None  # the residual add whose skip error this link's input error takes in
         self.error_in = None
         self.error_in_size = in_count if below else 0
         if below:
@@ -329,6 +444,8 @@ class WeightedLink:
                 if e + 31 < -31:  # below what a requantization holds: the channel passes nothing
                     m, e = 0, -31
                 self.ratio[0][c], self.ratio[1][c] = m, e + 31
+            # The input gradient W^T E is in units of the error's scale times the largest s_w.
+            self.top_scale = scales[largest]
         if self.trainable:
             self.weight_params[3] = self.bias_params[3] = stochastic
             for c in range(self.channels):
@@ -347,6 +464,8 @@ class WeightedLink:
             self.input_grad(self.gx, layer.weight, self.scaled, self.input_params)
             self.quantize_params[2] = fqt.seeds[self.seed_at]
             fqt.exponent += kernels.quantize_s8(self.error_in, self.gx, self.quantize_params)
+            if self.join is not None:
+                self.join.merge(fqt, self.error_in)
         if not self.trainable:
             return
         # After the input gradient: the layers below get the error of the weights the forward used.
