@@ -137,7 +137,7 @@ def run(mode, model, method, room, steps, tmp, measure=False):
             if mode == "files":
                 q.exec(TO_FAT, timeout=300)
             model_path = "/fs/model.mcut" if mode == "files" else "/rom/model.mcut"
-            code = RUN.format(room=room, train=textwrap.indent(method.board_steps(model_path, steps), "    "),
+            code = RUN.format(room=room, train=textwrap.indent(method.board_steps(model, model_path, steps), "    "),
                               measure=textwrap.indent(MEASURE if measure else "", "    "))
             lines = q.exec(code, timeout=1800).decode().splitlines()
         finally:

@@ -37,13 +37,13 @@ print('%08x' % (crc[0] & 0xFFFFFFFF), t.plan_choice.split(':')[0].split(' ')[0])
 """
 
 
-def program(model_path, name):
+def program(model, model_path, name):
     method = METHODS[name]
-    return "import gc\n" + method.board_steps(model_path, STEPS, lr=method.lr) + CHECK
+    return "import gc\n" + method.board_steps(model, model_path, STEPS, lr=method.lr) + CHECK
 
 
 def on_cpython(model, name):
-    code = program(micropython.REPO / "models" / f"{model}.mcut", name)
+    code = program(model, micropython.REPO / "models" / f"{model}.mcut", name)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
                           env={"PYTHONPATH": str(micropython.device_path())})
     assert proc.returncode == 0, proc.stderr
@@ -55,7 +55,7 @@ def on_the_m0(model, name, heap, tmp_path):
                              tmp_path / f"{model}.romfs")
     board = qemu.QemuBoard("qemu-m0-frozen", image, serve=False, heap=heap)
     try:
-        return board.exec(program("/rom/model.mcut", name), timeout=1800).decode().split()
+        return board.exec(program(model, "/rom/model.mcut", name), timeout=1800).decode().split()
     finally:
         board.close()
 

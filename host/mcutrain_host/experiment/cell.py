@@ -96,7 +96,7 @@ def adapt_int8(study, method, model, lr, train_x, train_y, guard_x, guard_y, tes
         return {"accuracy_before": accuracy(), "accuracy_after": accuracy(), "curve": [], "steps": 0}
     steps, order, evals = schedule(study, len(inputs))
     t = Trainer(m, batch=study.batch, lr=lr, seed=seed + 1, schedule_name="cosine", total_steps=steps,
-                **spec.settings(study.queries))
+                **spec.settings(model, study.queries))
     batches = [(b"".join(inputs[i] for i in idx), bytes(train_y[idx])) for idx in order]
     if spec.sparse:
         t.select_layers(*batches[0], spec.sparse)

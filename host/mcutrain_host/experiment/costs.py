@@ -29,9 +29,10 @@ def sparse_layers(records, model, method):
     return list(chosen.most_common(1)[0][0]) if chosen else None
 
 
-def trainer_settings(method, layers, queries, plan=None):
-    """The method's Trainer settings (Method.settings), on `layers` if given, under `plan` if given."""
-    settings = METHODS[method].settings(queries)
+def trainer_settings(mcut, method, layers, queries, plan=None):
+    """The method's Trainer settings (Method.settings) for the model file `mcut`, on `layers` if
+    given, under `plan` if given."""
+    settings = METHODS[method].settings(Path(mcut).stem, queries)
     if layers:
         settings["layers"] = layers
     if plan:
@@ -45,13 +46,13 @@ def planned(mcut, method, layers, queries, plan=None):
     if METHODS[method].family == "none":
         m.plan(batch=1)
         return m.memory()["total"]
-    return Trainer(m, batch=1, **trainer_settings(method, layers, queries, plan)).memory()["total"]
+    return Trainer(m, batch=1, **trainer_settings(mcut, method, layers, queries, plan)).memory()["total"]
 
 
 def on_virtual_board(mcut, method, layers, queries):
     """{us, heap} of one training step on the virtual board (mean of 3 after a warm-up), or
     {error} when the step fails there."""
-    settings = trainer_settings(method, layers, queries)
+    settings = trainer_settings(mcut, method, layers, queries)
     kind, mode = settings.pop("method"), settings.pop("mode", "mix")
     output, errors = bench.on_virtual_board(bench.script(Path(mcut).resolve(), (kind,), mode, repeat=1, steps=3,
                                                          settings=settings), HEAP)
@@ -72,7 +73,7 @@ def on_arm(mcut, steps):
     if not steps or shutil.which(qemu.QEMU) is None:
         return {}
     named = {f"{method} {plan}": (method, plan) for method, _, _, plan in steps}
-    settings = [(f"{method} {plan}", trainer_settings(method, layers, queries, plan))
+    settings = [(f"{method} {plan}", trainer_settings(mcut, method, layers, queries, plan))
                 for method, layers, queries, plan in steps]
     try:
         return {named[name]: found for name, found in instructions.training_steps(ARM_BOARD, mcut, settings).items()}
