@@ -142,6 +142,8 @@ class FQT:
         lr = fixed.from_float(t.lr)
         for link in reversed(self.links):  # from the bottom: an add takes its branch's scales
             link.configure(lr, 1 if t.stochastic else 0)
+            if self.lmin < ONE_Q15 and getattr(link, "trainable", False) and link.rankings is None:
+                link.rank_channels(self)
 
     def fraction(self, loss):
         """lmin + |e| / e_max * (lmax - lmin) in Q15, in small ints: e_max is cut to 15 bits
@@ -222,6 +224,7 @@ class PoolLink:
         return 4 * (len(self.params) + len(self.quantize_params))
 
 
+STEP_BUFFERS = ("weight_multipliers", "weight_shifts", "bias_multipliers", "bias_shifts")
 HALF_Q31 = 1 << 30  # 1/2 as a requantization multiplier (shift 0)
 _LEFT_SHIFT = 20  # the add kernel's common finer scale
 
@@ -388,7 +391,7 @@ class WeightedLink:
         self.groups = []
         for first, n, gw, grad_params, weight, multipliers, shifts, update_params in groups.split(
                 fqt.view(groups.gradient_count(self.layer.weight, self.channels, self.inner, self.group)),
-                self.layer.weight, self.weight_steps[0], self.weight_steps[1],
+                self.layer.weight, self.weight_multipliers, self.weight_shifts,
                 self.weight_grad_params, self.weight_params, self.channels, self.inner, self.group):
             std_params = self.weight_std_params
             if n < self.channels:
@@ -413,20 +416,26 @@ class WeightedLink:
         self.bias_std_params = array("i", (channels, 1, channels, steps.Q_BITS))
         self.weight_params = array("i", (count, channels, inner, 1, 0))
         self.bias_params = array("i", (channels, channels, 1, 1, 0))
-        # base: (multiplier >> 17, shift) per channel for weights then bias; steps: this step's.
+        # base: (multiplier >> 17, shift) per channel for weights then bias; this step's steps
+        # are made from it at the update (_select), in the arena.
         self.base = steps.base_steps(channels)
-        self.weight_steps = (fqt.int32(channels), fqt.int32(channels))
-        self.bias_steps = (fqt.int32(channels), fqt.int32(channels))
-        # Partial updates: channel scores, the top-k ranking and an exact-length view of it per k.
+        for name in STEP_BUFFERS:
+            self.local[name] = (channels, True)
+        # Partial updates: channel scores, and the ranking (rank_channels) where they may happen.
         self.local["scores"] = (channels, True)
-        ranking = memoryview(fqt.int32(channels))
-        self.rankings = [ranking[:k] for k in range(1, channels + 1)]
+        self.rankings = None
         self.norm_params = array("i", (out_count, channels, 1, 0))
         self.topk_params = array("i", (channels, channels))
         self.update_seed_at = fqt.take_seeds(2)
         self.params += [self.weight_grad_params, self.bias_grad_params, self.weight_std_params,
                         self.bias_std_params, self.weight_params, self.bias_params, self.norm_params,
                         self.topk_params]
+
+    def rank_channels(self, fqt):
+        """The top-k ranking of partial updates and an exact-length view of it per k: made only
+        where lmin < 1, since the views cost a word or four per channel."""
+        ranking = memoryview(fqt.int32(self.channels))
+        self.rankings = [ranking[:k] for k in range(1, self.channels + 1)]
 
     def configure(self, lr, stochastic):
         layer = self.layer
@@ -450,8 +459,6 @@ class WeightedLink:
             self.weight_params[3] = self.bias_params[3] = stochastic
             for c in range(self.channels):
                 steps.set_standardized(self.base, c, lr, scales[c], s_in)
-                self.weight_steps[1][c] = self.base[1][c] - 2
-                self.bias_steps[1][c] = self.base[3][c] - 2
 
     def run(self, fqt, fraction, factor):
         layer, error = self.layer, self.error
@@ -483,15 +490,19 @@ class WeightedLink:
         kernels.bias_grad(self.gb, error, self.bias_grad_params)
         kernels.standardize(self.gb, self.bias_std_params)
         self.bias_params[4] = fqt.seeds[self.update_seed_at + 1]
-        kernels.sgd_update(layer.bias, self.gb, self.bias_steps[0], self.bias_steps[1], self.bias_params)
+        kernels.sgd_update(layer.bias, self.gb, self.bias_multipliers, self.bias_shifts, self.bias_params)
 
     def _select(self, fraction, factor):
-        """This step's multipliers: the base ones times the schedule factor for the top-k channels
-        by error norm, 0 for the others (k = max(1, floor(fraction * N))); every channel's if the
+        """This step's steps: the base ones times the schedule factor for the top-k channels by
+        error norm, 0 for the others (k = max(1, floor(fraction * N))); every channel's if the
         layer's share of the largest layer's gradient work is within the fraction."""
         n = self.channels
-        weight_high, bias_high = self.base[0], self.base[2]
-        wm, bm = self.weight_steps[0], self.bias_steps[0]
+        weight_high, weight_shift, bias_high, bias_shift = self.base
+        wm, bm = self.weight_multipliers, self.bias_multipliers
+        ws, bs = self.weight_shifts, self.bias_shifts
+        for c in range(n):
+            ws[c] = weight_shift[c] - 2
+            bs[c] = bias_shift[c] - 2
         k = (fraction * n) >> 15
         if k >= n or self.share <= fraction:
             for c in range(n):
@@ -514,4 +525,4 @@ class WeightedLink:
 
     def memory(self):
         base = steps.base_bytes(self.base) if self.trainable else 0
-        return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", ())) + base
+        return 4 * sum(len(p) for p in self.params) + 24 * len(getattr(self, "rankings", None) or ()) + base

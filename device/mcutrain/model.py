@@ -198,9 +198,14 @@ class Model:
         """A new arena of `size` bytes in place of the current one, whose views must be dropped
         first (the plan's, and a trainer's) for the collector to take it back: the arena is one
         block, and on a board the old and the new one may not fit together."""
-        self.acts = self.stage_acts = self.arena = self.arena_view = None
-        gc.collect()
+        self.release()
         self.arena = bytearray(size)
+
+    def release(self):
+        """Gives the arena back to the heap, unless the caller gave it; its views must be dropped."""
+        if not self.arena_given:
+            self.acts = self.stage_acts = self.arena = self.arena_view = None
+            gc.collect()
 
     def set_batch(self, batch):
         """Gives every layer's parameter block this batch: a plan's, or (before placing it) the

@@ -123,6 +123,7 @@ class Trainer:
         except MemoryError as e:
             if self.plan is not None:
                 raise
+            self.model.release()  # the failed build's arena, which would hold the lean plan too
             self.plan = "lean"
             try:
                 self._plan_as_set()
@@ -136,6 +137,7 @@ class Trainer:
         # Drop the old plan's objects first: on a board the old and the new plan may not fit together.
         self.zo_layers = self.loss = self.fqt = None
         gc.collect()
+        _load_modules(top, layers)
         self.model.writable(top + layers)
         self.model.set_batch(self.batch)  # the layers' parameter blocks, which ZO and FQT copy
         self._build(top, layers)
@@ -143,7 +145,6 @@ class Trainer:
         # the fast one only where it may be chosen.
         placed = self._step_plan(())
         lean, aside = placed.place(), _aside(placed)
-        lean_offsets = placed.offsets
         fast = None
         if self.plan != "lean":
             placed = None
@@ -159,30 +160,33 @@ class Trainer:
             keep = tuple(list(keep))
         placed = self._step_plan(keep)
         placed.place()
-        # Copied after a collection, the plan and the lean offsets sit in the lowest holes, not
-        # amid the free block the arena needs, where the planning's working lists put them.
+        # Copied after a collection, the plan sits in the lowest holes, not amid the free block
+        # the arena needs, where the planning's working lists put it.
         placed.compact()
-        lean_offsets = array("i", lean_offsets)
         if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
-            # objects scatter over its holes, and fall back to the lean plan if no hole holds
-            # a larger one although the free bytes add up. The placed plan stays: replayed for
-            # the objects made anew, it needs no room beside the arena.
+            # objects scatter over its holes. The placed plan stays if it can: replayed for the
+            # objects made anew, it needs no room beside the arena. Where it cuts the free block
+            # itself, it goes, and is placed again around the arena; and where no hole holds the
+            # arena although the free bytes add up, the lean plan's may still fit.
             self.zo_layers = self.fqt = None
             try:
                 self.model.reserve(need)
             except MemoryError:
-                if keep == () or self.plan is not None or lean >= need:
-                    raise MemoryError("no free block holds the plan's arena of %d bytes: take it early, "
-                                      "Trainer(..., arena=bytearray(%d))" % (need, need))
-                self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one needs %d" \
-                    % (need, lean), ()
                 placed = None
-                self.model.reserve(lean)
+                try:
+                    self.model.reserve(need)
+                except MemoryError:
+                    if keep == () or self.plan is not None or lean >= need:
+                        raise MemoryError("no free block holds the plan's arena of %d bytes: take it early, "
+                                          "Trainer(..., arena=bytearray(%d))" % (need, need))
+                    self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one " \
+                        "needs %d" % (need, lean), ()
+                    self.model.reserve(lean)
             self._build(top, layers)
             if placed is None:
-                placed = self._step_plan(())
-                placed.offsets = lean_offsets
+                placed = self._step_plan(keep)
+                placed.place()
             else:
                 self._step_plan(keep, placed)  # the new objects take the placed plan's buffers
         # Taken before the views and given back last: a block for what the caller holds beside
@@ -193,7 +197,7 @@ class Trainer:
             spare = None  # a heap already cut up: the caller takes what holes there are
         self.model.use(placed, self.arena)
         # The model keeps what its views need of the plan; the rest goes back before binding.
-        placed = lean_offsets = None
+        placed = None
         self.arena = None  # the model keeps a given arena for every later plan
         self.loss = Loss(self.model)
         if self.fqt is not None:
@@ -408,6 +412,17 @@ class Trainer:
             report["heap"] = gc.mem_alloc()
             report["code_and_objects"] = report["heap"] - report["total"]
         return report
+
+
+def _load_modules(top, layers):
+    """Imports what a build of FQT for `top` and ZO for `layers` uses, into the lowest holes of
+    the heap: a module imported amid the objects built next (its functions and dicts are on the
+    heap) would stay when those go, and split the free block the arena needs."""
+    import mcutrain.plan  # noqa: F401
+    if layers:
+        import mcutrain.zo  # noqa: F401
+    if top:
+        import mcutrain.fqt  # noqa: F401
 
 
 def _aside(plan):
