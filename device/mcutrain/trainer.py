@@ -194,6 +194,8 @@ class Trainer:
         try:
             spare = bytearray(_callers_bytes(self.batch, self.model))
         except MemoryError:
+            if self.plan is None and keep is None:
+                raise  # the fast plan the trainer chose leaves the caller no room: _plan takes the lean one
             spare = None  # a heap already cut up: the caller takes what holes there are
         self.model.use(placed, self.arena)
         # The model keeps what its views need of the plan; the rest goes back before binding.
