@@ -129,6 +129,18 @@ class CaseMaker:
                                               n).tolist())
         return self.s32(n, -5000, 5000) if kind == "small" else self.s32(n)
 
+    def with_scratch(self, case):
+        """A conv2d or fully_connected case with a scratch (qnn.h), as often none, one too short
+        for four channels' widened weights, one with room for some of them, or for all."""
+        op, args = case
+        weights, channels = len(args[2]), len(args[3])
+        group = 16 * (weights // channels)  # four channels' weights, widened to 4 bytes
+        kind = self.choice(["none", "short", "some", "all"])
+        size = {"none": 0, "short": int(self.rng.integers(0, group)),
+                "some": int(self.rng.integers(group, max(group, 4 * weights) + 1)),
+                "all": 4 * weights + int(self.rng.integers(0, 8))}[kind]
+        return op, [*args, bytearray(size)]
+
     def break_case(self, case):
         """One valid case with one argument broken: a wrong length, a bad parameter, a misaligned
         int32 buffer, or a params block of the wrong size."""

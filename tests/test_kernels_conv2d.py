@@ -52,6 +52,11 @@ def test_conv2d_parity(board, tmp_path):
     assert_parity(board, tmp_path, cases)
 
 
+def test_a_scratch_changes_no_output(board, tmp_path):
+    m = CaseMaker(seed=13)
+    assert_parity(board, tmp_path, [m.with_scratch(conv_case(m, "conv2d")) for _ in range(100)])
+
+
 def test_depthwise_conv2d_parity(board, tmp_path):
     m = CaseMaker(seed=12)
     cases = [conv_case(m, "depthwise_conv2d") for _ in range(400)]

@@ -18,6 +18,11 @@ def test_parity(board, tmp_path):
     assert_parity(board, tmp_path, [fc_case(m) for _ in range(300)])
 
 
+def test_a_scratch_changes_no_output(board, tmp_path):
+    m = CaseMaker(seed=3)
+    assert_parity(board, tmp_path, [m.with_scratch(fc_case(m)) for _ in range(100)])
+
+
 def test_bad_arguments_raise_the_same_errors(board, tmp_path):
     m = CaseMaker(seed=2)
     cases = [m.break_case(fc_case(m)) for _ in range(200)]

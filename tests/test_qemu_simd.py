@@ -1,6 +1,7 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
-SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loop on the Cortex-M0
-(armv6m), and the Cortex-M0's requantization from 32-bit products (native_modules/qnn/requant.c);
+SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops on the Cortex-M0
+(armv6m), over int8 weights and over weights widened into a scratch, and the Cortex-M0's
+requantization from 32-bit products, from the multiplier's halves alone for sums inside int16;
 and those of the gradient kernels' fast path (native_modules/qnn/scatter.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
@@ -93,6 +94,20 @@ def rounding_edge_case(n=192):
                                 array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
 
 
+def small_sum_case(rng, n=400):
+    """fully_connected's outputs on sums inside and just outside [-2^15, 2^15), which the
+    Cortex-M0's output loop multiplies by the multiplier's halves alone (zero weights: each sum is
+    its bias), with multipliers across [0, 2^31) and the smallest right shift (at least 1) that
+    keeps the result inside int8, so no clamp hides a wrong low bit."""
+    bias = [int(v) for v in rng.integers(-(1 << 15) - 4, (1 << 15) + 4, n)]
+    bias[:8] = [-(1 << 15), (1 << 15) - 1, -(1 << 15) - 1, 1 << 15, -1, 1, -2, 2]
+    multiplier = [int(m) >> int(k) for m, k in zip(rng.integers(0, 1 << 31, n), rng.integers(0, 16, n))]
+    multiplier[:8] = [(1 << 31) - 1] * 8
+    shift = [-max(1, (abs(a * m) >> 31).bit_length() - 6) for a, m in zip(bias, multiplier)]
+    return ("fully_connected", [bytearray(n), bytearray([127]), bytearray(n), array("i", bias), array("i", multiplier),
+                                array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
+
+
 def wide_stride_case(m):
     """A stride of 40,000: window positions past 2^15, which the Cortex-M0 multiplies in 64 bits
     (geometry.c); every window past the first is empty, so those outputs are the bias alone."""
@@ -126,12 +141,11 @@ def cases():
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
                for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
-            + [unclamped_requantize_case(m.rng) for _ in range(3)] + [rounding_edge_case(), wide_stride_case(m)])
+            + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
+            + [rounding_edge_case(), wide_stride_case(m)])
 
 
-@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
-def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
-    calls = cases()
+def run_on_board(tmp_path, board, calls):
     kernel_calls.write_calls(tmp_path / "cases.bin", calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(tmp_path / "cases.bin", "cases.bin")]
     q = qemu.QemuBoard(board, deploy.romfs_image(tree, tmp_path / "deploy.romfs"), serve=False)
@@ -140,6 +154,10 @@ def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
         lines = q.exec(RUNNER, timeout=120).decode().split()
     finally:
         q.close()
+    return lines
+
+
+def assert_board_equals_reference(board, calls, lines):
     for index, (op, args) in enumerate(calls):
         result, size, crc = f"r{lines.pop(0)}", int(lines.pop(0)), lines.pop(0)
         expected, buffers = run_reference(op, args)
@@ -147,3 +165,17 @@ def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
         assert (result, size, crc) == (expected, len(out), zlib.crc32(out).to_bytes(4, "little").hex()), (
             f"{board}: case {index} ({op}): board {result}, reference {expected}")
     assert not lines
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
+def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
+    calls = cases()
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
+
+
+def test_widened_weights_equal_the_reference(tmp_path):
+    """The Cortex-M0's loop over weights widened into a scratch, in one pass over the pixels or
+    in several (a scratch with room for some of the channels), with windows cut by padding."""
+    m = CaseMaker(78)
+    calls = [m.with_scratch(conv_case(m, "conv2d")) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
+    assert_board_equals_reference("qemu-m0", calls, run_on_board(tmp_path, "qemu-m0", calls))

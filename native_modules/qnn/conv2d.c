@@ -3,7 +3,7 @@
 #define GATHER_MAX 32  // bytes of a window gathered on the stack
 
 static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs32_t multiplier,
-                qnn_cs32_t shift, qnn_cs32_t params, int depthwise) {
+                qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch, int depthwise) {
     if (params.n != QNN_CONV_NPARAMS) {
         return QNN_ERR_PARAMS;
     }
@@ -45,7 +45,7 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
         // Pointwise: each output pixel is its input pixel times the weights, a fully connected
         // layer over the pixels, which skips the window arithmetic.
         const int32_t fc[QNN_FC_NPARAMS] = {(int32_t)pixels, in_c, out_c, in_zp, out_zp, act_min, act_max};
-        return qnn_fully_connected_s8(out, x, w, bias, multiplier, shift, (qnn_cs32_t){fc, QNN_FC_NPARAMS});
+        return qnn_fully_connected_s8(out, x, w, bias, multiplier, shift, (qnn_cs32_t){fc, QNN_FC_NPARAMS}, scratch);
     }
     size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c, window_taps = (size_t)k_h * k_row;
     // A window of few taps (a first layer's one or three input channels) is gathered into one
@@ -66,33 +66,47 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
         .filter_step = (size_t)k_h * k_row, .x_row = in_row, .w_row = k_row, .out_c = out_c,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
-    int8_t *o = out.p;
-    for (int32_t b = 0; b < batch; b++) {
-        for (int32_t oy = 0; oy < out_h; oy++) {
-            int32_t ky_lo, ky_hi;
-            int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
-            for (int32_t ox = 0; ox < out_w; ox++) {
-                int32_t kx_lo, kx_hi;
-                int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
-                // Only the taps inside the image: padding equals in_zp and adds nothing.
-                const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
-                m.w = w.p + ((size_t)ky_lo * k_w + kx_lo) * in_c, m.rows = ky_hi - ky_lo;
-                if (gather && m.rows == k_h && kx_hi - kx_lo == k_w) {
-                    for (int32_t r = 0; r < k_h; r++) {
-                        for (size_t i = 0; i < k_row; i++) {
-                            window[(size_t)r * k_row + i] = xw[(size_t)r * in_row + i];
+    // Output channels in passes over the pixels, as many at a time as the scratch holds widened.
+    int32_t *wide = NULL;
+    int32_t chunk = depthwise ? 0 : qnn_wide_channels(scratch, m.filter_step, out_c, &wide);
+    if (chunk == 0) {
+        chunk = out_c, wide = NULL;
+    }
+    for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
+        m.c_end = out_c - m.c_begin < chunk ? out_c : m.c_begin + chunk;
+        if (wide) {
+            qnn_widen(wide, w.p, m.filter_step, m.c_begin, m.c_end);
+        }
+        int8_t *o = out.p;
+        for (int32_t b = 0; b < batch; b++) {
+            for (int32_t oy = 0; oy < out_h; oy++) {
+                int32_t ky_lo, ky_hi;
+                int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
+                for (int32_t ox = 0; ox < out_w; ox++) {
+                    int32_t kx_lo, kx_hi;
+                    int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
+                    // Only the taps inside the image: padding equals in_zp and adds nothing.
+                    const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
+                    size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
+                    m.w = w.p + first_tap, m.rows = ky_hi - ky_lo;
+                    m.wide = wide ? wide + 4 * first_tap : NULL;
+                    if (gather && m.rows == k_h && kx_hi - kx_lo == k_w) {
+                        for (int32_t r = 0; r < k_h; r++) {
+                            for (size_t i = 0; i < k_row; i++) {
+                                window[(size_t)r * k_row + i] = xw[(size_t)r * in_row + i];
+                            }
                         }
+                        m.rows = 1, m.run = window_taps;
+                        qnn_mac_pixel(o, window, &m);
+                    } else if (depthwise) {
+                        m.run = (size_t)(kx_hi - kx_lo);
+                        qnn_mac_depthwise_pixel(o, xw, &m);
+                    } else {
+                        m.run = (size_t)(kx_hi - kx_lo) * in_c;
+                        qnn_mac_pixel(o, xw, &m);
                     }
-                    m.rows = 1, m.run = window_taps;
-                    qnn_mac_pixel(o, window, &m);
-                } else if (depthwise) {
-                    m.run = (size_t)(kx_hi - kx_lo);
-                    qnn_mac_depthwise_pixel(o, xw, &m);
-                } else {
-                    m.run = (size_t)(kx_hi - kx_lo) * in_c;
-                    qnn_mac_pixel(o, xw, &m);
+                    o += out_c;
                 }
-                o += out_c;
             }
         }
     }
@@ -100,11 +114,11 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
 }
 
 int qnn_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
-                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
-    return conv(out, x, w, bias, multiplier, shift, params, 0);
+                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch) {
+    return conv(out, x, w, bias, multiplier, shift, params, scratch, 0);
 }
 
 int qnn_depthwise_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
                             qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
-    return conv(out, x, w, bias, multiplier, shift, params, 1);
+    return conv(out, x, w, bias, multiplier, shift, params, (qnn_s8_t){NULL, 0}, 1);
 }

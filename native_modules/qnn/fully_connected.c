@@ -1,7 +1,7 @@
 #include "mac.h"
 
 int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
-                           qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params) {
+                           qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch) {
     if (params.n != QNN_FC_NPARAMS) {
         return QNN_ERR_PARAMS;
     }
@@ -26,14 +26,27 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
     if (!qnn_requant_params_ok(multiplier.p, shift.p, (size_t)out_n)) {
         return QNN_ERR_PARAMS;
     }
-    // Each row of the batch is one output pixel of a 1x1 convolution: one run of in_n taps.
+    // Each row of the batch is one output pixel of a 1x1 convolution: one run of in_n taps; output
+    // channels in passes over the rows, as many at a time as the scratch holds widened.
     qnn_mac_t m = {
         .w = w.p, .bias = bias.p, .multiplier = multiplier.p, .shift = shift.p,
         .filter_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
-    for (int32_t b = 0; b < batch; b++) {
-        qnn_mac_pixel(out.p + (size_t)b * out_n, x.p + (size_t)b * in_n, &m);
+    int32_t *wide = NULL;
+    int32_t chunk = qnn_wide_channels(scratch, (size_t)in_n, out_n, &wide);
+    if (chunk == 0) {
+        chunk = out_n, wide = NULL;
+    }
+    m.wide = wide;
+    for (m.c_begin = 0; m.c_begin < out_n; m.c_begin = m.c_end) {
+        m.c_end = out_n - m.c_begin < chunk ? out_n : m.c_begin + chunk;
+        if (wide) {
+            qnn_widen(wide, w.p, (size_t)in_n, m.c_begin, m.c_end);
+        }
+        for (int32_t b = 0; b < batch; b++) {
+            qnn_mac_pixel(out.p + (size_t)b * out_n, x.p + (size_t)b * in_n, &m);
+        }
     }
     return QNN_OK;
 }

@@ -177,6 +177,73 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
     }
 }
 
+// The same loop over widened weights (qnn_widen): one LDM loads a tap's four weights, 13
+// instructions a tap where the int8 weights take 16. Rows as in qnn_mac4_m0.
+// void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m),
+// m->run >= 1 and m->rows >= 1; x and wide at the window's first row.
+void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m);
+__asm__(
+    QNN_ASM_BEGIN(qnn_mac4w_m0)
+    "push {r4, r5, r6, r7, lr}\n"
+    SAVE_HIGH_REGISTERS
+    "sub sp, #8\n"                // [sp]: m; [sp, #4]: rows left
+    "str r3, [sp]\n"
+    "ldr r4, [r3, #32]\n"
+    "str r4, [sp, #4]\n"
+    "mov lr, r0\n"
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    R4_R7_TO_HIGH
+    "ldr r0, [r3, #40]\n"
+    "negs r0, r0\n"
+    "mov r12, r0\n"               // -in_zp
+    "ldr r0, [r3, #28]\n"         // run
+    "2:\n"
+    "adds r1, r1, r0\n"           // the end of the row's input
+    "negs r3, r0\n"
+    "1:\n"
+    "ldrsb r0, [r1, r3]\n"
+    "add r0, r12\n"
+    "ldm r2!, {r4, r5, r6, r7}\n"
+    "muls r4, r0, r4\n"
+    "add r8, r4\n"
+    "muls r5, r0, r5\n"
+    "add r9, r5\n"
+    "muls r6, r0, r6\n"
+    "add r10, r6\n"
+    "muls r7, r0, r7\n"
+    "add r11, r7\n"
+    "adds r3, #1\n"
+    "bne 1b\n"
+    "ldr r0, [sp, #4]\n"
+    "subs r0, #1\n"
+    "beq 9f\n"
+    "str r0, [sp, #4]\n"
+    "ldr r3, [sp]\n"
+    "ldr r4, [r3, #28]\n"         // run
+    "ldr r0, [r3, #20]\n"
+    "subs r0, r0, r4\n"
+    "adds r1, r1, r0\n"           // the next row's start: x_row - run on from this row's end
+    "ldr r0, [r3, #24]\n"
+    "subs r0, r0, r4\n"
+    "lsls r0, r0, #4\n"
+    "adds r2, r2, r0\n"           // and its weights': w_row - run taps of 16 bytes on
+    "movs r0, r4\n"
+    "b 2b\n"
+    "9:\n"
+    "mov r0, lr\n"
+    HIGH_TO_R4_R7
+    "stm r0!, {r4, r5, r6, r7}\n"
+    "add sp, #8\n"
+    RESTORE_HIGH_REGISTERS
+    "pop {r4, r5, r6, r7, pc}\n"
+    QNN_ASM_END(qnn_mac4w_m0));
+
+static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
+    if (m->run && m->rows > 0) {
+        qnn_mac4w_m0(acc, x, wide, m);
+    }
+}
+
 // depthwise's: four adjacent channels, each tap `step` (out_c) bytes on in input and weights
 // alike, every row of the window in one call. Thumb-1 has no immediate offset for a signed byte
 // load: channel 0 loads unsigned and sign-extends, the others load at offsets 1, 2 and 3 held in
@@ -306,6 +373,53 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
 }
 #endif
 
+#if QNN_SCRATCH_PER_WEIGHT && !defined(__ARM_ARCH_6M__)
+// The widened loop in C: what the host harness builds (QNN_WIDEN_WEIGHTS) to check the widening's
+// bookkeeping under the sanitizers.
+static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
+    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, wide += 4 * m->w_row) {
+        const int32_t *wd = wide;
+        for (size_t i = 0; i < m->run; i++, wd += 4) {
+            int32_t d = (int32_t)x[i] - m->in_zp;
+            for (int j = 0; j < 4; j++) {
+                acc[j] += (uint32_t)(d * wd[j]);
+            }
+        }
+    }
+}
+#endif
+
+#if QNN_SCRATCH_PER_WEIGHT
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
+    size_t skip = scratch.n ? (4 - (uintptr_t)scratch.p % 4) % 4 : 0;  // to a word boundary
+    size_t groups = scratch.n > skip ? (scratch.n - skip) / 4 / filter_step / 4 : 0;
+    if (out_c < 4 || groups == 0) {
+        return 0;
+    }
+    *wide = (int32_t *)(void *)(scratch.p + skip);
+    return groups >= (size_t)out_c / 4 ? out_c : (int32_t)groups * 4;
+}
+
+void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
+    for (int32_t c = c_begin; c + 4 <= c_end; c += 4) {
+        const int8_t *w0 = w + (size_t)c * filter_step, *w1 = w0 + filter_step, *w2 = w1 + filter_step;
+        const int8_t *w3 = w2 + filter_step;
+        for (size_t i = 0; i < filter_step; i++, wide += 4) {
+            wide[0] = w0[i], wide[1] = w1[i], wide[2] = w2[i], wide[3] = w3[i];
+        }
+    }
+}
+#else
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
+    (void)scratch, (void)filter_step, (void)out_c, (void)wide;
+    return 0;
+}
+
+void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
+    (void)wide, (void)w, (void)filter_step, (void)c_begin, (void)c_end;
+}
+#endif
+
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 48 instructions per output where GCC 12
 // spends about 70 (it keeps reloading the bounds and pointers from the stack). Same arithmetic as
@@ -350,36 +464,25 @@ __asm__(
     "3:\n"
     "negs r2, r2\n"               // the right shift e
     "ble 7f\n"
-    "mov lr, r2\n"
-    // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.c's high_mul)
-    "asrs r2, r0, #16\n"          // ah
-    "uxth r0, r0\n"               // al
-    "lsrs r3, r1, #16\n"          // bh
-    "uxth r1, r1\n"               // bl
-    "movs r4, r2\n"
-    "muls r4, r1, r4\n"           // hl = ah * bl
-    "muls r2, r3, r2\n"           // hh = ah * bh
-    "muls r3, r0, r3\n"           // lh = al * bh
-    "muls r0, r1, r0\n"           // ll = al * bl
-    "lsrs r0, r0, #16\n"
-    "adds r3, r3, r0\n"
-    "add r3, r12\n"               // low = lh + (ll >> 16) + 2^14
-    "lsls r0, r4, #17\n"
-    "lsrs r0, r0, #17\n"
+    "sxth r3, r0\n"
+    "cmp r3, r0\n"
+    "bne 10f\n"                   // |a| >= 2^15: the four products
+    // |a| < 2^15, most sums: a * b from b's 16-bit halves, both products within int32, then
+    // floor((a * bh + floor(a * bl / 2^16) + 2^14) / 2^15), the same floor as high_mul's
+    "uxth r3, r1\n"               // bl
+    "muls r3, r0, r3\n"
+    "asrs r3, r3, #16\n"
+    "lsrs r1, r1, #16\n"          // bh
+    "muls r0, r1, r0\n"
     "adds r0, r0, r3\n"
-    "lsrs r0, r0, #15\n"
-    "asrs r4, r4, #15\n"
-    "lsls r2, r2, #1\n"
-    "adds r2, r2, r4\n"
-    "adds r0, r0, r2\n"           // x = 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
-    "mov r2, lr\n"
+    "add r0, r12\n"
+    "asrs r0, r0, #15\n"          // x, |x| < 2^15: its rounding add cannot overflow
     "movs r1, #1\n"
     "lsls r1, r2\n"
-    "lsrs r1, r1, #1\n"           // 2^(e-1)
+    "lsrs r1, r1, #1\n"
     "lsrs r3, r0, #31\n"
     "subs r1, r1, r3\n"
     "adds r0, r0, r1\n"
-    "bvs 9f\n"
     "asrs r0, r2\n"
     "4:\n"
     "cmp r0, r9\n"
@@ -411,6 +514,39 @@ __asm__(
     "b 4b\n"
     "9:\n"
     "lsrs r0, r2\n"               // x > 0: the sum, unsigned, is below 2^32
+    "b 4b\n"
+    "10:\n"
+    "mov lr, r2\n"
+    // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.c's high_mul)
+    "asrs r2, r0, #16\n"          // ah
+    "uxth r0, r0\n"               // al
+    "lsrs r3, r1, #16\n"          // bh
+    "uxth r1, r1\n"               // bl
+    "movs r4, r2\n"
+    "muls r4, r1, r4\n"           // hl = ah * bl
+    "muls r2, r3, r2\n"           // hh = ah * bh
+    "muls r3, r0, r3\n"           // lh = al * bh
+    "muls r0, r1, r0\n"           // ll = al * bl
+    "lsrs r0, r0, #16\n"
+    "adds r3, r3, r0\n"
+    "add r3, r12\n"               // low = lh + (ll >> 16) + 2^14
+    "lsls r0, r4, #17\n"
+    "lsrs r0, r0, #17\n"
+    "adds r0, r0, r3\n"
+    "lsrs r0, r0, #15\n"
+    "asrs r4, r4, #15\n"
+    "lsls r2, r2, #1\n"
+    "adds r2, r2, r4\n"
+    "adds r0, r0, r2\n"           // x = 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
+    "mov r2, lr\n"
+    "movs r1, #1\n"
+    "lsls r1, r2\n"
+    "lsrs r1, r1, #1\n"           // 2^(e-1)
+    "lsrs r3, r0, #31\n"
+    "subs r1, r1, r3\n"
+    "adds r0, r0, r1\n"
+    "bvs 9b\n"
+    "asrs r0, r2\n"
     "b 4b\n"
     QNN_ASM_END(qnn_outputs_arm));
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
@@ -512,14 +648,20 @@ static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, co
 
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     uint32_t acc[OUTPUT_CHUNK];
-    for (int32_t first = 0; first < m->out_c; first += OUTPUT_CHUNK) {
-        int32_t end = m->out_c - first < OUTPUT_CHUNK ? m->out_c : first + OUTPUT_CHUNK, c = first;
+    for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
+        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK, c = first;
         const int8_t *w = m->w + (size_t)first * m->filter_step;
         for (; c + 4 <= end; c += 4, w += 4 * m->filter_step) {
             uint32_t *a = acc + (c - first);
             for (int j = 0; j < 4; j++) {
                 a[j] = (uint32_t)m->bias[c + j];
             }
+#if QNN_SCRATCH_PER_WEIGHT
+            if (m->wide) {
+                mac4w_window(a, x, m->wide + (size_t)(c - m->c_begin) * m->filter_step, m);
+                continue;
+            }
+#endif
             mac4_window(a, x, w, m);
         }
         for (; c < end; c++, w += m->filter_step) {
@@ -537,8 +679,8 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     size_t step = (size_t)m->out_c;
     uint32_t acc[OUTPUT_CHUNK];
-    for (int32_t first = 0; first < m->out_c; first += OUTPUT_CHUNK) {
-        int32_t end = m->out_c - first < OUTPUT_CHUNK ? m->out_c : first + OUTPUT_CHUNK, c = first;
+    for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
+        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK, c = first;
         for (; c + 4 <= end; c += 4) {
             uint32_t *a = acc + (c - first);
             for (int j = 0; j < 4; j++) {

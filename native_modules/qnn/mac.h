@@ -10,16 +10,28 @@
 // weights alike: run r at x + r * x_row and at w + c * filter_step + r * w_row.
 // depthwise: channel c reads `rows` runs of `run` taps, out_c apart in input and weights alike:
 // run r at x + r * x_row + c and at w + r * w_row + c (filter_step is unused).
+// A pixel call makes output channels [c_begin, c_end). Where `wide` is set, the weights of the
+// whole groups of four among them are also widened (qnn_widen): wide is group c_begin's at the
+// window's first tap, w_row apart a row as in w, 4 int32 a tap.
 typedef struct {
     const int8_t *w;
     const int32_t *bias, *multiplier, *shift;
     size_t filter_step, x_row, w_row, run;
-    int32_t rows, out_c, in_zp, out_zp, act_min, act_max;
+    int32_t rows, out_c, in_zp, out_zp, act_min, act_max, c_begin, c_end;
+    const int32_t *wide;
 } qnn_mac_t;
 
-// out[c] for c < out_c: the requantized sum of bias[c] and (x - in_zp) * w over the taps,
-// accumulated in int32 wrapping modulo 2^32 (the reference's int32 arithmetic).
+// out[c] for c in [c_begin, c_end): the requantized sum of bias[c] and (x - in_zp) * w over the
+// taps, accumulated in int32 wrapping modulo 2^32 (the reference's int32 arithmetic).
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
+
+// Widening, where QNN_SCRATCH_PER_WEIGHT > 0: how many output channels a pass over the pixels
+// makes with widened weights (a multiple of four, or out_c), and where in scratch they go
+// (*wide, word-aligned); 0 where the scratch holds fewer than four channels' weights.
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide);
+// wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i] for the whole
+// groups g of four channels in [c_begin, c_end).
+void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end);
 
 #endif

@@ -48,10 +48,22 @@ static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shif
 
 // ---- Forward ops ----
 
+// scratch (fully_connected and conv2d): work space of any length, n = 0 for none. Where a core
+// has a loop over widened weights (QNN_SCRATCH_PER_WEIGHT > 0: the Cortex-M0), the kernel copies
+// as many output channels' weights into it as fit, that many bytes a weight, in groups of four
+// channels, and runs that loop; the result is the same either way, and the scratch's contents
+// afterwards are unspecified. The copy costs a few instructions a weight and saves 3 a tap of four
+// channels per output pixel: it pays from about 8 pixels (a batch of 8 for fully_connected).
+#if defined(__ARM_ARCH_6M__) || defined(QNN_WIDEN_WEIGHTS)
+#define QNN_SCRATCH_PER_WEIGHT 4
+#else
+#define QNN_SCRATCH_PER_WEIGHT 0
+#endif
+
 // Fully connected. params: [batch, in_features, out_features, in_zp, out_zp, act_min, act_max]
 #define QNN_FC_NPARAMS 7
 int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
-                           qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+                           qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch);
 
 // The element count of a shape of positive dims, or UINT64_MAX (a length no buffer has) once
 // it passes 2^32: the products never overflow, and no 32-bit board holds a longer buffer.
@@ -67,7 +79,7 @@ int32_t qnn_window(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t si
 // conv2d weights OHWI, depthwise weights [k_h, k_w, c] with out_c == in_c.
 #define QNN_CONV_NPARAMS 17
 int qnn_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
-                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
+                  qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch);
 int qnn_depthwise_conv2d_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias,
                             qnn_cs32_t multiplier, qnn_cs32_t shift, qnn_cs32_t params);
 

@@ -89,34 +89,35 @@ static qnn_cs32_t in_s32(mp_obj_t obj, const char *what) {
 
 // ---- Forward ops ----
 
-// fully_connected(out, x, w, bias, multiplier, shift, params)
+// The optional scratch of fully_connected and conv2d (qnn.h): none when not given.
+static qnn_s8_t scratch_arg(size_t n_args, const mp_obj_t *args) {
+    return n_args > 7 ? out_s8(args[7], "scratch") : (qnn_s8_t){NULL, 0};
+}
+
+// fully_connected(out, x, w, bias, multiplier, shift, params[, scratch])
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     return check("fully_connected", qnn_fully_connected_s8(
         out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
-        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params")));
+        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
+        scratch_arg(n_args, args)));
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 7, fully_connected);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 8, fully_connected);
 
-// (out, x, w, bias, multiplier, shift, params): the convolutions' shared argument list.
-typedef int (*layer_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs8_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t);
-static mp_obj_t call_layer(const char *op, layer_kernel_t kernel, const mp_obj_t *args) {
-    return check(op, kernel(
-        out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
-        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params")));
-}
-
-// conv2d(out, x, w, bias, multiplier, shift, params)
+// conv2d(out, x, w, bias, multiplier, shift, params[, scratch])
 static mp_obj_t conv2d(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
-    return call_layer("conv2d", qnn_conv2d_s8, args);
+    return check("conv2d", qnn_conv2d_s8(
+        out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
+        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
+        scratch_arg(n_args, args)));
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_obj, 7, 7, conv2d);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_obj, 7, 8, conv2d);
 
 // depthwise_conv2d(out, x, w, bias, multiplier, shift, params)
 static mp_obj_t depthwise_conv2d(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    return call_layer("depthwise_conv2d", qnn_depthwise_conv2d_s8, args);
+    return check("depthwise_conv2d", qnn_depthwise_conv2d_s8(
+        out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
+        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params")));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_conv2d_obj, 7, 7, depthwise_conv2d);
 
@@ -474,6 +475,7 @@ void *memset(void *dst, int value, size_t n) {
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
     QNN_FUNCTIONS(STORE_GLOBAL)
+    mp_store_global(MP_QSTR_SCRATCH_PER_WEIGHT, MP_OBJ_NEW_SMALL_INT(QNN_SCRATCH_PER_WEIGHT));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -484,6 +486,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 static const mp_rom_map_elem_t qnn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_qnn)},
     QNN_FUNCTIONS(GLOBAL_ENTRY)
+    {MP_ROM_QSTR(MP_QSTR_SCRATCH_PER_WEIGHT), MP_ROM_INT(QNN_SCRATCH_PER_WEIGHT)},
 };
 static MP_DEFINE_CONST_DICT(qnn_globals, qnn_globals_table);
 

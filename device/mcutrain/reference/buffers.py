@@ -39,6 +39,12 @@ def s32(buf, what):
     return view(buf, np.int32, what)
 
 
+def scratch(buf):
+    """A kernel's optional work space: any writable buffer, as the natmod asks of it; never used."""
+    if buf is not None and memoryview(buf).readonly:
+        raise TypeError("object with buffer protocol required")
+
+
 def params(op, buf, count):
     p = s32(buf, "params")
     if len(p) != count:

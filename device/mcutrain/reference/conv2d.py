@@ -55,15 +55,17 @@ def _output(out, acc, bias, multiplier, shift, p):
     return 0
 
 
-def conv2d(out, x, w, bias, multiplier, shift, params):
+def conv2d(out, x, w, bias, multiplier, shift, params, scratch=None):
     """out[n, oy, ox, o] = clamp(requant(bias[o] + sum_{ky, kx, c} (x[n, iy, ix, c] - in_zp)
     * w[o, ky, kx, c]) + out_zp) with iy = oy*stride_h - pad_top + ky, ix likewise; taps outside
     the image add nothing.
 
     params: [batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top,
     pad_left, in_zp, out_zp, act_min, act_max]. NHWC activations, OHWI weights, int32 wrapping.
+    scratch: as fully_connected's.
     """
     out, x, w, bias, multiplier, shift, p = _checked("conv2d", out, x, w, bias, multiplier, shift, params, False)
+    B.scratch(scratch)
     out_c, k_h, k_w, in_c = p[6], p[7], p[8], p[3]
     w = w.reshape(out_c, k_h, k_w, in_c)
     dtype = _exact_float(x, p[13], w.reshape(out_c, -1).T)

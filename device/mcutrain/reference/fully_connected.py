@@ -6,13 +6,16 @@ from mcutrain.reference.requant import requantize
 OP = "fully_connected"
 
 
-def fully_connected(out, x, w, bias, multiplier, shift, params):
+def fully_connected(out, x, w, bias, multiplier, shift, params, scratch=None):
     """out[b, o] = clamp(requant(bias[o] + sum_i (x[b, i] - in_zp) * w[o, i]) + out_zp).
 
     params: [batch, in_features, out_features, in_zp, out_zp, act_min, act_max].
     Weights are [out_features, in_features], row-major. Accumulators wrap modulo 2^32.
+    scratch: work space the Cortex-M0 widens weights into (SCRATCH_PER_WEIGHT); no result
+    depends on it.
     """
     batch, in_n, out_n, in_zp, out_zp, act_min, act_max = B.params(OP, params, 7)
+    B.scratch(scratch)
     out, x, w = B.s8(out, "out"), B.s8(x, "x"), B.s8(w, "w")
     bias, multiplier, shift = B.s32(bias, "bias"), B.s32(multiplier, "multiplier"), B.s32(shift, "shift")
     B.require(OP, batch >= 1 and in_n >= 1 and out_n >= 1 and B.int8_range(in_zp, out_zp, act_min, act_max)

@@ -1,13 +1,34 @@
 // Forward ops for the harness: call_* runs a kernel on buffers sized for its params block
 // (fuzzed lengths in hostile calls), fuzz_* picks random params first.
+#include <stdio.h>
+#include <string.h>
+
 #include "fuzz_kernels.h"
+
+typedef int (*scratch_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs8_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_s8_t);
+
+// Runs a kernel that takes a scratch with one, and where that succeeds, again without: the
+// outputs must agree (the widened loop is the plain one's arithmetic).
+static int call_with_scratch(fuzz_t *f, scratch_kernel_t kernel, qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w,
+                             qnn_cs32_t bias, qnn_cs32_t mult, qnn_cs32_t shift, qnn_cs32_t params) {
+    int status = kernel(out, x, w, bias, mult, shift, params, fuzz_scratch(f, w.n));
+    if (status == QNN_OK) {
+        qnn_s8_t plain = {fuzz_alloc(f, out.n), out.n};
+        if (kernel(plain, x, w, bias, mult, shift, params, (qnn_s8_t){NULL, 0}) != QNN_OK
+            || memcmp(plain.p, out.p, out.n) != 0) {
+            fprintf(stderr, "the scratch changed the output\n");
+            abort();
+        }
+    }
+    return status;
+}
 
 int call_fully_connected(fuzz_t *f, const int32_t *p) {
     int32_t batch = p[0], in_n = p[1], out_n = p[2];
     qnn_s8_t out = fuzz_s8(f, (size_t)batch * out_n);
     qnn_cs8_t x = fuzz_cs8(f, (size_t)batch * in_n), w = fuzz_cs8(f, (size_t)out_n * in_n);
     qnn_cs32_t bias = fuzz_cs32(f, out_n), mult = fuzz_multipliers(f, out_n), shift = fuzz_shifts(f, out_n);
-    return qnn_fully_connected_s8(out, x, w, bias, mult, shift, fuzz_params(f, p, QNN_FC_NPARAMS));
+    return call_with_scratch(f, qnn_fully_connected_s8, out, x, w, bias, mult, shift, fuzz_params(f, p, QNN_FC_NPARAMS));
 }
 
 void fuzz_fully_connected(fuzz_t *f) {
@@ -24,7 +45,8 @@ static int call_conv(fuzz_t *f, const int32_t *p, int depthwise) {
     qnn_cs8_t w = fuzz_cs8(f, (size_t)(depthwise ? 1 : out_c) * p[7] * p[8] * in_c);
     qnn_cs32_t bias = fuzz_cs32(f, out_c), mult = fuzz_multipliers(f, out_c), shift = fuzz_shifts(f, out_c);
     qnn_cs32_t params = fuzz_params(f, p, QNN_CONV_NPARAMS);
-    return (depthwise ? qnn_depthwise_conv2d_s8 : qnn_conv2d_s8)(out, x, w, bias, mult, shift, params);
+    return depthwise ? qnn_depthwise_conv2d_s8(out, x, w, bias, mult, shift, params)
+                     : call_with_scratch(f, qnn_conv2d_s8, out, x, w, bias, mult, shift, params);
 }
 int call_conv2d(fuzz_t *f, const int32_t *p) { return call_conv(f, p, 0); }
 int call_depthwise_conv2d(fuzz_t *f, const int32_t *p) { return call_conv(f, p, 1); }

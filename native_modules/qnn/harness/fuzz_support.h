@@ -110,6 +110,14 @@ static inline qnn_cs32_t fuzz_shifts(fuzz_t *f, size_t right) {
     return (qnn_cs32_t){s.p, s.n};
 }
 
+// A scratch of any length for `weights` weights (none, too short for four channels' widened
+// weights, enough for some or all of them), at any alignment.
+static inline qnn_s8_t fuzz_scratch(fuzz_t *f, size_t weights) {
+    size_t n = fuzz_chance(f, 20) ? 0 : fuzz_u32(f) % (5 * weights + 8), offset = fuzz_u32(f) % 4;
+    int8_t *p = fuzz_alloc(f, n + offset);
+    return (qnn_s8_t){p + offset, n};
+}
+
 // A params block of `count` values from `values`, each sometimes broken, sometimes the wrong count.
 static inline qnn_cs32_t fuzz_params(fuzz_t *f, const int32_t *values, size_t count) {
     size_t n = fuzz_chance(f, 10) ? fuzz_len(f, count) : count;
