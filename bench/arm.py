@@ -4,9 +4,13 @@ How instructions are counted: mcutrain_host/instructions.py.
 
 A kernel's instructions per MAC are (call - overhead) / (MACs - 1), the overhead being the same
 kernel, through the same Python call, on a 1-MAC shape: argument passing, buffer and parameter
-checks and one output. MACs are the taps that read inside the input (padded taps cost nothing);
-for the training step, the whole step as the device package runs it (mcutrain.bench's settings: ZO mode mix
-with 10 queries on every weighted layer, FQT on the last two; the second step).
+checks and one output. For add, a "MAC" is an element. The "scratch" rows give conv2d a scratch
+for all its weights widened (qnn.h), which the Cortex-M0 widens and the other cores ignore, and
+add one for its tables, which every core builds (their 512 requantizations count as overhead).
+MACs are the taps that read inside the input (padded taps cost nothing); for the training step,
+the whole step as the device package runs it (mcutrain.bench's settings: ZO mode mix with 10
+queries on every weighted layer, FQT on the last two; the second step), the model and trainer
+taking the kernels' scratch as they do on any board.
 """
 
 import subprocess
@@ -18,7 +22,8 @@ from kernels import Spec, conv, requant, s8, s32
 from mcutrain_host import instructions, kernel_calls
 from mcutrain_host.board import deploy, qemu
 
-TINY = Path(__file__).resolve().parents[1] / "models" / "tiny.mcut"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+TINY, SMALL = MODELS / "tiny.mcut", MODELS / "small.mcut"
 BOARDS = instructions.PER_TICK
 
 
@@ -29,6 +34,11 @@ def fully_connected(op, in_n, out_n):
     if op == "fc_weight_grad":
         return Spec(op, [1, in_n, out_n, -3], in_n * out_n, lambda p: [s32(p[2] * p[1]), s8(p[1]), s8(p[2])])
     return Spec(op, [1, in_n, out_n], in_n * out_n, lambda p: [s32(p[1]), s8(p[2] * p[1]), s8(p[2])])
+
+
+def add(count):
+    return Spec("add", [count, -3, 1 << 30, -1, 5, 1 << 30, -1, 20, 0, 1 << 30, -19, -128, 127], count,
+                lambda p: [s8(p[0]), s8(p[0]), s8(p[0])], shape=str(count))
 
 
 def taps(out_n, stride, pad, k, size):
@@ -61,6 +71,7 @@ PAIRS = [
     pair("conv2d_input_grad", (14, 14, 8), (14, 14, 16), 3, 1, 1),
     pair("depthwise_weight_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
     pair("depthwise_input_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
+    (add(14 * 14 * 16), add(1)),
 ]
 
 BOARD_SCRIPT = kernel_calls.READER + instructions.SYSTICK + r'''
@@ -78,13 +89,29 @@ x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
 m.infer(x)
 print("infer", ticks(m.infer, x))
 '''
-# mcutrain.bench's methods, each timed on a fresh board by mcutrain_host.instructions.
+# mcutrain.bench's methods, each timed on a fresh board by mcutrain_host.instructions; ZO also
+# without the kernels' scratch (docs/memory.md), and small's ZO-WP step, the slowest of the study.
 STEPS = [("step zo-mix", {"method": "zo", "mode": "mix"}), ("step fqt", {"method": "fqt", "mode": "mix"})]
+NO_SCRATCH = STEPS[:1]
+SMALL_STEPS = [("step zo-wp", {"method": "zo", "mode": "wp"})]
+
+
+def counted(steps, suffix=""):
+    return {name + suffix: step["instructions"] if isinstance(step, dict) else step for name, step in steps.items()}
+
+
+# conv2d with a scratch that holds all its weights widened, and add with one for its tables.
+WITH_SCRATCH = PAIRS[:3] + PAIRS[-1:]
+
+
+def with_scratch(call):
+    op, args = call
+    return op, [*args, bytearray(4 + (2048 if op == "add" else 4 * len(args[2])))]
 
 
 def run(board, calls, workdir):
-    """On `board`: SysTick readings of the kernel calls, in order, and {name: instructions} of the
-    model's inference and training steps."""
+    """On `board`: SysTick readings of the kernel calls, in order, and {name: instructions} of
+    tiny's inference and training steps, and of small's."""
     data = Path(workdir) / "calls.bin"
     kernel_calls.write_calls(data, calls)
     tree = deploy.files(qemu.BOARDS[board].arch, TINY) + [(data, "calls.bin")]
@@ -96,13 +123,16 @@ def run(board, calls, workdir):
         q.close()
     kernel = [int(line.split()[1]) for line in lines if line.startswith("call ")]
     model = {"infer": round(int(line.split()[1]) * BOARDS[board]) for line in lines if line.startswith("infer ")}
-    steps = instructions.training_steps(board, TINY, STEPS)
-    return kernel, {**model, **{name: step["instructions"] if isinstance(step, dict) else step
-                                for name, step in steps.items()}}
+    tiny = {**model, **counted(instructions.training_steps(board, TINY, STEPS)),
+            **counted(instructions.training_steps(board, TINY, NO_SCRATCH, scratch=False), ", no scratch")}
+    small = {**counted(instructions.training_steps(board, SMALL, SMALL_STEPS)),
+             **counted(instructions.training_steps(board, SMALL, SMALL_STEPS, scratch=False), ", no scratch")}
+    return kernel, tiny, small
 
 
 def main():
-    calls = [spec.call() for pair in PAIRS for spec in pair]
+    calls = [spec.call() for pair in PAIRS for spec in pair] + [with_scratch(spec.call()) for pair in WITH_SCRATCH
+                                                                 for spec in pair]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for board in BOARDS:
@@ -111,17 +141,19 @@ def main():
     print("its overhead (the same kernel on a 1-MAC shape) and instructions per MAC with the overhead subtracted")
     header = "".join(f" {board + ' call':>14} {'overhead':>8} {'/MAC':>6}" for board in BOARDS)
     print(f"{'kernel':40} {'MACs':>7}{header}")
-    for i, (spec, one) in enumerate(PAIRS):
+    for i, (spec, one) in enumerate(PAIRS + WITH_SCRATCH):
         n, n_one = macs(spec), macs(one)
         row = ""
         for board, ratio in BOARDS.items():
             call, overhead = results[board][0][2 * i] * ratio, results[board][0][2 * i + 1] * ratio
             row += f" {call:14.0f} {overhead:8.0f} {(call - overhead) / (n - n_one):6.2f}"
-        print(f"{spec.label:40} {n:7d}{row}")
+        label = spec.label + (", scratch" if i >= len(PAIRS) else "")
+        print(f"{label:40} {n:7d}{row}")
     print()
-    print(f"tiny (models/tiny.mcut), batch 1: instructions {''.join(f'{b:>14}' for b in BOARDS)}")
-    for name in results["qemu-m0"][1]:
-        print(f"{name:49}{''.join(f'{results[b][1][name]:>14}' for b in BOARDS)}")
+    for i, name in ((1, "tiny"), (2, "small")):
+        print(f"{name} (models/{name}.mcut), batch 1: instructions {''.join(f'{b:>14}' for b in BOARDS)}")
+        for row in results["qemu-m0"][i]:
+            print(f"{row:49}{''.join(f'{results[b][i][row]:>14}' for b in BOARDS)}")
     version = subprocess.run([qemu.QEMU, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"natmods: armv6m on qemu-m0, armv7m on qemu-m3, armv7emsp on qemu-m4; MicroPython 1.25 qemu port; {version}")
 

@@ -1,5 +1,9 @@
 """Parity of qnn.add with the NumPy reference on the virtual board."""
 
+from array import array
+
+import numpy as np
+
 from kernel_cases import CaseMaker
 from parity import assert_parity, run_reference
 
@@ -11,6 +15,26 @@ def add_case(m):
     return ("add", [m.s8(count), m.s8(count), m.s8(count),
                     m.params(count, m.zero_point(), a_mult, a_shift, m.zero_point(), b_mult, b_shift,
                              m.choice([0, 20, m.dim(0, 20)]), m.zero_point(), out_mult, out_shift, act_min, act_max)])
+
+
+def unclamped_add_case(rng, left_shift):
+    """a' alone, seen whole: a takes all 256 values, b sits on its zero point, and the output
+    requantization is the identity (x << 1 times 2^30 / 2^31); a's multiplier is drawn across
+    [0, 2^31) and its right shift is the smallest that keeps every a' inside int8, where no clamp
+    hides a wrong low bit of the rescaling (left shifts from 15 take two 32-bit products)."""
+    from mcutrain.reference.requant import requantize
+    a_zp, b_zp = int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
+    a_mult = int(rng.integers(0, 1 << 31)) >> int(rng.integers(0, 8))
+    d = (np.arange(-128, 128) - a_zp) << left_shift
+    a_shift = next(-e for e in range(32) if np.abs(requantize(d, a_mult, -e)).max() <= 127)
+    return ("add", [bytearray(256), bytearray(np.arange(-128, 128, dtype=np.int8).tobytes()), bytearray([b_zp & 0xFF] * 256),
+                    array("i", [256, a_zp, a_mult, a_shift, b_zp, (1 << 31) - 1, -1, left_shift, 0, 1 << 30, 1,
+                                -128, 127])])
+
+
+def test_rescaled_inputs_are_exact(board, tmp_path):
+    rng = np.random.default_rng(34)
+    assert_parity(board, tmp_path, [unclamped_add_case(rng, left_shift) for left_shift in range(21) for _ in range(4)])
 
 
 def test_parity(board, tmp_path):

@@ -19,6 +19,7 @@ from kernel_cases import CaseMaker
 from mcutrain_host import kernel_calls
 from mcutrain_host.board import deploy, qemu
 from parity import run_reference
+from test_kernels_add import unclamped_add_case
 from test_kernels_conv2d import conv_case
 import test_kernels_conv_grad
 import test_kernels_fc_grad
@@ -142,6 +143,7 @@ def cases():
                for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
+            + [unclamped_add_case(m.rng, left_shift) for left_shift in range(21)]
             + [rounding_edge_case(), wide_stride_case(m)])
 
 

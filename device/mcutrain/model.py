@@ -20,14 +20,26 @@ from mcutrain import model_file
 from mcutrain.backend import kernels
 from mcutrain.model_file import ModelError
 
+# Output pixels of a call (its batch included) from which a conv2d or fully connected layer gets
+# the scratch: widening its weights costs a few instructions a weight, and saves 3 a tap of four
+# channels per pixel (qnn.h).
+WIDEN_MIN_PIXELS = 8
+# Elements of a call from which add gets it: its tables cost 512 requantizations, and save 2 an element.
+ADD_TABLES_MIN_ELEMENTS = 512
+# A scratch smaller than this serves no kernel: four channels of a 1x1 convolution's widened
+# weights over 4 input channels take 64 bytes.
+SCRATCH_MIN = 64
+
 
 class Layer:
-    """A layer: its kernel, tensors (weight, bias, multiplier, shift) and parameter block."""
+    """A layer: its kernel, tensors (weight, bias, multiplier, shift) and parameter block, and
+    the kernel's scratch where it has one (Model.take_scratch)."""
 
     weight = bias = multiplier = shift = None
 
     def __init__(self, index, record, description):
         self.index, self.record = index, record
+        self.scratch = None  # in the instance's dict from the start: added later, the dict would grow
         self.inputs, self.output = record.inputs, index + 1
         self.op = model_file.OP_NAMES[record.op]
         self.kernel = getattr(kernels, self.op)
@@ -40,8 +52,20 @@ class Layer:
         self.params[0] = batch
 
     def run(self, acts):
-        self.kernel(acts[self.output], acts[self.inputs[0]], self.weight, self.bias, self.multiplier, self.shift,
-                    self.params)
+        if self.scratch is None:
+            self.kernel(acts[self.output], acts[self.inputs[0]], self.weight, self.bias, self.multiplier,
+                        self.shift, self.params)
+        else:
+            self.kernel(acts[self.output], acts[self.inputs[0]], self.weight, self.bias, self.multiplier,
+                        self.shift, self.params, self.scratch)
+
+    def scratch_bytes(self, batch):
+        """Scratch bytes that let this layer's kernel widen all its weights at once (qnn.h), or 0
+        where it has no use for any at this batch (depthwise and pooling kernels have none)."""
+        if self.op not in ("conv2d", "fully_connected"):
+            return 0
+        h, w, _ = self.record.shape
+        return kernels.SCRATCH_PER_WEIGHT * len(self.weight) if batch * h * w >= WIDEN_MIN_PIXELS else 0
 
 
 class Convolution(Layer):
@@ -98,8 +122,16 @@ class Add(Layer):
     def set_batch(self, batch):
         self.params[0] = batch * self.elements
 
+    def scratch_bytes(self, batch):
+        """Scratch bytes for add's tables of its inputs' rescaling (qnn.h: from the scratch's first
+        word boundary), where they pay."""
+        return kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH and batch * self.elements >= ADD_TABLES_MIN_ELEMENTS else 0
+
     def run(self, acts):
-        self.kernel(acts[self.output], acts[self.inputs[0]], acts[self.inputs[1]], self.params)
+        if self.scratch is None:
+            self.kernel(acts[self.output], acts[self.inputs[0]], acts[self.inputs[1]], self.params)
+        else:
+            self.kernel(acts[self.output], acts[self.inputs[0]], acts[self.inputs[1]], self.params, self.scratch)
 
 
 LAYERS = {model_file.CONV2D: Convolution, model_file.DEPTHWISE_CONV2D: Convolution,
@@ -139,18 +171,62 @@ class Model:
         self.classes = elements(description.layers[-1].shape)
         self.batch = 0
         self.arena, self.arena_given, self.planned = None, False, 0
-        self.arena_view = None
+        self.arena_view = self.scratch = None
 
     def plan(self, batch=1):
-        """Plans inference alone for `batch` samples (mcutrain.plan)."""
+        """Plans inference alone for `batch` samples (mcutrain.plan), then takes the kernels'
+        scratch from what the heap has left."""
         from mcutrain.plan import Plan
 
         self.use(Plan(self, batch))
+        self.take_scratch()
+
+    def take_scratch(self, keep=0):
+        """Gives the layers whose kernels gain from one a scratch (qnn.h: the Cortex-M0 widens
+        weights in it, add tabulates its inputs there): as many bytes as the largest use, or half
+        the free heap less the `keep` bytes the caller still needs, the fewer, halved until a free
+        block holds it. Taken after everything else a plan needs and dropped before a plan is
+        placed, it never costs a plan its room; it only speeds the kernels up."""
+        self.drop_scratch()
+        uses = [layer.scratch_bytes(self.batch) for layer in self.layers]
+        wanted = max(uses)
+        if wanted and hasattr(gc, "mem_free"):
+            gc.collect()
+            wanted = min(wanted, (gc.mem_free() - keep) // 2)
+        # add's tables, 2 KB past a word boundary, are worth more than any conv2d's widening: a
+        # smaller scratch is tried only once they fail.
+        tables = kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH + 3 in uses else SCRATCH_MIN
+        # The caller's bytes are taken aside first, so that the scratch leaves them a hole. Where
+        # the free bytes are in pieces, a smaller scratch: conv2d and fully_connected then widen
+        # fewer channels at a time.
+        try:
+            aside = bytearray(keep)
+        except MemoryError:
+            return
+        while self.scratch is None and wanted >= SCRATCH_MIN:
+            try:
+                self.scratch = bytearray(wanted)
+            except MemoryError:
+                wanted = tables if wanted > tables > wanted // 2 else wanted // 2
+        aside = None
+        if self.scratch is None:
+            return
+        for layer in self.layers:
+            if layer.scratch_bytes(self.batch):
+                layer.scratch = self.scratch
+
+    def drop_scratch(self):
+        """Gives the kernels' scratch back to the heap."""
+        self.scratch = None
+        for layer in self.layers:
+            layer.scratch = None
 
     def use(self, plan, arena=None):
         """Places a plan in one arena: `arena` if given (a bytearray the caller keeps, used by
         every later plan), else the current one if large enough, else a new one. Activations are
-        then views of it, and plan buffers views by self.view."""
+        then views of it, and plan buffers views by self.view. The kernels' scratch goes first:
+        take_scratch gives it again from what is left."""
+        self.drop_scratch()
         size = plan.place()
         if arena is not None:
             self.arena, self.arena_given = arena, True
@@ -202,7 +278,9 @@ class Model:
         self.arena = bytearray(size)
 
     def release(self):
-        """Gives the arena back to the heap, unless the caller gave it; its views must be dropped."""
+        """Gives the arena back to the heap, unless the caller gave it; its views must be dropped.
+        The kernels' scratch goes too."""
+        self.drop_scratch()
         if not self.arena_given:
             self.acts = self.stage_acts = self.arena = self.arena_view = None
             gc.collect()
@@ -287,13 +365,15 @@ class Model:
 
     def memory(self):
         """Bytes held in RAM: weights (the tensors not read in place), params (parameter blocks),
-        arena (activations and a trainer's planned buffers), their total; planned, the bytes of
-        the arena the plan uses; and flash, the weights read in place from flash."""
+        arena (activations and a trainer's planned buffers), scratch (the kernels'), their total;
+        planned, the bytes of the arena the plan uses; and flash, the weights read in place from
+        flash."""
         tensors = [t for layer in self.description.layers for t in layer.tensors]
         flash = sum(nbytes(t) for t in tensors if in_flash(t))
         weights = sum(nbytes(t) for t in tensors) - flash
         params = sum(nbytes(layer.params) for layer in self.layers)
         arena = len(self.arena) if self.arena is not None else 0
+        scratch = len(self.scratch) if self.scratch is not None else 0
         return {"weights": weights, "flash": flash, "params": params, "arena": arena, "planned": self.planned,
-                "total": weights + params + arena}
+                "scratch": scratch, "total": weights + params + arena + scratch}
 

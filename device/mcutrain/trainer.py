@@ -134,8 +134,10 @@ class Trainer:
     def _plan_as_set(self):
         self._check()
         top, layers = self._split(self._trainable())
-        # Drop the old plan's objects first: on a board the old and the new plan may not fit together.
+        # Drop the old plan's objects first, and the kernels' scratch (taken again last): on a board
+        # the old and the new plan may not fit together.
         self.zo_layers = self.loss = self.fqt = None
+        self.model.drop_scratch()
         gc.collect()
         _load_modules(top, layers)
         self.model.writable(top + layers)
@@ -208,6 +210,9 @@ class Trainer:
             layer.bind(self.model)
         self.schedule = schedule.SCHEDULES[self.schedule_name]
         spare = None
+        self.model.take_scratch(_callers_bytes(self.batch, self.model))
+        if self.model.scratch is not None:
+            self.plan_choice += " (the kernels' scratch: %d bytes)" % len(self.model.scratch)
 
     def _build(self, top, layers):
         """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""

@@ -12,11 +12,15 @@ Buffer = bytearray | bytes | memoryview | array
 
 SCRATCH_PER_WEIGHT: int
 """Bytes of scratch a weight takes widened: 4 on the Cortex-M0 (armv6m), 0 where no loop widens."""
+ADD_SCRATCH: int
+"""Bytes of scratch in which add tabulates its inputs' rescaling (2048; 0 in the reference, which needs none)."""
 
 
-def add(out: Buffer, a: Buffer, b: Buffer, params: array) -> int:
+def add(out: Buffer, a: Buffer, b: Buffer, params: array, scratch: Buffer | None = None) -> int:
     """TFLite's int8 add: a' = requant((a - a_zp) << left_shift, a_multiplier, a_shift), b' alike, out =
-    clamp(requant(sat32(a' + b'), out_multiplier, out_shift) + out_zp).
+    clamp(requant(sat32(a' + b'), out_multiplier, out_shift) + out_zp). scratch: writable work space;
+    with ADD_SCRATCH bytes (past a word boundary) the kernel tabulates a' and b' for their 256 values
+    and looks them up, which pays from about 256 elements; the result is the same without it.
     """
 
 def argmax(out: Buffer, x: Buffer, params: array) -> int:

@@ -59,6 +59,8 @@ try:
     m = model.load("/rom/model.mcut")
     x, y = bytes((i * 37) & 0xFF for i in range(m.input_size)), bytes([3])
     t = Trainer(m, **{settings!r})
+    if not {scratch!r}:
+        m.drop_scratch()
     t.step(x, y)  # the first step, as mcutrain.bench's, is left out
     counted = instructions(t.step, x, y)
     gc.collect()
@@ -68,11 +70,12 @@ except Exception as e:  # a plan that does not fit the board: say so
 '''
 
 
-def training_steps(board, model, methods):
+def training_steps(board, model, methods, scratch=True):
     """{name: {instructions of one training step at batch 1, heap in use after it}, or the
     error's name (a str)} on `board` for each (name, Trainer settings) of `methods`, each on a
     freshly booted board (after another plan, a heap's fragments could refuse one that fits),
-    with the package, natmod and model in ROMFS."""
+    with the package, natmod and model in ROMFS. scratch=False drops the kernels' scratch the
+    trainer took (Model.drop_scratch): the same steps, without it."""
     found = {}
     with tempfile.TemporaryDirectory() as tmp:
         image = qemu.deploy_image(board, model, Path(tmp) / "steps.romfs")
@@ -81,7 +84,7 @@ def training_steps(board, model, methods):
             for name, settings in methods:
                 if found:
                     q.restart()
-                kind, *values = q.exec(STEP.format(settings=settings), timeout=900).decode().split()
+                kind, *values = q.exec(STEP.format(settings=settings, scratch=scratch), timeout=900).decode().split()
                 found[name] = ({"instructions": int(values[0]), "heap": int(values[1])}
                                if kind == "step" else values[0])
         finally:

@@ -1,6 +1,14 @@
-#include "qnn.h"
+#include "mac.h"
 
-int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params) {
+#define BLOCK 32  // sums requantized by one call of the output loop
+
+// Each input's rescaling of its 256 values, looked up where the scratch holds both tables.
+static int32_t *tables(qnn_s8_t scratch) {
+    size_t skip = scratch.n ? (4 - (uintptr_t)scratch.p % 4) % 4 : 0;  // to a word boundary
+    return scratch.n >= skip + QNN_ADD_SCRATCH ? (int32_t *)(void *)(scratch.p + skip) : NULL;
+}
+
+int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch) {
     if (params.n != QNN_ADD_NPARAMS) {
         return QNN_ERR_PARAMS;
     }
@@ -21,12 +29,30 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params) {
     }
     // Both inputs move to a common finer scale (the left shift keeps their precision: at most
     // 255 * 2^20, well inside int32), are added there, and the sum is rescaled to the output.
-    int32_t scale = (int32_t)1 << left_shift;
-    for (int32_t i = 0; i < count; i++) {
-        int64_t sum = (int64_t)qnn_requantize(((int32_t)a.p[i] - a_zp) * scale, a_mult, a_shift)
-                      + qnn_requantize(((int32_t)b.p[i] - b_zp) * scale, b_mult, b_shift);
-        sum = sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : sum);
-        out.p[i] = qnn_output_s8((int32_t)sum, out_mult, out_shift, out_zp, act_min, act_max);
+    int32_t *table = tables(scratch);
+    if (table) {
+        for (int32_t v = -128; v < 128; v++) {
+            table[v + 128] = qnn_requantize_shifted(v - a_zp, left_shift, a_mult, a_shift);
+            table[v + 384] = qnn_requantize_shifted(v - b_zp, left_shift, b_mult, b_shift);
+        }
+    }
+    // The sums a block at a time through the cores' output loop, which takes a multiplier and a
+    // shift per output: the same ones BLOCK times.
+    uint32_t sums[BLOCK];
+    int32_t mult[BLOCK], shift[BLOCK];
+    for (int j = 0; j < BLOCK; j++) {
+        mult[j] = out_mult, shift[j] = out_shift;
+    }
+    for (int32_t first = 0; first < count; first += BLOCK) {
+        int n = count - first < BLOCK ? (int)(count - first) : BLOCK;
+        const int8_t *x = a.p + first, *y = b.p + first;
+        for (int j = 0; j < n; j++) {
+            int64_t sum = table ? (int64_t)table[x[j] + 128] + table[y[j] + 384]
+                                : (int64_t)qnn_requantize_shifted(x[j] - a_zp, left_shift, a_mult, a_shift)
+                                  + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
+            sums[j] = (uint32_t)(int32_t)(sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : sum));
+        }
+        qnn_outputs(out.p + first, sums, mult, shift, n, out_zp, act_min, act_max);
     }
     return QNN_OK;
 }

@@ -390,14 +390,27 @@ static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, 
 #endif
 
 #if QNN_SCRATCH_PER_WEIGHT
+// A pass over the pixels beyond the first costs each pixel its window and call overheads, about
+// 128 instructions, and saves 3 a tap of each group of four channels it widens, less the copy's
+// share (a few instructions a weight, over few pixels where the scratch is short): a pass of
+// fewer channels times taps than this does not pay (measured on small's 4x4x64>128 pointwise).
+#define WIDE_PASS_MIN 512
+
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
     size_t skip = scratch.n ? (4 - (uintptr_t)scratch.p % 4) % 4 : 0;  // to a word boundary
     size_t groups = scratch.n > skip ? (scratch.n - skip) / 4 / filter_step / 4 : 0;
     if (out_c < 4 || groups == 0) {
         return 0;
     }
+    if (groups >= (size_t)out_c / 4) {
+        *wide = (int32_t *)(void *)(scratch.p + skip);
+        return out_c;
+    }
+    if (groups * 4 * filter_step < WIDE_PASS_MIN) {
+        return 0;
+    }
     *wide = (int32_t *)(void *)(scratch.p + skip);
-    return groups >= (size_t)out_c / 4 ? out_c : (int32_t)groups * 4;
+    return (int32_t)groups * 4;
 }
 
 void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
@@ -627,19 +640,24 @@ __asm__(
 #endif
 
 #if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
-static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
-    const int32_t bounds[3] = {m->act_min - m->out_zp, m->act_max - m->out_zp, m->out_zp};
-    qnn_outputs_arm(out, acc, m->multiplier + c, m->shift + c, n, bounds);
+void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                 int32_t out_zp, int32_t act_min, int32_t act_max) {
+    const int32_t bounds[3] = {act_min - out_zp, act_max - out_zp, out_zp};
+    qnn_outputs_arm(out, acc, multiplier, shift, n, bounds);
 }
 #else
-// out[j] for j < n: output channel c + j's requantized sum.
-static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
+void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                 int32_t out_zp, int32_t act_min, int32_t act_max) {
     for (int j = 0; j < n; j++) {
-        out[j] = qnn_output_s8((int32_t)acc[j], m->multiplier[c + j], m->shift[c + j], m->out_zp, m->act_min,
-                               m->act_max);
+        out[j] = qnn_output_s8((int32_t)acc[j], multiplier[j], shift[j], out_zp, act_min, act_max);
     }
 }
 #endif
+
+// out[j] for j < n: output channel c + j's requantized sum.
+static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
+    qnn_outputs(out, acc, m->multiplier + c, m->shift + c, n, m->out_zp, m->act_min, m->act_max);
+}
 
 // The sums of up to this many output channels are requantized in one write_outputs call: an
 // assembly output loop's fixed cost, paid per group of four, outweighed its gain on ReLU layers,

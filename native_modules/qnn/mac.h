@@ -26,6 +26,11 @@ typedef struct {
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 
+// out[j] = qnn_output_s8(acc[j], multiplier[j], shift[j], out_zp, act_min, act_max) for j < n >= 1:
+// the output loop of each core (in assembly on the Cortex-M cores).
+void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                 int32_t out_zp, int32_t act_min, int32_t act_max);
+
 // Widening, where QNN_SCRATCH_PER_WEIGHT > 0: how many output channels a pass over the pixels
 // makes with widened weights (a multiple of four, or out_c), and where in scratch they go
 // (*wide, word-aligned); 0 where the scratch holds fewer than four channels' weights.

@@ -30,6 +30,9 @@ typedef struct { int32_t *p; size_t n; } qnn_s32_t;
 // the specification). multiplier in [0, 2^31), shift in [-31, 30], positive shift is a left shift.
 int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_t n);
+// qnn_requantize(d << left_shift, multiplier, shift) for |d| <= 255 (int8 less a zero point) and
+// left_shift in [0, 20] (add's inputs): at left shifts of 15 and more, from two 32-bit products.
+int32_t qnn_requantize_shifted(int32_t d, int32_t left_shift, int32_t multiplier, int32_t shift);
 
 // The output step of every requantizing op: requantize, add the zero point, clamp to
 // [act_min, act_max]. Clamping before the add, to bounds moved by -out_zp, gives the same result
@@ -94,8 +97,12 @@ int qnn_global_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
 
 // Elementwise add of two int8 tensors (TFLite). params: [count, a_zp, a_multiplier, a_shift,
 // b_zp, b_multiplier, b_shift, left_shift, out_zp, out_multiplier, out_shift, act_min, act_max]
+// scratch (n = 0 for none): with QNN_ADD_SCRATCH bytes from its first word boundary, the kernel
+// tabulates each input's rescaling for its 256 values, 512 requantizations, and looks them up
+// instead of two requantizations an element: it pays from about 256 elements.
 #define QNN_ADD_NPARAMS 13
-int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params);
+#define QNN_ADD_SCRATCH 2048
+int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch);
 
 // int32 accumulators to int8, channel i % channels. params: [count, channels, out_zp, act_min, act_max]
 #define QNN_REQUANTIZE_NPARAMS 5

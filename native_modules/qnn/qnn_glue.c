@@ -89,9 +89,9 @@ static qnn_cs32_t in_s32(mp_obj_t obj, const char *what) {
 
 // ---- Forward ops ----
 
-// The optional scratch of fully_connected and conv2d (qnn.h): none when not given.
-static qnn_s8_t scratch_arg(size_t n_args, const mp_obj_t *args) {
-    return n_args > 7 ? out_s8(args[7], "scratch") : (qnn_s8_t){NULL, 0};
+// The optional scratch of fully_connected, conv2d and add (qnn.h), argument i: none when not given.
+static qnn_s8_t scratch_arg(size_t n_args, const mp_obj_t *args, size_t i) {
+    return n_args > i ? out_s8(args[i], "scratch") : (qnn_s8_t){NULL, 0};
 }
 
 // fully_connected(out, x, w, bias, multiplier, shift, params[, scratch])
@@ -99,7 +99,7 @@ static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
     return check("fully_connected", qnn_fully_connected_s8(
         out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
         in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
-        scratch_arg(n_args, args)));
+        scratch_arg(n_args, args, 7)));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 8, fully_connected);
 
@@ -108,7 +108,7 @@ static mp_obj_t conv2d(size_t n_args, const mp_obj_t *args) {
     return check("conv2d", qnn_conv2d_s8(
         out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
         in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
-        scratch_arg(n_args, args)));
+        scratch_arg(n_args, args, 7)));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_obj, 7, 8, conv2d);
 
@@ -145,13 +145,12 @@ static mp_obj_t global_avg_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(global_avg_pool_obj, global_avg_pool);
 
-// add(out, a, b, params)
+// add(out, a, b, params[, scratch])
 static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     return check("add", qnn_add_s8(out_s8(args[0], "out"), in_s8(args[1], "a"), in_s8(args[2], "b"),
-        in_s32(args[3], "params")));
+        in_s32(args[3], "params"), scratch_arg(n_args, args, 4)));
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 4, add);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 5, add);
 
 // requantize(out, acc, multiplier, shift, params)
 static mp_obj_t requantize(size_t n_args, const mp_obj_t *args) {
@@ -476,6 +475,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     MP_DYNRUNTIME_INIT_ENTRY
     QNN_FUNCTIONS(STORE_GLOBAL)
     mp_store_global(MP_QSTR_SCRATCH_PER_WEIGHT, MP_OBJ_NEW_SMALL_INT(QNN_SCRATCH_PER_WEIGHT));
+    mp_store_global(MP_QSTR_ADD_SCRATCH, MP_OBJ_NEW_SMALL_INT(QNN_ADD_SCRATCH));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -487,6 +487,7 @@ static const mp_rom_map_elem_t qnn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_qnn)},
     QNN_FUNCTIONS(GLOBAL_ENTRY)
     {MP_ROM_QSTR(MP_QSTR_SCRATCH_PER_WEIGHT), MP_ROM_INT(QNN_SCRATCH_PER_WEIGHT)},
+    {MP_ROM_QSTR(MP_QSTR_ADD_SCRATCH), MP_ROM_INT(QNN_ADD_SCRATCH)},
 };
 static MP_DEFINE_CONST_DICT(qnn_globals, qnn_globals_table);
 

@@ -5,8 +5,9 @@ first, then inputs, then an int32 parameter block; it raises ValueError with the
 message for bad input.
 """
 
-# The Cortex-M0's widened-weight loop (qnn.h); the reference has none.
-SCRATCH_PER_WEIGHT = 0
+# Scratch the kernels use (qnn.h): the Cortex-M0's widened weights, add's tables. The reference
+# needs none (it tabulates add's inputs in NumPy), so that a plan on CPython is the plan without.
+SCRATCH_PER_WEIGHT = ADD_SCRATCH = 0
 # Forward ops
 from mcutrain.reference.fully_connected import fully_connected
 from mcutrain.reference.conv2d import conv2d, depthwise_conv2d

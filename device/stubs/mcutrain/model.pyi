@@ -14,7 +14,16 @@ class Model:
     classes: int
 
     def plan(self, batch: int = 1) -> None:
-        """Plans inference alone for `batch` samples, in one arena allocated once."""
+        """Plans inference alone for `batch` samples, in one arena allocated once, then takes the
+        kernels' scratch from what the heap has left (take_scratch)."""
+
+    def take_scratch(self, keep: int = 0) -> None:
+        """Gives the kernels that gain from one a scratch (the Cortex-M0 widens weights in it, add
+        tabulates its inputs there): what the largest use needs, or half the free heap less `keep`
+        bytes, the fewer. A plan and a trainer take it themselves; results never depend on it."""
+
+    def drop_scratch(self) -> None:
+        """Gives the kernels' scratch back to the heap: the same results, slower."""
 
     def infer(self, x: Buffer) -> memoryview:
         """Logits (int8, batch x classes, in the arena) of x (int8, batch x input, NHWC)."""
@@ -30,5 +39,5 @@ class Model:
         """Tensor t's buffer in the arena (t = 0: the last input given to infer)."""
 
     def memory(self) -> dict[str, int]:
-        """Bytes held in RAM: weights, params, arena, total; planned (the arena the plan uses);
-        flash (the weights read in place from flash)."""
+        """Bytes held in RAM: weights, params, arena, scratch (the kernels'), total; planned (the
+        arena the plan uses); flash (the weights read in place from flash)."""

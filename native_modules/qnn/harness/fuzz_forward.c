@@ -7,18 +7,26 @@
 
 typedef int (*scratch_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs8_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_s8_t);
 
-// Runs a kernel that takes a scratch with one, and where that succeeds, again without: the
-// outputs must agree (the widened loop is the plain one's arithmetic).
+// A second output buffer like out, for the same call without scratch.
+static qnn_s8_t plain_output(fuzz_t *f, qnn_s8_t out) {
+    return (qnn_s8_t){fuzz_alloc(f, out.n), out.n};
+}
+
+// The call without scratch must succeed too and give the same output: a scratch changes speed only.
+static void expect_same(qnn_s8_t out, qnn_s8_t plain, int plain_status) {
+    if (plain_status != QNN_OK || memcmp(plain.p, out.p, out.n) != 0) {
+        fprintf(stderr, "the scratch changed the output\n");
+        abort();
+    }
+}
+
+// Runs a kernel that takes a scratch with one, and where that succeeds, again without.
 static int call_with_scratch(fuzz_t *f, scratch_kernel_t kernel, qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w,
                              qnn_cs32_t bias, qnn_cs32_t mult, qnn_cs32_t shift, qnn_cs32_t params) {
     int status = kernel(out, x, w, bias, mult, shift, params, fuzz_scratch(f, w.n));
     if (status == QNN_OK) {
-        qnn_s8_t plain = {fuzz_alloc(f, out.n), out.n};
-        if (kernel(plain, x, w, bias, mult, shift, params, (qnn_s8_t){NULL, 0}) != QNN_OK
-            || memcmp(plain.p, out.p, out.n) != 0) {
-            fprintf(stderr, "the scratch changed the output\n");
-            abort();
-        }
+        qnn_s8_t plain = plain_output(f, out);
+        expect_same(out, plain, kernel(plain, x, w, bias, mult, shift, params, (qnn_s8_t){NULL, 0}));
     }
     return status;
 }
@@ -112,7 +120,13 @@ void fuzz_global_avg_pool(fuzz_t *f) {
 int call_add(fuzz_t *f, const int32_t *p) {
     qnn_s8_t out = fuzz_s8(f, (size_t)p[0]);
     qnn_cs8_t a = fuzz_cs8(f, (size_t)p[0]), b = fuzz_cs8(f, (size_t)p[0]);
-    return qnn_add_s8(out, a, b, fuzz_params(f, p, QNN_ADD_NPARAMS));
+    qnn_cs32_t params = fuzz_params(f, p, QNN_ADD_NPARAMS);
+    int status = qnn_add_s8(out, a, b, params, fuzz_scratch(f, QNN_ADD_SCRATCH / 4));
+    if (status == QNN_OK) {
+        qnn_s8_t plain = plain_output(f, out);
+        expect_same(out, plain, qnn_add_s8(plain, a, b, params, (qnn_s8_t){NULL, 0}));
+    }
+    return status;
 }
 
 void fuzz_add(fuzz_t *f) {

@@ -110,8 +110,8 @@ static inline qnn_cs32_t fuzz_shifts(fuzz_t *f, size_t right) {
     return (qnn_cs32_t){s.p, s.n};
 }
 
-// A scratch of any length for `weights` weights (none, too short for four channels' widened
-// weights, enough for some or all of them), at any alignment.
+// A scratch of any length up to about 5 bytes a weight (none, too short for four channels'
+// widened weights or add's tables, enough for some channels or for all), at any alignment.
 static inline qnn_s8_t fuzz_scratch(fuzz_t *f, size_t weights) {
     size_t n = fuzz_chance(f, 20) ? 0 : fuzz_u32(f) % (5 * weights + 8), offset = fuzz_u32(f) % 4;
     int8_t *p = fuzz_alloc(f, n + offset);
