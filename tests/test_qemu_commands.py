@@ -54,13 +54,15 @@ def test_deploy_to_a_serial_board_without_a_filesystem_says_so_and_what_to_do(tm
 
 def test_bench_runs_on_the_emulated_board_in_virtual_microseconds(capsys):
     """Under -icount a microsecond of the board's timer (boards/qemu/time.py) is 1000 instructions:
-    the bench's FQT step agrees with SysTick's count of an FQT step (mcutrain_host.instructions)."""
+    the bench's FQT step agrees with SysTick's count of an FQT step (mcutrain_host.instructions).
+    Their inputs differ (the bench's pattern, the count's), and with them the sums a ReLU zeroes and
+    the errors FQT skips: a few percent apart, where a wrong clock would be 1.5625 times off or more."""
     assert cli.main(["bench", "--port", "qemu-m0", "--method", "fqt", "--repeat", "2", "--steps", "1"]) == 0
     out = capsys.readouterr().out
     assert "1000 instructions" in out and "conv2d" in out
     step_us = int(re.search(r"^fqt +(\d+)", out, re.M).group(1))
     counted = instructions.training_steps("qemu-m0", TINY, [("fqt", {"method": "fqt"})])["fqt"]["instructions"]
-    assert abs(step_us * 1000 - counted) < 0.02 * counted, (step_us, counted)
+    assert abs(step_us * 1000 - counted) < 0.05 * counted, (step_us, counted)
 
 
 def test_repl_resumes_the_runs_trainer_from_its_flash_then_hands_the_pty_to_mpremote(monkeypatch, tmp_path, capsys):
