@@ -1,7 +1,8 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
 SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops on the Cortex-M0
 (armv6m), over int8 weights and over weights widened into a scratch, and the Cortex-M0's
-requantization from 32-bit products, from the multiplier's halves alone for sums inside int16;
+requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
+and for add's rescaled inputs;
 and those of the gradient kernels' fast path (native_modules/qnn/scatter.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
@@ -19,7 +20,7 @@ from kernel_cases import CaseMaker
 from mcutrain_host import kernel_calls
 from mcutrain_host.board import deploy, qemu
 from parity import run_reference
-from test_kernels_add import unclamped_add_case
+from test_kernels_add import unclamped_add_cases
 from test_kernels_conv2d import conv_case
 import test_kernels_conv_grad
 import test_kernels_fc_grad
@@ -143,7 +144,6 @@ def cases():
                for _ in range(15)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
-            + [unclamped_add_case(m.rng, left_shift) for left_shift in range(21)]
             + [rounding_edge_case(), wide_stride_case(m)])
 
 
@@ -180,4 +180,10 @@ def test_widened_weights_equal_the_reference(tmp_path):
     in several (a scratch with room for some of the channels), with windows cut by padding."""
     m = CaseMaker(78)
     calls = [m.with_scratch(conv_case(m, "conv2d")) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
+    assert_board_equals_reference("qemu-m0", calls, run_on_board(tmp_path, "qemu-m0", calls))
+
+
+def test_adds_rescaling_equals_the_reference(tmp_path):
+    """add's inputs rescaled on the Cortex-M0, from two 32-bit products at left shifts from 15."""
+    calls = unclamped_add_cases(np.random.default_rng(35))
     assert_board_equals_reference("qemu-m0", calls, run_on_board(tmp_path, "qemu-m0", calls))

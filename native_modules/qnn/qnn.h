@@ -31,7 +31,8 @@ typedef struct { int32_t *p; size_t n; } qnn_s32_t;
 int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_t n);
 // qnn_requantize(d << left_shift, multiplier, shift) for |d| <= 255 (int8 less a zero point) and
-// left_shift in [0, 20] (add's inputs): at left shifts of 15 and more, from two 32-bit products.
+// left_shift in [0, 20] (add's inputs): on the Cortex-M0, at left shifts of 15 and more, from two
+// 32-bit products.
 int32_t qnn_requantize_shifted(int32_t d, int32_t left_shift, int32_t multiplier, int32_t shift);
 
 // The output step of every requantizing op: requantize, add the zero point, clamp to

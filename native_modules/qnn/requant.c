@@ -45,15 +45,18 @@ int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
 }
 
 int32_t qnn_requantize_shifted(int32_t d, int32_t left_shift, int32_t multiplier, int32_t shift) {
-    if (left_shift < 15 || shift > 0) {
-        return qnn_requantize(d * ((int32_t)1 << left_shift), multiplier, shift);
+#if defined(__ARM_ARCH_6M__)
+    if (left_shift >= 15 && shift <= 0) {
+        // d * bh * 2^(16 + left_shift) is a whole multiple of 2^31: high_mul's floor splits there,
+        // and neither product leaves int32 (|d * bh| < 2^23, |d * bl| < 2^24). Where a 64-bit
+        // multiply is one instruction, high_mul's is as fast.
+        int32_t bh = multiplier >> 16, bl = multiplier & 0xFFFF;
+        int32_t high = (int32_t)((uint32_t)(d * bh) << (left_shift - 15))
+                       + ((d * bl + ((int32_t)1 << (30 - left_shift))) >> (31 - left_shift));
+        return rounding_divide_by_pot(high, -shift);
     }
-    // d * bh * 2^(16 + left_shift) is a whole multiple of 2^31: high_mul's floor splits there, and
-    // neither product leaves int32 (|d * bh| < 2^23, |d * bl| < 2^24), so no 64-bit multiply.
-    int32_t bh = multiplier >> 16, bl = multiplier & 0xFFFF;
-    int32_t high = (int32_t)((uint32_t)(d * bh) << (left_shift - 15))
-                   + ((d * bl + ((int32_t)1 << (30 - left_shift))) >> (31 - left_shift));
-    return rounding_divide_by_pot(high, -shift);
+#endif
+    return qnn_requantize(d * ((int32_t)1 << left_shift), multiplier, shift);
 }
 
 int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_t n) {

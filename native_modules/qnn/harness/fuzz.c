@@ -12,7 +12,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     long calls = atol(argv[1]);
-    fuzz_t f = {.state = argc > 2 ? strtoull(argv[2], NULL, 10) * 2654435761u + 1 : 1};
+    fuzz_t f = {.state = argc > 2 ? strtoull(argv[2], NULL, 10) * 2654435761u + 1 : 1, .scratch = 1};
     for (int k = 0; k < harness_kernel_count; k++) {
         uint64_t ok = f.ok, rejected = f.rejected;
         long share = calls / harness_kernel_count + (k < calls % harness_kernel_count);

@@ -13,6 +13,7 @@ typedef struct {
     uint64_t calls, ok, rejected;
     int hostile;    // this call may get broken lengths and parameters; the others are valid
     int grad_size;  // element size of gradient tensors, or 0 to pick 1, 2 or 4 at random
+    int scratch;    // the fuzzer's: kernels that take one get a scratch, and a call is checked against one without
     void *owned[16];
     int n_owned;
 } fuzz_t;
@@ -111,8 +112,12 @@ static inline qnn_cs32_t fuzz_shifts(fuzz_t *f, size_t right) {
 }
 
 // A scratch of any length up to about 5 bytes a weight (none, too short for four channels'
-// widened weights or add's tables, enough for some channels or for all), at any alignment.
+// widened weights or add's tables, enough for some channels or for all), at any alignment; none
+// outside the fuzzer (the benchmark times the kernels without).
 static inline qnn_s8_t fuzz_scratch(fuzz_t *f, size_t weights) {
+    if (!f->scratch) {
+        return (qnn_s8_t){NULL, 0};
+    }
     size_t n = fuzz_chance(f, 20) ? 0 : fuzz_u32(f) % (5 * weights + 8), offset = fuzz_u32(f) % 4;
     int8_t *p = fuzz_alloc(f, n + offset);
     return (qnn_s8_t){p + offset, n};
