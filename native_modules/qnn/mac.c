@@ -97,6 +97,18 @@ _Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_r
                && offsetof(qnn_mac_t, w_row) == 24 && offsetof(qnn_mac_t, run) == 28
                && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40, "qnn_mac_t's layout");
 
+// What qnn_mac4_m0 and qnn_mac4w_m0 share. Entry: the four sums into r8-r11, acc's address in lr,
+// m at [sp] and the rows left at [sp, #4], -in_zp in r12, run in r0. Exit (label 9): the sums
+// back to acc.
+#define MAC4_ENTRY \
+    "push {r4, r5, r6, r7, lr}\n" SAVE_HIGH_REGISTERS \
+    "sub sp, #8\n" "str r3, [sp]\n" "ldr r4, [r3, #32]\n" "str r4, [sp, #4]\n" \
+    "mov lr, r0\n" "ldm r0!, {r4, r5, r6, r7}\n" R4_R7_TO_HIGH \
+    "ldr r0, [r3, #40]\n" "negs r0, r0\n" "mov r12, r0\n" "ldr r0, [r3, #28]\n"
+#define MAC4_EXIT \
+    "9:\n" "mov r0, lr\n" HIGH_TO_R4_R7 "stm r0!, {r4, r5, r6, r7}\n" "add sp, #8\n" \
+    RESTORE_HIGH_REGISTERS "pop {r4, r5, r6, r7, pc}\n"
+
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
 // ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
@@ -110,19 +122,7 @@ _Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_r
 void qnn_mac4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m);
 __asm__(
     QNN_ASM_BEGIN(qnn_mac4_m0)
-    "push {r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS
-    "sub sp, #8\n"                // [sp]: m; [sp, #4]: rows left
-    "str r3, [sp]\n"
-    "ldr r4, [r3, #32]\n"
-    "str r4, [sp, #4]\n"
-    "mov lr, r0\n"
-    "ldm r0!, {r4, r5, r6, r7}\n"
-    R4_R7_TO_HIGH
-    "ldr r0, [r3, #40]\n"
-    "negs r0, r0\n"
-    "mov r12, r0\n"               // -in_zp
-    "ldr r0, [r3, #28]\n"         // run
+    MAC4_ENTRY
     "adds r1, r1, r0\n"           // the ends of the first row: input, then channels 0 to 3
     "adds r2, r2, r0\n"
     "ldr r3, [r3, #16]\n"
@@ -162,13 +162,7 @@ __asm__(
     "adds r6, r6, r0\n"
     "ldr r0, [r3, #28]\n"
     "b 2b\n"
-    "9:\n"
-    "mov r0, lr\n"
-    HIGH_TO_R4_R7
-    "stm r0!, {r4, r5, r6, r7}\n"
-    "add sp, #8\n"
-    RESTORE_HIGH_REGISTERS
-    "pop {r4, r5, r6, r7, pc}\n"
+    MAC4_EXIT
     QNN_ASM_END(qnn_mac4_m0));
 
 static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
@@ -184,19 +178,7 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m);
 __asm__(
     QNN_ASM_BEGIN(qnn_mac4w_m0)
-    "push {r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS
-    "sub sp, #8\n"                // [sp]: m; [sp, #4]: rows left
-    "str r3, [sp]\n"
-    "ldr r4, [r3, #32]\n"
-    "str r4, [sp, #4]\n"
-    "mov lr, r0\n"
-    "ldm r0!, {r4, r5, r6, r7}\n"
-    R4_R7_TO_HIGH
-    "ldr r0, [r3, #40]\n"
-    "negs r0, r0\n"
-    "mov r12, r0\n"               // -in_zp
-    "ldr r0, [r3, #28]\n"         // run
+    MAC4_ENTRY
     "2:\n"
     "adds r1, r1, r0\n"           // the end of the row's input
     "negs r3, r0\n"
@@ -229,13 +211,7 @@ __asm__(
     "adds r2, r2, r0\n"           // and its weights': w_row - run taps of 16 bytes on
     "movs r0, r4\n"
     "b 2b\n"
-    "9:\n"
-    "mov r0, lr\n"
-    HIGH_TO_R4_R7
-    "stm r0!, {r4, r5, r6, r7}\n"
-    "add sp, #8\n"
-    RESTORE_HIGH_REGISTERS
-    "pop {r4, r5, r6, r7, pc}\n"
+    MAC4_EXIT
     QNN_ASM_END(qnn_mac4w_m0));
 
 static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
