@@ -211,8 +211,8 @@ class Model:
         aside = None
         if self.scratch is None:
             return
-        for layer in self.layers:
-            if layer.scratch_bytes(self.batch):
+        for layer, use in zip(self.layers, uses):
+            if use:
                 layer.scratch = self.scratch
 
     def drop_scratch(self):

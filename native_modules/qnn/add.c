@@ -4,8 +4,9 @@
 
 // Each input's rescaling of its 256 values, looked up where the scratch holds both tables.
 static int32_t *tables(qnn_s8_t scratch) {
-    size_t skip = scratch.n ? (4 - (uintptr_t)scratch.p % 4) % 4 : 0;  // to a word boundary
-    return scratch.n >= skip + QNN_ADD_SCRATCH ? (int32_t *)(void *)(scratch.p + skip) : NULL;
+    size_t words;
+    int32_t *table = qnn_scratch_words(scratch, &words);
+    return words >= QNN_ADD_SCRATCH / 4 ? table : NULL;
 }
 
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch) {

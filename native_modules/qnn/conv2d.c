@@ -68,15 +68,9 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
     };
     // Output channels in passes over the pixels, as many at a time as the scratch holds widened.
     int32_t *wide = NULL;
-    int32_t chunk = depthwise ? 0 : qnn_wide_channels(scratch, m.filter_step, out_c, &wide);
-    if (chunk == 0) {
-        chunk = out_c, wide = NULL;
-    }
+    int32_t channels = depthwise ? out_c : qnn_wide_channels(scratch, m.filter_step, out_c, &wide);
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
-        m.c_end = out_c - m.c_begin < chunk ? out_c : m.c_begin + chunk;
-        if (wide) {
-            qnn_widen(wide, w.p, m.filter_step, m.c_begin, m.c_end);
-        }
+        qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
         for (int32_t b = 0; b < batch; b++) {
             for (int32_t oy = 0; oy < out_h; oy++) {

@@ -33,17 +33,11 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
         .filter_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
-    int32_t *wide = NULL;
-    int32_t chunk = qnn_wide_channels(scratch, (size_t)in_n, out_n, &wide);
-    if (chunk == 0) {
-        chunk = out_n, wide = NULL;
-    }
+    int32_t *wide;
+    int32_t channels = qnn_wide_channels(scratch, (size_t)in_n, out_n, &wide);
     m.wide = wide;
     for (m.c_begin = 0; m.c_begin < out_n; m.c_begin = m.c_end) {
-        m.c_end = out_n - m.c_begin < chunk ? out_n : m.c_begin + chunk;
-        if (wide) {
-            qnn_widen(wide, w.p, (size_t)in_n, m.c_begin, m.c_end);
-        }
+        qnn_start_pass(&m, channels, wide, w.p);
         for (int32_t b = 0; b < batch; b++) {
             qnn_mac_pixel(out.p + (size_t)b * out_n, x.p + (size_t)b * in_n, &m);
         }

@@ -171,7 +171,7 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
     }
 }
 
-// The same loop over widened weights (qnn_widen): one LDM loads a tap's four weights, 13
+// The same loop over widened weights (qnn_start_pass): one LDM loads a tap's four weights, 13
 // instructions a tap where the int8 weights take 16. Rows as in qnn_mac4_m0.
 // void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m),
 // m->run >= 1 and m->rows >= 1; x and wide at the window's first row.
@@ -373,23 +373,27 @@ static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, 
 #define WIDE_PASS_MIN 512
 
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
-    size_t skip = scratch.n ? (4 - (uintptr_t)scratch.p % 4) % 4 : 0;  // to a word boundary
-    size_t groups = scratch.n > skip ? (scratch.n - skip) / 4 / filter_step / 4 : 0;
+    size_t words;
+    int32_t *words_at = qnn_scratch_words(scratch, &words);
+    size_t groups = words / filter_step / 4;
+    *wide = NULL;
     if (out_c < 4 || groups == 0) {
-        return 0;
+        return out_c;
     }
     if (groups >= (size_t)out_c / 4) {
-        *wide = (int32_t *)(void *)(scratch.p + skip);
+        *wide = words_at;
         return out_c;
     }
     if (groups * 4 * filter_step < WIDE_PASS_MIN) {
-        return 0;
+        return out_c;
     }
-    *wide = (int32_t *)(void *)(scratch.p + skip);
+    *wide = words_at;
     return (int32_t)groups * 4;
 }
 
-void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
+// wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i] for the whole
+// groups g of four channels in [c_begin, c_end).
+static void widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
     for (int32_t c = c_begin; c + 4 <= c_end; c += 4) {
         const int8_t *w0 = w + (size_t)c * filter_step, *w1 = w0 + filter_step, *w2 = w1 + filter_step;
         const int8_t *w3 = w2 + filter_step;
@@ -400,14 +404,22 @@ void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_beg
 }
 #else
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
-    (void)scratch, (void)filter_step, (void)out_c, (void)wide;
-    return 0;
-}
-
-void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
-    (void)wide, (void)w, (void)filter_step, (void)c_begin, (void)c_end;
+    (void)scratch, (void)filter_step;
+    *wide = NULL;
+    return out_c;
 }
 #endif
+
+void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w) {
+    m->c_end = m->out_c - m->c_begin < channels ? m->out_c : m->c_begin + channels;
+#if QNN_SCRATCH_PER_WEIGHT
+    if (wide) {
+        widen(wide, w, m->filter_step, m->c_begin, m->c_end);
+    }
+#else
+    (void)wide, (void)w;
+#endif
+}
 
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 48 instructions per output where GCC 12

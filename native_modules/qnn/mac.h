@@ -11,7 +11,7 @@
 // depthwise: channel c reads `rows` runs of `run` taps, out_c apart in input and weights alike:
 // run r at x + r * x_row + c and at w + r * w_row + c (filter_step is unused).
 // A pixel call makes output channels [c_begin, c_end). Where `wide` is set, the weights of the
-// whole groups of four among them are also widened (qnn_widen): wide is group c_begin's at the
+// whole groups of four among them are also widened (qnn_start_pass): wide is group c_begin's at the
 // window's first tap, w_row apart a row as in w, 4 int32 a tap.
 typedef struct {
     const int8_t *w;
@@ -31,12 +31,14 @@ void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
                  int32_t out_zp, int32_t act_min, int32_t act_max);
 
-// Widening, where QNN_SCRATCH_PER_WEIGHT > 0: how many output channels a pass over the pixels
-// makes with widened weights (a multiple of four, or out_c), and where in scratch they go
-// (*wide, word-aligned); 0 where the scratch holds fewer than four channels' weights.
+// Output channels in passes over the pixels: how many a pass makes (a multiple of four, or out_c),
+// and *wide, where in the scratch their weights are widened (word-aligned), or NULL where the
+// scratch widens none (too short for four channels' weights, or for a pass that pays; any core
+// without QNN_SCRATCH_PER_WEIGHT): then one pass makes all out_c.
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide);
-// wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i] for the whole
-// groups g of four channels in [c_begin, c_end).
-void qnn_widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end);
+// Starts the pass from m->c_begin: sets m->c_end, and widens the pass's weights (w: the layer's)
+// into wide, if given: wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]
+// for the whole groups g of four channels.
+void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w);
 
 #endif

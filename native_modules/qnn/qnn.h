@@ -58,6 +58,13 @@ static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shif
 // channels, and runs that loop; the result is the same either way, and the scratch's contents
 // afterwards are unspecified. The copy costs a few instructions a weight and saves 3 a tap of four
 // channels per output pixel: it pays from about 8 pixels (a batch of 8 for fully_connected).
+// The scratch's int32 words from its first word boundary: *words of them (0 in an empty one).
+static inline int32_t *qnn_scratch_words(qnn_s8_t scratch, size_t *words) {
+    size_t skip = (4 - (uintptr_t)scratch.p % 4) % 4;
+    *words = scratch.n > skip ? (scratch.n - skip) / 4 : 0;
+    return *words ? (int32_t *)(void *)(scratch.p + skip) : NULL;
+}
+
 #if defined(__ARM_ARCH_6M__) || defined(QNN_WIDEN_WEIGHTS)
 #define QNN_SCRATCH_PER_WEIGHT 4
 #else
