@@ -3,7 +3,8 @@ SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops
 (armv6m), over int8 weights and over weights widened into a scratch, and the Cortex-M0's
 requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
 and for add's rescaled inputs;
-and those of the gradient kernels' fast path (native_modules/qnn/scatter.c).
+and those of the gradient kernels' fast path (native_modules/qnn/scatter.c, and the depthwise
+weight gradient's sums through mac.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
 words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
@@ -133,6 +134,26 @@ def fast_gradient_case(m, op):
     return (op, [m.s32(batch * in_h * in_w * in_c), m.s8(weights), g, m.params(*p)])
 
 
+def depthwise_weight_sums_case(m):
+    """depthwise_weight_grad's fast path with an int8 error and stride 1 along x (conv_grad.c):
+    the forward op's channel sums over the rectangle of outputs each tap reads, over the whole
+    error or a block of its rows, with channels left over from the groups of four."""
+    p = test_kernels_conv_grad.geometry(m, True)
+    while p[10] != 1:
+        p = test_kernels_conv_grad.geometry(m, True)
+    p[3] = p[6] = m.choice([m.dim(1, 9), 16])
+    batch, in_h, in_w, in_c, out_h, out_w = p[:6]
+    first_row, rows = 0, out_h
+    extra = []
+    if m.rng.random() < 0.5:
+        first_row = m.dim(0, out_h - 1)
+        rows = m.dim(1, out_h - first_row)
+        extra = [0, in_c, first_row, rows]
+    g = bytearray(m.rng.integers(-128, 128, batch * rows * out_w * in_c, dtype=np.int8).tobytes())
+    return ("depthwise_weight_grad", [m.s32(p[7] * p[8] * in_c, -1000, 1000), m.s8(batch * in_h * in_w * in_c), g,
+                                      m.params(*p, m.zero_point(), *extra)])
+
+
 def cases():
     m = CaseMaker(77)
     return ([conv_case(m, "conv2d") for _ in range(60)] + [conv_case(m, "depthwise_conv2d") for _ in range(40)]
@@ -142,6 +163,7 @@ def cases():
             + [test_kernels_fc_grad.weight_case(m) for _ in range(30)] + [test_kernels_fc_grad.input_case(m) for _ in range(30)]
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
                for _ in range(15)]
+            + [depthwise_weight_sums_case(m) for _ in range(40)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
             + [rounding_edge_case(), wide_stride_case(m)])

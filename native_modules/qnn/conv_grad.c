@@ -1,6 +1,7 @@
 // conv2d and depthwise_conv2d gradients. Depthwise is conv2d without the sum over channels:
 // weights [k_h, k_w, c] and the gradient's channel equal to the input's.
 #include "gradient.h"
+#include "mac.h"
 
 static int conv_params(qnn_grad_geom_t *s, qnn_cs32_t params, size_t count, int depthwise, qnn_cany_t g) {
     return params.n == count && qnn_grad_geometry(s, params.p, 0) && (!depthwise || s->out_c == s->in_c)
@@ -50,6 +51,34 @@ static void scatter_weight_grad(int32_t *gw, const int8_t *x, qnn_cany_t g, cons
                                       window + (size_t)(ky - ky_lo) * in_row, zp, e, run);
                     }
                 }
+            }
+        }
+    }
+}
+
+// The fast path (gradient.h) of a depthwise weight gradient with an int8 error and a stride of 1
+// along x: tap (ky, kx)'s gradient of channel c sums input channel c times error channel c over
+// the outputs whose tap reads inside the input, a rectangle of them. Read as a depthwise window
+// whose taps are those outputs, input and error stepping one pixel (in_c bytes) a tap alike, that
+// is the forward op's sum (mac.c), each channel's in a register, where scattering error by error
+// loads and stores gw's element at every product.
+static void depthwise_weight_sums(int32_t *gw, const int8_t *x, const int8_t *g, const qnn_grad_geom_t *s,
+                                  int32_t zp, int32_t first_row, int32_t rows) {
+    size_t in_row = (size_t)s->in_w * s->in_c, out_row = (size_t)s->out_w * s->out_c;
+    qnn_mac_t m = {.w_row = out_row, .out_c = s->in_c, .in_zp = zp};
+    for (int32_t ky = 0; ky < s->k_h; ky++) {
+        qnn_grad_run_t ry = within_rows(qnn_grad_tap_run(ky, s->in_h, s->out_h, s->stride_h, s->pad_top),
+                                        s->stride_h, first_row, rows);
+        // A run of two or more fits in the input, so stride * row cannot overflow there.
+        m.x_row = ry.count > 1 ? (size_t)s->stride_h * in_row : 0;
+        for (int32_t kx = 0; kx < s->k_w; kx++, gw += s->in_c) {
+            qnn_grad_run_t rx = qnn_grad_tap_run(kx, s->in_w, s->out_w, 1, s->pad_left);
+            m.rows = ry.count, m.run = (size_t)rx.count;
+            for (int32_t b = 0; ry.count && rx.count && b < s->batch; b++) {
+                size_t y_at = (size_t)b * s->in_h + (size_t)ry.at;
+                size_t g_at = (size_t)b * rows + (size_t)(ry.first - first_row);
+                m.w = g + (g_at * s->out_w + (size_t)rx.first) * s->out_c;
+                qnn_mac_depthwise_sums((uint32_t *)gw, x + (y_at * s->in_w + (size_t)rx.at) * s->in_c, &m, 0, s->in_c);
             }
         }
     }
@@ -129,8 +158,12 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if (qnn_elements(passes, s.k_h, s.k_w, s.in_c) != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)s.batch * (uint64_t)rows * (uint64_t)s.out_w, 255, qnn_grad_max_abs(g))) {
-        scatter_weight_grad(gw.p, x.p, g, &s, params.p[13], first, channels, first_row, rows, depthwise);
+    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)s.batch * (uint64_t)rows * (uint64_t)s.out_w, 255, g)) {
+        if (depthwise && g.size == 1 && s.stride_w == 1) {
+            depthwise_weight_sums(gw.p, x.p, g.p, &s, params.p[13], first_row, rows);
+        } else {
+            scatter_weight_grad(gw.p, x.p, g, &s, params.p[13], first, channels, first_row, rows, depthwise);
+        }
         return QNN_OK;
     }
     ptrdiff_t in_row = (ptrdiff_t)s.in_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;
@@ -177,7 +210,7 @@ static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
         return QNN_ERR_OUTPUT_LEN;
     }
     uint64_t terms = (uint64_t)(depthwise ? 1 : s.out_c) * (uint64_t)s.k_h * (uint64_t)s.k_w;
-    if (qnn_grad_fits(NULL, 0, terms, 128, qnn_grad_max_abs(g))) {
+    if (qnn_grad_fits(NULL, 0, terms, 128, g)) {
         scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);
         return QNN_OK;
     }

@@ -24,7 +24,7 @@ int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if ((uint64_t)rows * (uint64_t)in_n != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, qnn_grad_max_abs(g))) {
+    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, g)) {
         for (int32_t b = 0; b < batch; b++) {
             for (int32_t o = first; o < first + rows; o++) {
                 int32_t e = qnn_grad_at(g, (size_t)b * out_n + o);
@@ -65,7 +65,7 @@ int qnn_fc_input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     if ((uint64_t)batch * (uint64_t)in_n != gx.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    if (qnn_grad_fits(NULL, 0, (uint64_t)out_n, 128, qnn_grad_max_abs(g))) {
+    if (qnn_grad_fits(NULL, 0, (uint64_t)out_n, 128, g)) {
         for (size_t i = 0; i < gx.n; i++) {
             gx.p[i] = 0;
         }

@@ -63,12 +63,10 @@ qnn_grad_run_t qnn_grad_window_run(int32_t i, int32_t k, int32_t out_n, int32_t 
 // partial updates leave many). Those int32 sums wrap, so the path is taken only where no sum can
 // leave int32: then each sum is exact and saturation changes nothing, as in qnn_grad_sum.
 //
-// The largest |g[i]|.
-uint32_t qnn_grad_max_abs(qnn_cany_t g);
-// 1 when |start[i]| + terms * factor * g_max < 2^31 for every i: a result that starts at start
+// 1 when |start[i]| + terms * factor * max |g| < 2^31 for every i: a result that starts at start
 // (n values, none for a result that starts at 0) and adds at most `terms` products, each at most
-// factor * g_max in magnitude, stays within int32.
-int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t factor, uint32_t g_max);
+// factor * |g[j]| in magnitude, stays within int32.
+int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t factor, qnn_cany_t g);
 // dst[i] += (a[i] - zp) * g for i < n.
 void qnn_grad_axpy(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n);
 // dst[i] += (a[i] - zp) * g[at + i] for i < n.

@@ -65,21 +65,25 @@ static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_ste
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-// dw4: acc[j] += sum over the taps t of (x[t * step + j] - zp) * w[t * step + j]: four adjacent
-// depthwise channels, each tap one word of each. SMLABB and SMLATT multiply one lane each (bytes 0
-// and 2, or 1 and 3), wrapping modulo 2^32 like the plain sum.
-static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
-    uint32_t offset = (uint32_t)(-zp) & 0xFFFF;
+// dw4_window: acc[j] += sum over the window's taps of (x - zp) * w for four adjacent depthwise
+// channels j, each tap one word of each, every row in one call with the sums in registers. SMLABB
+// and SMLATT multiply one lane each (bytes 0 and 2, or 1 and 3), wrapping modulo 2^32 like the
+// plain sum. One index i steps input and weights alike, and ends each row: 13 instructions a tap.
+static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    uint32_t offset = (uint32_t)(-m->in_zp) & 0xFFFF;
     offset |= offset << 16;
+    size_t step = (size_t)m->out_c, span = m->run * step;
     uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (size_t t = 0; t < taps; t++, x += step, w += step) {
-        uint32_t xv = load4(x), wv = load4(w);
-        int32_t x02 = __sxtab16(offset, xv), x13 = sxtab16_ror8(offset, xv);
-        int32_t w02 = __sxtb16(wv), w13 = sxtb16_ror8(wv);
-        a0 = (uint32_t)__smlabb(x02, w02, (int32_t)a0);
-        a1 = (uint32_t)__smlabb(x13, w13, (int32_t)a1);
-        a2 = (uint32_t)__smlatt(x02, w02, (int32_t)a2);
-        a3 = (uint32_t)__smlatt(x13, w13, (int32_t)a3);
+    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
+        for (size_t i = 0; i != span; i += step) {
+            uint32_t xv = load4(x + i), wv = load4(w + i);
+            int32_t x02 = __sxtab16(offset, xv), x13 = sxtab16_ror8(offset, xv);
+            int32_t w02 = __sxtb16(wv), w13 = sxtb16_ror8(wv);
+            a0 = (uint32_t)__smlabb(x02, w02, (int32_t)a0);
+            a1 = (uint32_t)__smlabb(x13, w13, (int32_t)a1);
+            a2 = (uint32_t)__smlatt(x02, w02, (int32_t)a2);
+            a3 = (uint32_t)__smlatt(x13, w13, (int32_t)a3);
+        }
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
@@ -320,15 +324,21 @@ static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_ste
 #endif
 
 #if !defined(__ARM_FEATURE_DSP) && !defined(__ARM_ARCH_6M__)
-// dw4 without SIMD: the plain loop over four adjacent channels. Sums in locals, not in acc[]:
-// acc might alias the int8 buffers as far as C knows, which would keep every sum in memory.
-static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, size_t taps, int32_t zp) {
+// dw4_window without SIMD: the plain loop over four adjacent channels, every row of the window.
+// Sums in locals, not in acc[]: acc might alias the int8 buffers as far as C knows, which would
+// keep every sum in memory.
+static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+    size_t step = (size_t)m->out_c;
+    int32_t zp = m->in_zp;
     uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (size_t t = 0; t < taps; t++, x += step, w += step) {
-        a0 += (uint32_t)(((int32_t)x[0] - zp) * (int32_t)w[0]);
-        a1 += (uint32_t)(((int32_t)x[1] - zp) * (int32_t)w[1]);
-        a2 += (uint32_t)(((int32_t)x[2] - zp) * (int32_t)w[2]);
-        a3 += (uint32_t)(((int32_t)x[3] - zp) * (int32_t)w[3]);
+    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
+        const int8_t *xt = x, *wt = w;
+        for (size_t t = 0; t < m->run; t++, xt += step, wt += step) {
+            a0 += (uint32_t)(((int32_t)xt[0] - zp) * (int32_t)wt[0]);
+            a1 += (uint32_t)(((int32_t)xt[1] - zp) * (int32_t)wt[1]);
+            a2 += (uint32_t)(((int32_t)xt[2] - zp) * (int32_t)wt[2]);
+            a3 += (uint32_t)(((int32_t)xt[3] - zp) * (int32_t)wt[3]);
+        }
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
@@ -339,12 +349,6 @@ static void dw4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t step, 
 static void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
     for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
         mac4(acc, x, w, m->filter_step, m->run, m->in_zp);
-    }
-}
-
-static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
-    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, w += m->w_row) {
-        dw4(acc, x, w, (size_t)m->out_c, m->run, m->in_zp);
     }
 }
 #endif
@@ -682,26 +686,28 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     }
 }
 
-void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
+void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, int32_t c_begin, int32_t c_end) {
     size_t step = (size_t)m->out_c;
+    int32_t c = c_begin;
+    for (; c + 4 <= c_end; c += 4) {
+        dw4_window(acc + (c - c_begin), x + c, m->w + c, m);
+    }
+    for (; c < c_end; c++) {
+        const int8_t *xr = x + c, *wr = m->w + c;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
+            acc[c - c_begin] += dw1(xr, wr, m->run, step, m->in_zp);
+        }
+    }
+}
+
+void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     uint32_t acc[OUTPUT_CHUNK];
     for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
-        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK, c = first;
-        for (; c + 4 <= end; c += 4) {
-            uint32_t *a = acc + (c - first);
-            for (int j = 0; j < 4; j++) {
-                a[j] = (uint32_t)m->bias[c + j];
-            }
-            dw4_window(a, x + c, m->w + c, m);
+        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK;
+        for (int32_t c = first; c < end; c++) {
+            acc[c - first] = (uint32_t)m->bias[c];
         }
-        for (; c < end; c++) {
-            uint32_t sum = (uint32_t)m->bias[c];
-            const int8_t *xr = x + c, *wr = m->w + c;
-            for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
-                sum += dw1(xr, wr, m->run, step, m->in_zp);
-            }
-            acc[c - first] = sum;
-        }
+        qnn_mac_depthwise_sums(acc, x, m, first, end);
         write_outputs(out + first, acc, first, (int)(end - first), m);
     }
 }

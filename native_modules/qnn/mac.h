@@ -25,6 +25,10 @@ typedef struct {
 // taps, accumulated in int32 wrapping modulo 2^32 (the reference's int32 arithmetic).
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
+// acc[c - c_begin] += the sum of (x - in_zp) * w over channel c's taps, for c in [c_begin, c_end)
+// and the window of m (depthwise): qnn_mac_depthwise_pixel's sums before requantization, and the
+// depthwise weight gradient's, whose window runs over output pixels (conv_grad.c).
+void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, int32_t c_begin, int32_t c_end);
 
 // out[j] = qnn_output_s8(acc[j], multiplier[j], shift[j], out_zp, act_min, act_max) for j < n >= 1:
 // the output loop of each core (in assembly on the Cortex-M cores).
