@@ -120,14 +120,17 @@ def wide_stride_case(m):
 
 
 def fast_gradient_case(m, op):
-    """A convolution gradient on the fast path (scatter.c): an int8 error and a small start, with
-    4 to 9 channels, so that the four-element loops and their tails both run."""
+    """A convolution gradient on the fast path: an int8 error and a small start, with 4 to 9
+    channels, so that the four-element loops and their tails both run; the error dense (conv2d's
+    register path, grad_dot.c) or mostly zeros (the scatter, scatter.c)."""
     depthwise = op.startswith("depthwise")
     p = test_kernels_conv_grad.geometry(m, depthwise)
     p[3] = m.dim(4, 9)
     p[6] = p[3] if depthwise else m.dim(4, 9)
     batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w = p[:9]
-    g = bytearray(m.rng.integers(-128, 128, batch * out_h * out_w * out_c, dtype=np.int8).tobytes())
+    n = batch * out_h * out_w * out_c
+    g = m.rng.integers(-128, 128, n, dtype=np.int8) * (m.rng.random(n) < m.choice([1.0, 0.3]))
+    g = bytearray(g.astype(np.int8).tobytes())
     weights = (1 if depthwise else out_c) * k_h * k_w * in_c
     if op in test_kernels_conv_grad.WEIGHT_OPS:
         return (op, [m.s32(weights, -1000, 1000), m.s8(batch * in_h * in_w * in_c), g, m.params(*p, m.zero_point())])
@@ -162,7 +165,7 @@ def cases():
                for _ in range(30)]
             + [test_kernels_fc_grad.weight_case(m) for _ in range(30)] + [test_kernels_fc_grad.input_case(m) for _ in range(30)]
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
-               for _ in range(15)]
+               for _ in range(25)]
             + [depthwise_weight_sums_case(m) for _ in range(40)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]

@@ -84,6 +84,63 @@ static void depthwise_weight_sums(int32_t *gw, const int8_t *x, const int8_t *g,
     }
 }
 
+// The fast path (gradient.h) of a conv2d weight gradient with an int8 error: tap (ky, kx) of
+// output channel o sums, for each input channel, its input times o's error over the rectangle of
+// outputs whose tap reads inside the input, four input channels at a time in registers
+// (qnn_grad_dot).
+static void dot_weight_grad(int32_t *gw, const int8_t *x, const int8_t *g, const qnn_grad_geom_t *s, int32_t zp,
+                            int32_t first, int32_t channels, int32_t first_row, int32_t rows) {
+    size_t in_row = (size_t)s->in_w * s->in_c;
+    qnn_grad_dot_t d = {.e_step = s->out_c, .e_row = (ptrdiff_t)s->out_w * s->out_c, .zp = zp};
+    for (int32_t o = first; o < first + channels; o++) {
+        for (int32_t ky = 0; ky < s->k_h; ky++) {
+            qnn_grad_run_t ry = within_rows(qnn_grad_tap_run(ky, s->in_h, s->out_h, s->stride_h, s->pad_top),
+                                            s->stride_h, first_row, rows);
+            // A run of two or more fits in the input, so stride * row cannot overflow there.
+            d.rows = ry.count, d.v_row = ry.count > 1 ? (ptrdiff_t)s->stride_h * (ptrdiff_t)in_row : 0;
+            for (int32_t kx = 0; kx < s->k_w; kx++, gw += s->in_c) {
+                qnn_grad_run_t rx = qnn_grad_tap_run(kx, s->in_w, s->out_w, s->stride_w, s->pad_left);
+                d.run = rx.count, d.v_step = rx.count > 1 ? (ptrdiff_t)s->stride_w * s->in_c : 1;
+                for (int32_t b = 0; ry.count && rx.count && b < s->batch; b++) {
+                    size_t y_at = (size_t)b * s->in_h + (size_t)ry.at;
+                    size_t g_at = (size_t)b * rows + (size_t)(ry.first - first_row);
+                    d.v = x + (y_at * s->in_w + (size_t)rx.at) * s->in_c;
+                    d.e = g + (g_at * s->out_w + (size_t)rx.first) * s->out_c + o;
+                    qnn_grad_dot(gw, s->in_c, &d);
+                }
+            }
+        }
+    }
+}
+
+// The fast path (gradient.h) of a conv2d input gradient with an int8 error: each input pixel
+// sums, four input channels at a time in registers (qnn_grad_dot), the filter taps that read it
+// times the errors of the outputs they make, over the output channels, one window row (ky) a call.
+static void dot_input_grad(int32_t *gx, const int8_t *w, const int8_t *g, const qnn_grad_geom_t *s) {
+    ptrdiff_t k_row = (ptrdiff_t)s->k_w * s->in_c, out_row = (ptrdiff_t)s->out_w * s->out_c;
+    qnn_grad_dot_t d = {.v_step = k_row * s->k_h, .e_step = 1, .e_row = s->out_c, .run = s->out_c};
+    for (int32_t b = 0; b < s->batch; b++) {
+        for (int32_t iy = 0; iy < s->in_h; iy++) {
+            qnn_grad_run_t ry = qnn_grad_window_run(iy, s->k_h, s->out_h, s->stride_h, s->pad_top);
+            for (int32_t ix = 0; ix < s->in_w; ix++, gx += s->in_c) {
+                qnn_grad_run_t rx = qnn_grad_window_run(ix, s->k_w, s->out_w, s->stride_w, s->pad_left);
+                for (int32_t c = 0; c < s->in_c; c++) {
+                    gx[c] = 0;
+                }
+                // The next window holds the position by a tap `stride` smaller; a run of two or
+                // more fits in the kernel, so stride * row cannot overflow there.
+                d.rows = rx.count, d.v_row = rx.count > 1 ? -((ptrdiff_t)s->stride_w * s->in_c) : 0;
+                for (int32_t i = 0; rx.count && i < ry.count; i++) {
+                    ptrdiff_t ky = ry.at - (ptrdiff_t)i * s->stride_h;
+                    d.v = w + ky * k_row + (ptrdiff_t)rx.at * s->in_c;
+                    d.e = g + ((ptrdiff_t)b * s->out_h + ry.first + i) * out_row + (ptrdiff_t)rx.first * s->out_c;
+                    qnn_grad_dot(gx, s->in_c, &d);
+                }
+            }
+        }
+    }
+}
+
 // The fast path (gradient.h): gx from 0, then output pixel by output pixel each error times the
 // filter taps that read the input window, into the window's place in gx.
 static void scatter_input_grad(int32_t *gx, size_t gx_n, const int8_t *w, qnn_cany_t g, const qnn_grad_geom_t *s,
@@ -161,6 +218,8 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if (qnn_grad_fits(gw.p, gw.n, (uint64_t)s.batch * (uint64_t)rows * (uint64_t)s.out_w, 255, g)) {
         if (depthwise && g.size == 1 && s.stride_w == 1) {
             depthwise_weight_sums(gw.p, x.p, g.p, &s, params.p[13], first_row, rows);
+        } else if (!depthwise && g.size == 1 && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
+            dot_weight_grad(gw.p, x.p, g.p, &s, params.p[13], first, channels, first_row, rows);
         } else {
             scatter_weight_grad(gw.p, x.p, g, &s, params.p[13], first, channels, first_row, rows, depthwise);
         }
@@ -211,7 +270,11 @@ static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     }
     uint64_t terms = (uint64_t)(depthwise ? 1 : s.out_c) * (uint64_t)s.k_h * (uint64_t)s.k_w;
     if (qnn_grad_fits(NULL, 0, terms, 128, g)) {
-        scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);
+        if (!depthwise && g.size == 1 && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
+            dot_input_grad(gx.p, w.p, g.p, &s);
+        } else {
+            scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);
+        }
         return QNN_OK;
     }
     ptrdiff_t k_row = (ptrdiff_t)s.k_w * s.in_c, out_row = (ptrdiff_t)s.out_w * s.out_c;

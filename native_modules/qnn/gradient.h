@@ -72,4 +72,21 @@ void qnn_grad_axpy(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t 
 // dst[i] += (a[i] - zp) * g[at + i] for i < n.
 void qnn_grad_vmul(int32_t *dst, const int8_t *a, int32_t zp, qnn_cany_t g, size_t at, size_t n);
 
+// The register path of the convolution gradients with an int8 error (grad_dot.c): where the
+// scatter above loads and stores a result element at every product, this keeps four results in
+// registers over a window of errors. acc[j] += sum over rows r < rows and taps t < run of
+// e[r * e_row + t * e_step] * (v[r * v_row + t * v_step + j] - zp) for j < n, wrapping modulo 2^32
+// (exact where qnn_grad_fits holds); run >= 1, rows >= 1, v_step != 0.
+typedef struct {
+    const int8_t *v, *e;
+    ptrdiff_t v_step, e_step, v_row, e_row;
+    int32_t run, rows, zp;
+} qnn_grad_dot_t;
+void qnn_grad_dot(int32_t *acc, int32_t n, const qnn_grad_dot_t *d);
+// 1 when at least three in four of g's n errors are nonzero. The register path costs every
+// product; the scatter skips zero errors, which a ReLU's mask, a pool's routing and the partial
+// updates make many: it is the faster below about 2/3 of them nonzero on the Cortex-M0, 4/5 on
+// the Cortex-M4 (make bench-arm, and tiny's FQT step).
+int qnn_grad_dense(const int8_t *g, size_t n);
+
 #endif

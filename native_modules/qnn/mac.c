@@ -88,13 +88,6 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 #elif defined(__ARM_ARCH_6M__)
-// Thumb-1 reaches r8-r11 only through MOV (and ADD, CMP): the assembly functions below keep their
-// sums there, moving them in and out four at a time, and save and restore them for the caller.
-#define R4_R7_TO_HIGH "mov r8, r4\n" "mov r9, r5\n" "mov r10, r6\n" "mov r11, r7\n"
-#define HIGH_TO_R4_R7 "mov r4, r8\n" "mov r5, r9\n" "mov r6, r10\n" "mov r7, r11\n"
-#define SAVE_HIGH_REGISTERS HIGH_TO_R4_R7 "push {r4, r5, r6, r7}\n"
-#define RESTORE_HIGH_REGISTERS "pop {r4, r5, r6, r7}\n" R4_R7_TO_HIGH
-
 // The assembly below reads qnn_mac_t's fields at these offsets.
 #include <stddef.h>
 _Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_row) == 20
