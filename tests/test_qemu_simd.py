@@ -3,8 +3,8 @@ SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops
 (armv6m), over int8 weights and over weights widened into a scratch, and the Cortex-M0's
 requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
 and for add's rescaled inputs;
-and those of the gradient kernels' fast path (native_modules/qnn/scatter.c, and the depthwise
-weight gradient's sums through mac.c).
+and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
+saturating_axpy.c, and the depthwise weight gradient's sums through mac.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
 words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
@@ -157,6 +157,16 @@ def depthwise_weight_sums_case(m):
                                       m.params(*p, m.zero_point(), *extra)])
 
 
+def one_sample_fc_weight_case(m):
+    """fc_weight_grad on one sample with an int8 or int16 error (saturating_axpy.c): each result
+    takes one product, saturated as it is added, at any start, at the ends of int32 too."""
+    in_n, out_n = m.dim(1, 33), m.dim(1, 9)
+    ends = array("i", m.rng.choice(np.array([-(1 << 31), (1 << 31) - 1]), out_n * in_n).tolist())
+    start = m.choice([m.accumulator(out_n * in_n), ends])
+    return ("fc_weight_grad", [start, m.s8(in_n), m.grad(out_n, m.choice([1, 2])),
+                               m.params(1, in_n, out_n, m.zero_point())])
+
+
 def cases():
     m = CaseMaker(77)
     return ([conv_case(m, "conv2d") for _ in range(60)] + [conv_case(m, "depthwise_conv2d") for _ in range(40)]
@@ -165,8 +175,8 @@ def cases():
                for _ in range(30)]
             + [test_kernels_fc_grad.weight_case(m) for _ in range(30)] + [test_kernels_fc_grad.input_case(m) for _ in range(30)]
             + [fast_gradient_case(m, op) for op in test_kernels_conv_grad.WEIGHT_OPS + test_kernels_conv_grad.INPUT_OPS
-               for _ in range(25)]
-            + [depthwise_weight_sums_case(m) for _ in range(40)]
+               for _ in range(20)]
+            + [depthwise_weight_sums_case(m) for _ in range(30)] + [one_sample_fc_weight_case(m) for _ in range(30)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
             + [rounding_edge_case(), wide_stride_case(m)])

@@ -24,6 +24,15 @@ int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if ((uint64_t)rows * (uint64_t)in_n != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
+    if (batch == 1 && g.size <= 2) {
+        for (int32_t o = first; o < first + rows; o++) {
+            int32_t e = qnn_grad_at(g, (size_t)o);
+            if (e) {
+                qnn_grad_axpy_sat(gw.p + (size_t)(o - first) * in_n, x.p, in_zp, e, (size_t)in_n);
+            }
+        }
+        return QNN_OK;
+    }
     if (qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, g)) {
         for (int32_t b = 0; b < batch; b++) {
             for (int32_t o = first; o < first + rows; o++) {

@@ -69,6 +69,9 @@ qnn_grad_run_t qnn_grad_window_run(int32_t i, int32_t k, int32_t out_n, int32_t 
 int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t factor, qnn_cany_t g);
 // dst[i] += (a[i] - zp) * g for i < n.
 void qnn_grad_axpy(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n);
+// dst[i] = sat32(dst[i] + (a[i] - zp) * g) for i < n, g within int16: exact at any start, where
+// each element takes this one product (saturated as it is added).
+void qnn_grad_axpy_sat(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n);
 // dst[i] += (a[i] - zp) * g[at + i] for i < n.
 void qnn_grad_vmul(int32_t *dst, const int8_t *a, int32_t zp, qnn_cany_t g, size_t at, size_t n);
 
