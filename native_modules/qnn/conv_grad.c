@@ -56,57 +56,41 @@ static void scatter_weight_grad(int32_t *gw, const int8_t *x, qnn_cany_t g, cons
     }
 }
 
-// The fast path (gradient.h) of a depthwise weight gradient with an int8 error and a stride of 1
-// along x: tap (ky, kx)'s gradient of channel c sums input channel c times error channel c over
-// the outputs whose tap reads inside the input, a rectangle of them. Read as a depthwise window
-// whose taps are those outputs, input and error stepping one pixel (in_c bytes) a tap alike, that
-// is the forward op's sum (mac.c), each channel's in a register, where scattering error by error
-// loads and stores gw's element at every product.
-static void depthwise_weight_sums(int32_t *gw, const int8_t *x, const int8_t *g, const qnn_grad_geom_t *s,
-                                  int32_t zp, int32_t first_row, int32_t rows) {
-    size_t in_row = (size_t)s->in_w * s->in_c, out_row = (size_t)s->out_w * s->out_c;
-    qnn_mac_t m = {.w_row = out_row, .out_c = s->in_c, .in_zp = zp};
-    for (int32_t ky = 0; ky < s->k_h; ky++) {
-        qnn_grad_run_t ry = within_rows(qnn_grad_tap_run(ky, s->in_h, s->out_h, s->stride_h, s->pad_top),
-                                        s->stride_h, first_row, rows);
-        // A run of two or more fits in the input, so stride * row cannot overflow there.
-        m.x_row = ry.count > 1 ? (size_t)s->stride_h * in_row : 0;
-        for (int32_t kx = 0; kx < s->k_w; kx++, gw += s->in_c) {
-            qnn_grad_run_t rx = qnn_grad_tap_run(kx, s->in_w, s->out_w, 1, s->pad_left);
-            m.rows = ry.count, m.run = (size_t)rx.count;
-            for (int32_t b = 0; ry.count && rx.count && b < s->batch; b++) {
-                size_t y_at = (size_t)b * s->in_h + (size_t)ry.at;
-                size_t g_at = (size_t)b * rows + (size_t)(ry.first - first_row);
-                m.w = g + (g_at * s->out_w + (size_t)rx.first) * s->out_c;
-                qnn_mac_depthwise_sums((uint32_t *)gw, x + (y_at * s->in_w + (size_t)rx.at) * s->in_c, &m, 0, s->in_c);
-            }
-        }
-    }
-}
-
-// The fast path (gradient.h) of a conv2d weight gradient with an int8 error: tap (ky, kx) of
-// output channel o sums, for each input channel, its input times o's error over the rectangle of
-// outputs whose tap reads inside the input, four input channels at a time in registers
-// (qnn_grad_dot).
-static void dot_weight_grad(int32_t *gw, const int8_t *x, const int8_t *g, const qnn_grad_geom_t *s, int32_t zp,
-                            int32_t first, int32_t channels, int32_t first_row, int32_t rows) {
+// The register path (gradient.h) of a weight gradient with a dense int8 error: tap (ky, kx) of
+// output channel o sums input times error over the rectangle of outputs whose tap reads inside
+// the input, each input channel's sum in a register. conv2d's error is o's, one for four input
+// channels (qnn_grad_dot); depthwise's is the input's own channel: with a stride of 1 along x,
+// input and error step one pixel (in_c bytes) a tap alike, a depthwise window whose taps are the
+// outputs, which the forward op sums (mac.c).
+static void register_weight_grad(int32_t *gw, const int8_t *x, const int8_t *g, const qnn_grad_geom_t *s,
+                                 int32_t zp, int32_t first, int32_t passes, int32_t first_row, int32_t rows,
+                                 int depthwise) {
     size_t in_row = (size_t)s->in_w * s->in_c;
-    qnn_grad_dot_t d = {.e_step = s->out_c, .e_row = (ptrdiff_t)s->out_w * s->out_c, .zp = zp};
-    for (int32_t o = first; o < first + channels; o++) {
+    ptrdiff_t out_row = (ptrdiff_t)s->out_w * s->out_c;
+    qnn_grad_dot_t d = {.e_step = s->out_c, .e_row = out_row, .zp = zp};
+    qnn_mac_t m = {.w_row = (size_t)out_row, .out_c = s->in_c, .in_zp = zp};
+    for (int32_t o = first; o < first + passes; o++) {
         for (int32_t ky = 0; ky < s->k_h; ky++) {
             qnn_grad_run_t ry = within_rows(qnn_grad_tap_run(ky, s->in_h, s->out_h, s->stride_h, s->pad_top),
                                             s->stride_h, first_row, rows);
             // A run of two or more fits in the input, so stride * row cannot overflow there.
-            d.rows = ry.count, d.v_row = ry.count > 1 ? (ptrdiff_t)s->stride_h * (ptrdiff_t)in_row : 0;
+            d.rows = m.rows = ry.count;
+            d.v_row = ry.count > 1 ? (ptrdiff_t)s->stride_h * (ptrdiff_t)in_row : 0;
+            m.x_row = (size_t)d.v_row;
             for (int32_t kx = 0; kx < s->k_w; kx++, gw += s->in_c) {
                 qnn_grad_run_t rx = qnn_grad_tap_run(kx, s->in_w, s->out_w, s->stride_w, s->pad_left);
-                d.run = rx.count, d.v_step = rx.count > 1 ? (ptrdiff_t)s->stride_w * s->in_c : 1;
+                d.run = rx.count, m.run = (size_t)rx.count;
+                d.v_step = rx.count > 1 ? (ptrdiff_t)s->stride_w * s->in_c : 1;
                 for (int32_t b = 0; ry.count && rx.count && b < s->batch; b++) {
                     size_t y_at = (size_t)b * s->in_h + (size_t)ry.at;
                     size_t g_at = (size_t)b * rows + (size_t)(ry.first - first_row);
                     d.v = x + (y_at * s->in_w + (size_t)rx.at) * s->in_c;
-                    d.e = g + (g_at * s->out_w + (size_t)rx.first) * s->out_c + o;
-                    qnn_grad_dot(gw, s->in_c, &d);
+                    d.e = m.w = g + (g_at * s->out_w + (size_t)rx.first) * s->out_c + o;  // depthwise: o = 0
+                    if (depthwise) {
+                        qnn_mac_depthwise_sums((uint32_t *)gw, d.v, &m, 0, s->in_c);
+                    } else {
+                        qnn_grad_dot(gw, s->in_c, &d);
+                    }
                 }
             }
         }
@@ -216,10 +200,8 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
         return QNN_ERR_OUTPUT_LEN;
     }
     if (qnn_grad_fits(gw.p, gw.n, (uint64_t)s.batch * (uint64_t)rows * (uint64_t)s.out_w, 255, g)) {
-        if (depthwise && g.size == 1 && s.stride_w == 1) {
-            depthwise_weight_sums(gw.p, x.p, g.p, &s, params.p[13], first_row, rows);
-        } else if (!depthwise && g.size == 1 && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
-            dot_weight_grad(gw.p, x.p, g.p, &s, params.p[13], first, channels, first_row, rows);
+        if (g.size == 1 && (depthwise ? s.stride_w == 1 : s.in_c >= 4 && qnn_grad_dense(g.p, g.n))) {
+            register_weight_grad(gw.p, x.p, g.p, &s, params.p[13], first, passes, first_row, rows, depthwise);
         } else {
             scatter_weight_grad(gw.p, x.p, g, &s, params.p[13], first, channels, first_row, rows, depthwise);
         }
