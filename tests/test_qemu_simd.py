@@ -97,6 +97,17 @@ def rounding_edge_case(n=192):
                                 array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
 
 
+def saturated_output_case(out_zp, n=64):
+    """fully_connected's outputs whose requantized sum reaches the ends of int32 (left shifts of
+    large sums, zero weights: each sum is its bias), on a zero point at an end of int8 and the
+    whole int8 range: adding the zero point must not wrap before the clamp."""
+    bias = [((1 << 31) - 1 - c) if c % 2 == 0 else -(1 << 31) + c for c in range(n)]
+    shift = [c % 8 for c in range(n)]
+    return ("fully_connected", [bytearray(n), bytearray([127]), bytearray(n), array("i", bias),
+                                array("i", [(1 << 31) - 1] * n), array("i", shift),
+                                array("i", [1, 1, n, -128, out_zp, -128, 127])])
+
+
 def small_sum_case(rng, n=400):
     """fully_connected's outputs on sums inside and just outside [-2^15, 2^15), which the
     Cortex-M0's output loop multiplies by the multiplier's halves alone (zero weights: each sum is
@@ -179,7 +190,7 @@ def cases():
             + [depthwise_weight_sums_case(m) for _ in range(30)] + [one_sample_fc_weight_case(m) for _ in range(30)]
             + [wrapping_case(op, bias) for op in ("conv2d", "fully_connected") for bias in ((1 << 31) - 1, -(1 << 31))]
             + [unclamped_requantize_case(m.rng) for _ in range(3)] + [small_sum_case(m.rng) for _ in range(3)]
-            + [rounding_edge_case(), wide_stride_case(m)])
+            + [rounding_edge_case(), wide_stride_case(m), saturated_output_case(127), saturated_output_case(-128)])
 
 
 def run_on_board(tmp_path, board, calls):

@@ -548,87 +548,101 @@ __asm__(
     "b 4b\n"
     QNN_ASM_END(qnn_outputs_arm));
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
-// Cortex-M3/M4/M7: the same output loop in Thumb-2, about 29 instructions per output where GCC 12
-// spends about 40 around a call of qnn_requantize, and 8 where a ReLU's sum <= 0 needs none: one
-// index i, counting up to 0, addresses the sums, multipliers, shifts and outputs from their ends;
-// SMULL gives the 64-bit product, the rounding divide is the Cortex-M0's add and shift, and the
-// clamp two conditional moves.
+// Cortex-M3/M4/M7: the same output loop in Thumb-2, about 22 instructions per output on the
+// Cortex-M4 (29 on the M3) where GCC 12 spends about 40 around a call of qnn_requantize, and 8
+// where a ReLU's sum <= 0 needs none: one index i, counting up to 0, addresses the sums,
+// multipliers, shifts and outputs from their ends; the rounding divide is the Cortex-M0's add and
+// shift. x = floor((a * b + 2^30) / 2^31) is SMMULR's floor((2a * b + 2^31) / 2^32) wherever 2a
+// fits (the DSP extension), else from SMULL's 64-bit product. Two loops, which clamp apart: to an
+// output's whole int8 range (every layer of tiny and small) with two SSATs (the first keeps x + zp
+// within int32), or to bounds with conditional moves.
 // void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
 //                      const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
 void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
                      const int32_t *bounds);
-__asm__(
-    QNN_ASM_BEGIN(qnn_outputs_arm)
-    "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-    "ldr r8, [sp, #36]\n"
-    "adds r4, r0, r8\n"           // the ends of out, acc, multiplier and shift
-    "add r1, r1, r8, lsl #2\n"
-    "add r2, r2, r8, lsl #2\n"
-    "add r3, r3, r8, lsl #2\n"
-    "rsb r0, r8, #0\n"            // i
-    "ldr r5, [sp, #40]\n"
-    "ldm r5, {r5, r6, r7}\n"      // lo, hi, out_zp
-    "add lr, r5, r7\n"            // lo + out_zp: the output of a sum a ReLU zeroes
-    "1:\n"
-    "ldr r8, [r1, r0, lsl #2]\n"  // the sum a
-    "cmp r8, #0\n"
-    "bgt 3f\n"
-    "cmp r5, #0\n"
-    "bge 6f\n"                    // a <= 0 under a lower bound >= 0: y = lo
-    "3:\n"
-    "ldr r9, [r2, r0, lsl #2]\n"  // the multiplier b
-    "ldr r10, [r3, r0, lsl #2]\n"
-    "rsbs r10, r10, #0\n"         // the right shift e
-    "ble 7f\n"
-    "smull r11, r12, r8, r9\n"
-    "adds r11, r11, #0x40000000\n"
-    "adc r12, r12, #0\n"
-    "lsr r11, r11, #31\n"
-    "orr r11, r11, r12, lsl #1\n" // x = floor((a * b + 2^30) / 2^31)
-    "mov r12, #1\n"
-    "lsl r12, r12, r10\n"
-    "lsr r12, r12, #1\n"
-    "sub r12, r12, r11, lsr #31\n"
-    "adds r11, r11, r12\n"        // x + 2^(e-1) - (x < 0)
-    "bvs 9f\n"
-    "asr r11, r11, r10\n"
-    "4:\n"
-    "cmp r11, r5\n"
-    "it lt\n"
-    "movlt r11, r5\n"
-    "cmp r11, r6\n"
-    "it gt\n"
-    "movgt r11, r6\n"
+void qnn_outputs_int8(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
+                      const int32_t *bounds);
+#define SMULL_HIGH_MUL "smull r11, r12, r8, r9\n" "adds r11, r11, #0x40000000\n" "adc r12, r12, #0\n" \
+    "lsr r11, r11, #31\n" "orr r11, r11, r12, lsl #1\n"
+#if defined(__ARM_FEATURE_DSP)
+#define HIGH_MUL "adds r11, r8, r8\n" "bvs 10f\n" "smmulr r11, r11, r9\n" "5:\n"
+#define HIGH_MUL_WIDE "10:\n" SMULL_HIGH_MUL "b 5b\n"
+#else
+#define HIGH_MUL SMULL_HIGH_MUL
+#define HIGH_MUL_WIDE
+#endif
+#define CLAMP_TO_BOUNDS "cmp r11, r5\n" "it lt\n" "movlt r11, r5\n" "cmp r11, r6\n" "it gt\n" "movgt r11, r6\n" \
     "add r11, r11, r7\n"
-    "strb r11, [r4, r0]\n"
-    "adds r0, r0, #1\n"
-    "bne 1b\n"
-    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
-    "6:\n"
-    "strb lr, [r4, r0]\n"
-    "adds r0, r0, #1\n"
-    "bne 1b\n"
-    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
-    "7:\n"
-    "push {r0, r1, r2, r3, lr}\n" // lr also keeps the stack 8-byte aligned for the call
-    "mov r0, r8\n"
-    "mov r1, r9\n"
-    "rsb r2, r10, #0\n"
-    "bl qnn_requantize\n"         // r0 = a, r1 = b, r2 = shift >= 0
-    "mov r11, r0\n"
-    "pop {r0, r1, r2, r3, lr}\n"
-    "b 4b\n"
-    "9:\n"
-    "lsr r11, r11, r10\n"         // x > 0: the sum, unsigned, is below 2^32
-    "b 4b\n"
-    QNN_ASM_END(qnn_outputs_arm));
+#define CLAMP_TO_INT8 "ssat r11, #16, r11\n" "add r11, r11, r7\n" "ssat r11, #8, r11\n"
+#define OUTPUT_LOOP(name, clamp) __asm__( \
+    QNN_ASM_BEGIN(name) \
+    "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n" \
+    "ldr r8, [sp, #36]\n" \
+    "adds r4, r0, r8\n"           /* the ends of out, acc, multiplier and shift */ \
+    "add r1, r1, r8, lsl #2\n" \
+    "add r2, r2, r8, lsl #2\n" \
+    "add r3, r3, r8, lsl #2\n" \
+    "rsb r0, r8, #0\n"            /* i */ \
+    "ldr r5, [sp, #40]\n" \
+    "ldm r5, {r5, r6, r7}\n"      /* lo, hi, out_zp */ \
+    "add lr, r5, r7\n"            /* lo + out_zp: the output of a sum a ReLU zeroes */ \
+    "1:\n" \
+    "ldr r8, [r1, r0, lsl #2]\n"  /* the sum a */ \
+    "cmp r8, #0\n" \
+    "bgt 3f\n" \
+    "cmp r5, #0\n" \
+    "bge 6f\n"                    /* a <= 0 under a lower bound >= 0: y = lo */ \
+    "3:\n" \
+    "ldr r9, [r2, r0, lsl #2]\n"  /* the multiplier b */ \
+    "ldr r10, [r3, r0, lsl #2]\n" \
+    "rsbs r10, r10, #0\n"         /* the right shift e */ \
+    "ble 7f\n" \
+    HIGH_MUL                      /* x */ \
+    "mov r12, #1\n" \
+    "lsl r12, r12, r10\n" \
+    "lsr r12, r12, #1\n" \
+    "sub r12, r12, r11, lsr #31\n" \
+    "adds r11, r11, r12\n"        /* x + 2^(e-1) - (x < 0) */ \
+    "bvs 9f\n" \
+    "asr r11, r11, r10\n" \
+    "4:\n" \
+    clamp \
+    "strb r11, [r4, r0]\n" \
+    "adds r0, r0, #1\n" \
+    "bne 1b\n" \
+    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n" \
+    "6:\n" \
+    "strb lr, [r4, r0]\n" \
+    "adds r0, r0, #1\n" \
+    "bne 1b\n" \
+    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n" \
+    "7:\n" \
+    "push {r0, r1, r2, r3, lr}\n" /* lr also keeps the stack 8-byte aligned for the call */ \
+    "mov r0, r8\n" \
+    "mov r1, r9\n" \
+    "rsb r2, r10, #0\n" \
+    "bl qnn_requantize\n"         /* r0 = a, r1 = b, r2 = shift >= 0 */ \
+    "mov r11, r0\n" \
+    "pop {r0, r1, r2, r3, lr}\n" \
+    "b 4b\n" \
+    "9:\n" \
+    "lsr r11, r11, r10\n"         /* x > 0: the sum, unsigned, is below 2^32 */ \
+    "b 4b\n" \
+    HIGH_MUL_WIDE \
+    QNN_ASM_END(name))
+OUTPUT_LOOP(qnn_outputs_arm, CLAMP_TO_BOUNDS);
+OUTPUT_LOOP(qnn_outputs_int8, CLAMP_TO_INT8);
 #endif
 
 #if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
 void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
                  int32_t out_zp, int32_t act_min, int32_t act_max) {
     const int32_t bounds[3] = {act_min - out_zp, act_max - out_zp, out_zp};
+#if defined(__ARM_ARCH_6M__)
     qnn_outputs_arm(out, acc, multiplier, shift, n, bounds);
+#else
+    (act_min == -128 && act_max == 127 ? qnn_outputs_int8 : qnn_outputs_arm)(out, acc, multiplier, shift, n, bounds);
+#endif
 }
 #else
 void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
