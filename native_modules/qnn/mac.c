@@ -420,11 +420,13 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
 
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 48 instructions per output where GCC 12
-// spends about 70 (it keeps reloading the bounds and pointers from the stack). Same arithmetic as
-// qnn.h's qnn_output_s8 and requant.c's. The rounding divide by 2^e (e >= 1) is one add and a
-// shift: floor((x + 2^(e-1) - (x < 0)) / 2^e) is TFLite's rounding, ties away from zero; where
-// the add overflows (x within 2^(e-1) of INT32_MAX) the sum, read unsigned, is still exact. A
-// shift >= 0 (no right shift, rare) calls qnn_requantize.
+// spends about 70 (it keeps reloading the bounds and pointers from the stack), 32 for a sum inside
+// int16 (below). Same arithmetic as qnn.h's qnn_output_s8 and requant.c's. The rounding divide by
+// 2^e (e >= 1) is one add and a shift: floor((x + 2^(e-1) - (x < 0)) / 2^e) is TFLite's rounding,
+// ties away from zero; where the add overflows (x within 2^(e-1) of INT32_MAX) the sum, read
+// unsigned, is still exact. For |x| < 2^15 it is ((x - (x < 0)) / 2^(e-1) + 1) / 2, each division
+// a floor: e - 1 is the shift's complement (MVNS), and no constant 2^(e-1) is made. A shift >= 0
+// (no right shift, rare) calls qnn_requantize.
 // void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
 //                     const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
 void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
@@ -432,18 +434,16 @@ void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier
 __asm__(
     QNN_ASM_BEGIN(qnn_outputs_arm)
     "push {r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS
-    "sub sp, #8\n"                // [sp]: the end of out; n at [sp, #44], bounds at [sp, #48]
+    SAVE_HIGH_REGISTERS           // n at [sp, #36], bounds at [sp, #40]
     "mov r5, r1\n"
     "mov r6, r2\n"
     "mov r7, r3\n"
-    "ldr r4, [sp, #44]\n"
-    "adds r0, r0, r4\n"
-    "str r0, [sp]\n"
-    "negs r4, r4\n"
-    "mov r8, r4\n"                // the index of the next output, counting up to 0
-    "ldr r4, [sp, #48]\n"
-    "ldm r4!, {r1, r2, r3}\n"
+    "movs r4, r0\n"               // the next output
+    "ldr r1, [sp, #36]\n"
+    "adds r0, r0, r1\n"
+    "mov r8, r0\n"                // the end of out
+    "ldr r0, [sp, #40]\n"
+    "ldm r0!, {r1, r2, r3}\n"
     "mov r9, r1\n"                // lo
     "mov r10, r2\n"               // hi
     "mov r11, r3\n"               // out_zp
@@ -460,8 +460,8 @@ __asm__(
     "cmp r3, #0\n"
     "bge 6f\n"                    // a <= 0 under a lower bound >= 0: y = lo
     "3:\n"
-    "negs r2, r2\n"               // the right shift e
-    "ble 7f\n"
+    "mvns r2, r2\n"               // e - 1
+    "bmi 7f\n"
     "sxth r3, r0\n"
     "cmp r3, r0\n"
     "bne 10f\n"                   // |a| >= 2^15: the four products
@@ -474,14 +474,12 @@ __asm__(
     "muls r0, r1, r0\n"
     "adds r0, r0, r3\n"
     "add r0, r12\n"
-    "asrs r0, r0, #15\n"          // x, |x| < 2^15: its rounding add cannot overflow
-    "movs r1, #1\n"
-    "lsls r1, r2\n"
-    "lsrs r1, r1, #1\n"
+    "asrs r0, r0, #15\n"          // x, |x| < 2^15
     "lsrs r3, r0, #31\n"
-    "subs r1, r1, r3\n"
-    "adds r0, r0, r1\n"
+    "subs r0, r0, r3\n"
     "asrs r0, r2\n"
+    "adds r0, #1\n"
+    "asrs r0, r0, #1\n"
     "4:\n"
     "cmp r0, r9\n"
     "bge 5f\n"
@@ -494,17 +492,14 @@ __asm__(
     "mov r0, r10\n"
     "8:\n"
     "add r0, r11\n"
-    "mov r2, r8\n"
-    "ldr r1, [sp]\n"
-    "strb r0, [r1, r2]\n"
-    "adds r2, #1\n"
-    "mov r8, r2\n"
+    "strb r0, [r4]\n"
+    "adds r4, #1\n"
+    "cmp r4, r8\n"
     "bne 1b\n"
-    "add sp, #8\n"
     RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
     "7:\n"
-    "negs r2, r2\n"
+    "mvns r2, r2\n"               // the shift
     "bl qnn_requantize\n"         // r0 = a, r1 = b, r2 = shift >= 0; r12 is the callee's
     "movs r1, #1\n"
     "lsls r1, r1, #14\n"
@@ -514,7 +509,9 @@ __asm__(
     "lsrs r0, r2\n"               // x > 0: the sum, unsigned, is below 2^32
     "b 4b\n"
     "10:\n"
-    "mov lr, r2\n"
+    "adds r2, #1\n"
+    "mov lr, r2\n"                // e
+    "push {r4}\n"
     // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.c's high_mul)
     "asrs r2, r0, #16\n"          // ah
     "uxth r0, r0\n"               // al
@@ -535,6 +532,7 @@ __asm__(
     "asrs r4, r4, #15\n"
     "lsls r2, r2, #1\n"
     "adds r2, r2, r4\n"
+    "pop {r4}\n"
     "adds r0, r0, r2\n"           // x = 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
     "mov r2, lr\n"
     "movs r1, #1\n"
