@@ -1,6 +1,6 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
 SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops on the Cortex-M0
-(armv6m), over int8 weights and over weights widened into a scratch, and the Cortex-M0's
+(armv6m), over int8 weights and over weights widened into a scratch (M0 and M4), and the Cortex-M0's
 requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
 and for add's rescaled inputs;
 and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
@@ -221,12 +221,26 @@ def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 
-def test_widened_weights_equal_the_reference(tmp_path):
-    """The Cortex-M0's loop over weights widened into a scratch, in one pass over the pixels or
-    in several (a scratch with room for some of the channels), with windows cut by padding."""
+def whole_words_case(m, make_case, taps_at):
+    """A case of make_case(m) whose window runs are whole words (params[taps_at], in_c or
+    in_features, a multiple of 4): the Cortex-M4 widens only those."""
+    case = make_case(m)
+    while case[1][-1][taps_at] % 4:
+        case = make_case(m)
+    return case
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
+def test_widened_weights_equal_the_reference(tmp_path, board):
+    """The loops over weights widened into a scratch (int32 on the Cortex-M0, int16 lane pairs on
+    the M4), in one pass over the pixels or in several (a scratch with room for some of the
+    channels), with windows cut by padding."""
     m = CaseMaker(78)
-    calls = [m.with_scratch(conv_case(m, "conv2d")) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
-    assert_board_equals_reference("qemu-m0", calls, run_on_board(tmp_path, "qemu-m0", calls))
+    conv = lambda m: conv_case(m, "conv2d")  # noqa: E731
+    calls = [m.with_scratch(conv(m)) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
+    calls += [m.with_scratch(whole_words_case(m, conv, 3)) for _ in range(60)]
+    calls += [m.with_scratch(whole_words_case(m, fc_case, 1)) for _ in range(30)]
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 
 def test_adds_rescaling_equals_the_reference(tmp_path):

@@ -68,7 +68,7 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
     };
     // Output channels in passes over the pixels, as many at a time as the scratch holds widened.
     int32_t *wide = NULL;
-    int32_t channels = depthwise ? out_c : qnn_wide_channels(scratch, m.filter_step, out_c, &wide);
+    int32_t channels = depthwise ? out_c : qnn_wide_channels(scratch, m.filter_step, (size_t)in_c, out_c, &wide);
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
@@ -83,7 +83,7 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                     const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
                     size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
                     m.w = w.p + first_tap, m.rows = ky_hi - ky_lo;
-                    m.wide = wide ? wide + 4 * first_tap : NULL;
+                    m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
                     if (gather && m.rows == k_h && kx_hi - kx_lo == k_w) {
                         for (int32_t r = 0; r < k_h; r++) {
                             for (size_t i = 0; i < k_row; i++) {

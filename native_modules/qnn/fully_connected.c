@@ -34,7 +34,7 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
     int32_t *wide;
-    int32_t channels = qnn_wide_channels(scratch, (size_t)in_n, out_n, &wide);
+    int32_t channels = qnn_wide_channels(scratch, (size_t)in_n, (size_t)in_n, out_n, &wide);
     m.wide = wide;
     for (m.c_begin = 0; m.c_begin < out_n; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);

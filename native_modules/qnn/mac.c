@@ -21,6 +21,14 @@ static uint32_t dw1(const int8_t *x, const int8_t *w, size_t taps, size_t step, 
     return acc;
 }
 
+#if defined(__ARM_FEATURE_DSP) || defined(__ARM_ARCH_6M__)
+// The assembly below reads qnn_mac_t's fields at these offsets.
+#include <stddef.h>
+_Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_row) == 20
+               && offsetof(qnn_mac_t, w_row) == 24 && offsetof(qnn_mac_t, run) == 28
+               && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40, "qnn_mac_t's layout");
+#endif
+
 // mac4: acc[j] += sum over i < n of (x[i] - zp) * w[j * w_step + i] for four output channels j,
 // which share each input load and its zero-point offset where a core can hold four sums. One path
 // per core, each giving the plain loop's sums exactly: int32 arithmetic wrapping modulo 2^32.
@@ -87,13 +95,72 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
-#elif defined(__ARM_ARCH_6M__)
-// The assembly below reads qnn_mac_t's fields at these offsets.
-#include <stddef.h>
-_Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_row) == 20
-               && offsetof(qnn_mac_t, w_row) == 24 && offsetof(qnn_mac_t, run) == 28
-               && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40, "qnn_mac_t's layout");
 
+// The same sums over widened weights (qnn_start_pass), every row of the window in one call: each
+// weight word is a lane pair as SMLAD takes it, so a step of four taps and four channels loads the
+// input word, makes its two lane pairs, loads eight weight words with two LDMs and multiplies: 16
+// instructions, no SXTB16 of the weights (GCC 12's loop of the same in C: 23, a load a word).
+// void qnn_mac4w_m4(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m),
+// m->run a multiple of 4 and >= 4, m->rows >= 1; x and wide at the window's first row.
+void qnn_mac4w_m4(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m);
+__asm__(
+    QNN_ASM_BEGIN(qnn_mac4w_m4)
+    "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+    "push {r0, r3}\n"
+    "sub sp, #8\n"                // [sp]: rows left; acc at [sp, #8], m at [sp, #12]
+    "ldm r0, {r8, r9, r10, r11}\n"
+    "ldr r12, [r3, #40]\n"
+    "rsb r12, r12, #0\n"
+    "uxth r12, r12\n"
+    "orr r12, r12, r12, lsl #16\n" // -in_zp in both lanes
+    "ldr r0, [r3, #32]\n"
+    "str r0, [sp]\n"
+    "2:\n"
+    "ldr r0, [sp, #12]\n"
+    "ldr lr, [r0, #28]\n"         // run
+    "add r3, r1, lr\n"            // the row's end in x
+    "1:\n"
+    "ldr r0, [r1], #4\n"
+    "sxtab16 lr, r12, r0\n"
+    "sxtab16 r0, r12, r0, ror #8\n"
+    "ldm r2!, {r4, r5, r6, r7}\n"
+    "smlad r8, lr, r4, r8\n"
+    "smlad r8, r0, r5, r8\n"
+    "smlad r9, lr, r6, r9\n"
+    "smlad r9, r0, r7, r9\n"
+    "ldm r2!, {r4, r5, r6, r7}\n"
+    "smlad r10, lr, r4, r10\n"
+    "smlad r10, r0, r5, r10\n"
+    "smlad r11, lr, r6, r11\n"
+    "smlad r11, r0, r7, r11\n"
+    "cmp r1, r3\n"
+    "bne 1b\n"
+    "ldr r0, [sp]\n"
+    "subs r0, #1\n"
+    "beq 9f\n"
+    "str r0, [sp]\n"
+    "ldr r0, [sp, #12]\n"
+    "ldr lr, [r0, #28]\n"
+    "ldr r4, [r0, #20]\n"
+    "sub r4, r4, lr\n"
+    "add r1, r1, r4\n"            // the next row: x_row - run on from this row's end
+    "ldr r4, [r0, #24]\n"
+    "sub r4, r4, lr\n"
+    "add r2, r2, r4, lsl #3\n"    // and w_row - run taps of 8 bytes in wide
+    "b 2b\n"
+    "9:\n"
+    "ldr r0, [sp, #8]\n"
+    "stm r0, {r8, r9, r10, r11}\n"
+    "add sp, #16\n"
+    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
+    QNN_ASM_END(qnn_mac4w_m4));
+
+static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
+    if (m->run && m->rows > 0) {
+        qnn_mac4w_m4(acc, x, wide, m);
+    }
+}
+#elif defined(__ARM_ARCH_6M__)
 // What qnn_mac4_m0 and qnn_mac4w_m0 share. Entry: the four sums into r8-r11, acc's address in lr,
 // m at [sp] and the rows left at [sp, #4], -in_zp in r12, run in r0. Exit (label 9): the sums
 // back to acc.
@@ -346,9 +413,9 @@ static void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const
 }
 #endif
 
-#if QNN_SCRATCH_PER_WEIGHT && !defined(__ARM_ARCH_6M__)
-// The widened loop in C: what the host harness builds (QNN_WIDEN_WEIGHTS) to check the widening's
-// bookkeeping under the sanitizers.
+#if QNN_SCRATCH_PER_WEIGHT == 4 && !defined(__ARM_ARCH_6M__)
+// The Cortex-M0's widened loop in C: what the host harness builds (QNN_WIDEN_WEIGHTS) to check the
+// widening's bookkeeping under the sanitizers.
 static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
     for (int32_t r = 0; r < m->rows; r++, x += m->x_row, wide += 4 * m->w_row) {
         const int32_t *wd = wide;
@@ -369,11 +436,18 @@ static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, 
 // fewer channels times taps than this does not pay (measured on small's 4x4x64>128 pointwise).
 #define WIDE_PASS_MIN 512
 
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide) {
     size_t words;
     int32_t *words_at = qnn_scratch_words(scratch, &words);
-    size_t groups = words / filter_step / 4;
+    size_t groups = words / filter_step / QNN_SCRATCH_PER_WEIGHT;  // a group's words: filter_step of its taps'
     *wide = NULL;
+#if defined(__ARM_FEATURE_DSP)
+    if (run_unit % 4) {
+        return out_c;
+    }
+#else
+    (void)run_unit;
+#endif
     if (out_c < 4 || groups == 0) {
         return out_c;
     }
@@ -388,20 +462,31 @@ int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, i
     return (int32_t)groups * 4;
 }
 
-// wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i] for the whole
-// groups g of four channels in [c_begin, c_end).
+// The whole groups of four channels in [c_begin, c_end), widened as qnn_start_pass says.
 static void widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
     for (int32_t c = c_begin; c + 4 <= c_end; c += 4) {
         const int8_t *w0 = w + (size_t)c * filter_step, *w1 = w0 + filter_step, *w2 = w1 + filter_step;
         const int8_t *w3 = w2 + filter_step;
+#if defined(__ARM_FEATURE_DSP)
+        for (size_t i = 0; i < filter_step; i += 4) {
+            for (size_t h = 0; h < 2; h++) {
+                const int8_t *rows[4] = {w0 + i + h, w1 + i + h, w2 + i + h, w3 + i + h};
+                for (int j = 0; j < 4; j++) {
+                    wide[2 * j + h] = (int32_t)(((uint32_t)rows[j][2] << 16) | (uint16_t)rows[j][0]);
+                }
+            }
+            wide += 8;
+        }
+#else
         for (size_t i = 0; i < filter_step; i++, wide += 4) {
             wide[0] = w0[i], wide[1] = w1[i], wide[2] = w2[i], wide[3] = w3[i];
         }
+#endif
     }
 }
 #else
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide) {
-    (void)scratch, (void)filter_step;
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide) {
+    (void)scratch, (void)filter_step, (void)run_unit;
     *wide = NULL;
     return out_c;
 }
@@ -673,7 +758,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
             }
 #if QNN_SCRATCH_PER_WEIGHT
             if (m->wide) {
-                mac4w_window(a, x, m->wide + (size_t)(c - m->c_begin) * m->filter_step, m);
+                mac4w_window(a, x, m->wide + (size_t)(c - m->c_begin) / 4 * m->filter_step * QNN_SCRATCH_PER_WEIGHT, m);
                 continue;
             }
 #endif

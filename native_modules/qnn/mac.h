@@ -12,7 +12,7 @@
 // run r at x + r * x_row + c and at w + r * w_row + c (filter_step is unused).
 // A pixel call makes output channels [c_begin, c_end). Where `wide` is set, the weights of the
 // whole groups of four among them are also widened (qnn_start_pass): wide is group c_begin's at the
-// window's first tap, w_row apart a row as in w, 4 int32 a tap.
+// window's first tap, w_row apart a row as in w, QNN_SCRATCH_PER_WEIGHT int32 a tap.
 typedef struct {
     const int8_t *w;
     const int32_t *bias, *multiplier, *shift;
@@ -37,12 +37,16 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, co
 
 // Output channels in passes over the pixels: how many a pass makes (a multiple of four, or out_c),
 // and *wide, where in the scratch their weights are widened (word-aligned), or NULL where the
-// scratch widens none (too short for four channels' weights, or for a pass that pays; any core
-// without QNN_SCRATCH_PER_WEIGHT): then one pass makes all out_c.
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, int32_t out_c, int32_t **wide);
+// scratch widens none: too short for four channels' weights, or for a pass that pays; any core
+// without QNN_SCRATCH_PER_WEIGHT; on the DSP cores, windows whose runs are not whole words (their
+// loop takes four taps a step): run_unit, which divides every run and its first tap, is no
+// multiple of 4. Then one pass makes all out_c.
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide);
 // Starts the pass from m->c_begin: sets m->c_end, and widens the pass's weights (w: the layer's)
-// into wide, if given: wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]
-// for the whole groups g of four channels.
+// into wide, if given, for the whole groups g of four channels: on the Cortex-M0 (and the host
+// harness), wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]; on the
+// DSP cores, wide[(g * filter_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
+// 4q + h and 4q + h + 2 as its low and high int16 (h = 0, 1), the lanes SXTAB16 makes of the input.
 void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w);
 
 #endif

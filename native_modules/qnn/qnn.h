@@ -65,8 +65,12 @@ static inline int32_t *qnn_scratch_words(qnn_s8_t scratch, size_t *words) {
     return *words ? (int32_t *)(void *)(scratch.p + skip) : NULL;
 }
 
+// Bytes a widened weight takes: an int32 on the Cortex-M0 (one LDM loads a tap's four), an int16
+// of a lane pair on cores with the DSP extension (SMLAD takes the pair as it is, no SXTB16).
 #if defined(__ARM_ARCH_6M__) || defined(QNN_WIDEN_WEIGHTS)
 #define QNN_SCRATCH_PER_WEIGHT 4
+#elif defined(__ARM_FEATURE_DSP)
+#define QNN_SCRATCH_PER_WEIGHT 2
 #else
 #define QNN_SCRATCH_PER_WEIGHT 0
 #endif
