@@ -182,8 +182,8 @@ class Model:
         self.take_scratch()
 
     def take_scratch(self, keep=0):
-        """Gives the layers whose kernels gain from one a scratch (qnn.h: the Cortex-M0 widens
-        weights in it, add tabulates its inputs there): as many bytes as the largest use, or half
+        """Gives the layers whose kernels gain from one a scratch (qnn.h: the Cortex-M0 and M4
+        widen weights in it, add tabulates its inputs there): as many bytes as the largest use, or half
         the free heap less the `keep` bytes the caller still needs, the fewer, halved until a free
         block holds it. Taken after everything else a plan needs and dropped before a plan is
         placed, it never costs a plan its room; it only speeds the kernels up."""

@@ -116,9 +116,9 @@ def fully_connected(
         out: Buffer, x: Buffer, w: Buffer, bias: Buffer, multiplier: Buffer, shift: Buffer, params: array,
         scratch: Buffer | None = None) -> int:
     """out[b, o] = clamp(requant(bias[o] + sum_i (x[b, i] - in_zp) * w[o, i]) + out_zp). scratch: writable
-    work space of any length: where SCRATCH_PER_WEIGHT > 0 (the Cortex-M0) the kernel widens as many
-    output channels' weights into it as fit, that many bytes a weight, and runs a faster loop; the
-    result is the same with or without it. Pays from about 8 output pixels (batch rows here).
+    work space of any length: where SCRATCH_PER_WEIGHT > 0 (the Cortex-M0; the M4 where in_features is a
+    multiple of 4) the kernel widens as many output channels' weights into it as fit, that many
+    bytes a weight, and runs a faster loop; the result is the same with or without it. Pays from about 8 output pixels (batch rows here).
     """
 
 def global_avg_pool(out: Buffer, x: Buffer, params: array) -> int:

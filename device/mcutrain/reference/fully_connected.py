@@ -11,8 +11,8 @@ def fully_connected(out, x, w, bias, multiplier, shift, params, scratch=None):
 
     params: [batch, in_features, out_features, in_zp, out_zp, act_min, act_max].
     Weights are [out_features, in_features], row-major. Accumulators wrap modulo 2^32.
-    scratch: work space the Cortex-M0 widens weights into (SCRATCH_PER_WEIGHT); no result
-    depends on it.
+    scratch: work space the Cortex-M0 and M4 widen weights into (SCRATCH_PER_WEIGHT); no
+    result depends on it.
     """
     batch, in_n, out_n, in_zp, out_zp, act_min, act_max = B.params(OP, params, 7)
     B.scratch(scratch)

@@ -18,7 +18,7 @@ class Model:
         kernels' scratch from what the heap has left (take_scratch)."""
 
     def take_scratch(self, keep: int = 0) -> None:
-        """Gives the kernels that gain from one a scratch (the Cortex-M0 widens weights in it, add
+        """Gives the kernels that gain from one a scratch (the Cortex-M0 and M4 widen weights in it, add
         tabulates its inputs there): what the largest use needs, or half the free heap less `keep`
         bytes, the fewer. A plan and a trainer take it themselves; results never depend on it."""
 
