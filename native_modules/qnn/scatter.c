@@ -32,7 +32,7 @@ static int fits_below(const int32_t *start, size_t start_n, uint64_t terms, uint
 }
 
 // The bound of g's type first: where it fits, the scan of g (a depthwise gradient reads each
-// error about nine times only, so a scan cost it a fifth of its time) is not needed.
+// error about nine times only, so a scan cost it about a third of its time) is not needed.
 int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t factor, qnn_cany_t g) {
     uint32_t type_max = g.size == 1 ? 128 : (g.size == 2 ? 32768 : 0);
     return (type_max && fits_below(start, start_n, terms, factor, type_max))
