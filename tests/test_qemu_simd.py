@@ -4,7 +4,7 @@ SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops
 requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
 and for add's rescaled inputs;
 and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
-saturating_axpy.c, and the depthwise weight gradient's sums through mac.c).
+and the depthwise weight gradient's sums through mac.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
 words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
@@ -169,7 +169,7 @@ def depthwise_weight_sums_case(m):
 
 
 def one_sample_fc_weight_case(m):
-    """fc_weight_grad on one sample with an int8 or int16 error (saturating_axpy.c): each result
+    """fc_weight_grad on one sample with an int8 or int16 error (scatter.c, qnn_grad_axpy_sat): each result
     takes one product, saturated as it is added, at any start, at the ends of int32 too."""
     in_n, out_n = m.dim(1, 33), m.dim(1, 9)
     ends = array("i", m.rng.choice(np.array([-(1 << 31), (1 << 31) - 1]), out_n * in_n).tolist())

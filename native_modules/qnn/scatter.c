@@ -40,6 +40,15 @@ int qnn_grad_fits(const int32_t *start, size_t start_n, uint64_t terms, uint32_t
 }
 
 #if defined(__ARM_FEATURE_DSP)
+// What the Cortex-M4's loops below share: -zp in both lanes of r5 and n / 4 steps in r12 (none:
+// to the one-element loop, label 2), and at label 1 a word of a in r8 and r9 as 16-bit lanes less
+// zp (bytes 0 and 2, 1 and 3), a stepped on.
+#define LANES_M4_ENTRY "negs r5, r2\n" "uxth r5, r5\n" "orr r5, r5, r5, lsl #16\n" "lsrs r12, r6, #2\n" "beq 2f\n" \
+    "1:\n" "ldr r7, [r1], #4\n" "sxtab16 r8, r5, r7\n" "sxtab16 r9, r5, r7, ror #8\n"
+// The end of the word loop, then the one-element loop's start (label 3): n % 4 elements in r6,
+// -zp in r2.
+#define LANES_M4_TAIL "subs r12, #1\n" "bne 1b\n" "and r6, r6, #3\n" "2:\n" "sxth r2, r5\n" "cbz r6, 9f\n" "3:\n"
+
 // Cortex-M4/M7: four elements per step, 11 instructions (GCC 12 takes 23 for the same loop in C
 // with intrinsics): SXTAB16 gives bytes 0 and 2 (1 and 3, rotated by 8) minus zp as 16-bit lanes,
 // SMLABB/SMLATB multiply one lane by g and add, LDM/STM move the four sums. The lanes' products
@@ -52,15 +61,7 @@ __asm__(
     "add r4, r3, #32768\n"
     "cmp r4, #65536\n"
     "bhs 2f\n"                    // g beyond 16 bits: every element in the loop below
-    "negs r5, r2\n"
-    "uxth r5, r5\n"
-    "orr r5, r5, r5, lsl #16\n"   // -zp in both lanes
-    "lsrs r12, r6, #2\n"
-    "beq 2f\n"
-    "1:\n"
-    "ldr r7, [r1], #4\n"
-    "sxtab16 r8, r5, r7\n"
-    "sxtab16 r9, r5, r7, ror #8\n"
+    LANES_M4_ENTRY
     "ldm r0, {r4, r7, r10, r11}\n"
     "smlabb r4, r8, r3, r4\n"
     "smlabb r7, r9, r3, r7\n"
@@ -84,8 +85,17 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     QNN_ASM_END(qnn_grad_axpy));
 #elif defined(__ARM_ARCH_6M__)
-// The end of both Cortex-M0 loops below: the products in r4 and r6 added to dst's next two
-// elements, the index r2 stepped, and the return.
+// What the Cortex-M0's axpy loops share (this one and qnn_grad_axpy_sat's): the entry, which
+// takes an odd n's first element up to its add (r5 = dst's element + its product), and a pair's
+// products, r4 and r6, at label 1.
+#define AXPY_M0_ENTRY "push {r4, r5, r6, r7, lr}\n" "ldr r4, [sp, #20]\n" "cmp r4, #0\n" "beq 9f\n" \
+    "negs r2, r2\n" "mov r12, r2\n" /* -zp */ "adds r1, r1, r4\n" /* the end of a */ \
+    "negs r2, r4\n" /* i = -n */ "lsrs r4, r4, #1\n" "bcc 1f\n" /* carry: n is odd, one element first */ \
+    "ldrsb r4, [r1, r2]\n" "add r4, r12\n" "muls r4, r3, r4\n" "ldr r5, [r0]\n" "adds r5, r5, r4\n"
+#define AXPY_M0_PAIR "1:\n" "ldrsb r4, [r1, r2]\n" "adds r2, #1\n" "ldrsb r6, [r1, r2]\n" "add r4, r12\n" \
+    "add r6, r12\n" "muls r4, r3, r4\n" "muls r6, r3, r6\n"
+// The end of the Cortex-M0's axpy and vmul loops: the products in r4 and r6 added to dst's next
+// two elements, the index r2 stepped, and the return.
 #define ADD_PAIR_AND_LOOP "ldr r5, [r0]\n" "ldr r7, [r0, #4]\n" "adds r5, r5, r4\n" "adds r7, r7, r6\n" \
     "stm r0!, {r5, r7}\n" "adds r2, #1\n" "bne 1b\n" "9:\n" "pop {r4, r5, r6, r7, pc}\n"
 
@@ -94,32 +104,11 @@ __asm__(
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
 __asm__(
     QNN_ASM_BEGIN(qnn_grad_axpy)
-    "push {r4, r5, r6, r7, lr}\n"
-    "ldr r4, [sp, #20]\n"         // n
-    "cmp r4, #0\n"
-    "beq 9f\n"
-    "negs r2, r2\n"
-    "mov r12, r2\n"               // -zp
-    "adds r1, r1, r4\n"           // the end of a
-    "negs r2, r4\n"               // i = -n
-    "lsrs r4, r4, #1\n"           // carry: n is odd; one element first, then pairs
-    "bcc 1f\n"
-    "ldrsb r4, [r1, r2]\n"
-    "add r4, r12\n"
-    "muls r4, r3, r4\n"
-    "ldr r5, [r0]\n"
-    "adds r5, r5, r4\n"
+    AXPY_M0_ENTRY
     "stm r0!, {r5}\n"
     "adds r2, #1\n"
     "beq 9f\n"
-    "1:\n"
-    "ldrsb r4, [r1, r2]\n"
-    "adds r2, #1\n"
-    "ldrsb r6, [r1, r2]\n"
-    "add r4, r12\n"
-    "add r6, r12\n"
-    "muls r4, r3, r4\n"
-    "muls r6, r3, r6\n"
+    AXPY_M0_PAIR
     ADD_PAIR_AND_LOOP
     QNN_ASM_END(qnn_grad_axpy));
 #else
@@ -139,16 +128,8 @@ __asm__(
     QNN_ASM_BEGIN(qnn_grad_vmul_s8)
     "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
     "ldr r6, [sp, #36]\n"         // n
-    "negs r5, r2\n"
-    "uxth r5, r5\n"
-    "orr r5, r5, r5, lsl #16\n"   // -zp in both lanes
-    "lsrs r12, r6, #2\n"
-    "beq 2f\n"
-    "1:\n"                        // r2 is free here: the lanes of r5 hold -zp
-    "ldr r7, [r1], #4\n"
-    "ldr r2, [r3], #4\n"
-    "sxtab16 r8, r5, r7\n"
-    "sxtab16 r9, r5, r7, ror #8\n"
+    LANES_M4_ENTRY
+    "ldr r2, [r3], #4\n"          // r2 is free here: the lanes of r5 hold -zp
     "sxtb16 lr, r2\n"
     "sxtb16 r2, r2, ror #8\n"
     "ldm r0, {r4, r7, r10, r11}\n"
@@ -157,13 +138,7 @@ __asm__(
     "smlatt r10, r8, lr, r10\n"
     "smlatt r11, r9, r2, r11\n"
     "stm r0!, {r4, r7, r10, r11}\n"
-    "subs r12, #1\n"
-    "bne 1b\n"
-    "and r6, r6, #3\n"
-    "2:\n"
-    "sxth r2, r5\n"               // -zp
-    "cbz r6, 9f\n"
-    "3:\n"
+    LANES_M4_TAIL
     "ldrsb r4, [r1], #1\n"
     "ldrsb r7, [r3], #1\n"
     "adds r4, r4, r2\n"
@@ -234,3 +209,81 @@ void qnn_grad_vmul(int32_t *dst, const int8_t *a, int32_t zp, qnn_cany_t g, size
         }
     }
 }
+
+// qnn_grad_axpy_sat: the update of a result that takes one product per element (a one-sample
+// fully connected weight gradient), saturated as it is added, which is exact (there is no further
+// sum to carry) and spares the check that every start leaves room (qnn_grad_fits), a scan that
+// cost more than the products.
+#if defined(__ARM_FEATURE_DSP)
+// Cortex-M4/M7: four elements per step, 15 instructions: SXTAB16 gives bytes 0 and 2 (1 and 3,
+// rotated by 8) minus zp as 16-bit lanes, SMULBB/SMULTB multiply one lane by g, QADD adds with
+// saturation, LDM/STM move the four results.
+__asm__(
+    QNN_ASM_BEGIN(qnn_grad_axpy_sat)
+    "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
+    "ldr r6, [sp, #36]\n"         // n
+    LANES_M4_ENTRY
+    "smulbb r4, r8, r3\n"         // element 0's product
+    "smulbb r7, r9, r3\n"         // 1's
+    "smultb r10, r8, r3\n"        // 2's
+    "smultb r11, r9, r3\n"        // 3's
+    "ldm r0, {r2, r8, r9, lr}\n"  // the results, r2 lowest (-zp waits in r5)
+    "qadd r2, r2, r4\n"
+    "qadd r8, r8, r7\n"
+    "qadd r9, r9, r10\n"
+    "qadd lr, lr, r11\n"
+    "stm r0!, {r2, r8, r9, lr}\n"
+    LANES_M4_TAIL
+    "ldrsb r4, [r1], #1\n"
+    "adds r4, r4, r2\n"
+    "mul r4, r4, r3\n"
+    "ldr r7, [r0]\n"
+    "qadd r7, r7, r4\n"
+    "str r7, [r0], #4\n"
+    "subs r6, #1\n"
+    "bne 3b\n"
+    "9:\n"
+    "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
+    QNN_ASM_END(qnn_grad_axpy_sat));
+#elif defined(__ARM_ARCH_6M__)
+// Cortex-M0: qnn_grad_axpy's loop with each add's overflow (V) sending the result to its end of
+// int32, 8 instructions an element. The end: a wrapped sum has the sign opposite the true one, so
+// (sum >> 31) ^ 2^31 is INT32_MAX for a positive overflow and INT32_MIN for a negative one.
+#define SATURATE(sum, scratch) "asrs " scratch ", " sum ", #31\n" "movs " sum ", #1\n" \
+    "lsls " sum ", " sum ", #31\n" "eors " sum ", " scratch "\n"
+__asm__(
+    QNN_ASM_BEGIN(qnn_grad_axpy_sat)
+    AXPY_M0_ENTRY
+    "bvs 5f\n"
+    "3:\n"
+    "stm r0!, {r5}\n"
+    "adds r2, #1\n"
+    "beq 9f\n"
+    AXPY_M0_PAIR
+    "ldr r5, [r0]\n"
+    "ldr r7, [r0, #4]\n"
+    "adds r5, r5, r4\n"
+    "bvs 6f\n"
+    "4:\n"
+    "adds r7, r7, r6\n"
+    "bvs 7f\n"
+    "8:\n"
+    "stm r0!, {r5, r7}\n"
+    "adds r2, #1\n"
+    "bne 1b\n"
+    "9:\n"
+    "pop {r4, r5, r6, r7, pc}\n"
+    "5:\n" SATURATE("r5", "r4") "b 3b\n"
+    "6:\n" SATURATE("r5", "r4") "b 4b\n"
+    "7:\n" SATURATE("r7", "r6") "b 8b\n"
+    QNN_ASM_END(qnn_grad_axpy_sat));
+#else
+// Every other core and the host harness: the product fits int32 (g within int16), and the add's
+// overflow picks the end, as on the Cortex-M0 (a 64-bit sum cost the Cortex-M3 a quarter more).
+void qnn_grad_axpy_sat(int32_t *dst, const int8_t *a, int32_t zp, int32_t g, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int32_t product = ((int32_t)a[i] - zp) * g, sum;
+        dst[i] = __builtin_add_overflow(dst[i], product, &sum) ? (product < 0 ? INT32_MIN : INT32_MAX) : sum;
+    }
+}
+#endif
