@@ -161,18 +161,6 @@ static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t 
     }
 }
 #elif defined(__ARM_ARCH_6M__)
-// What qnn_mac4_m0 and qnn_mac4w_m0 share. Entry: the four sums into r8-r11, acc's address in lr,
-// m at [sp] and the rows left at [sp, #4], -in_zp in r12, run in r0. Exit (label 9): the sums
-// back to acc.
-#define MAC4_ENTRY \
-    "push {r4, r5, r6, r7, lr}\n" SAVE_HIGH_REGISTERS \
-    "sub sp, #8\n" "str r3, [sp]\n" "ldr r4, [r3, #32]\n" "str r4, [sp, #4]\n" \
-    "mov lr, r0\n" "ldm r0!, {r4, r5, r6, r7}\n" R4_R7_TO_HIGH \
-    "ldr r0, [r3, #40]\n" "negs r0, r0\n" "mov r12, r0\n" "ldr r0, [r3, #28]\n"
-#define MAC4_EXIT \
-    "9:\n" "mov r0, lr\n" HIGH_TO_R4_R7 "stm r0!, {r4, r5, r6, r7}\n" "add sp, #8\n" \
-    RESTORE_HIGH_REGISTERS "pop {r4, r5, r6, r7, pc}\n"
-
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
 // ends; -zp and the sums live in high registers, which ADD reaches. 16 instructions per tap: 4
@@ -186,7 +174,19 @@ static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t 
 void qnn_mac4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m);
 __asm__(
     QNN_ASM_BEGIN(qnn_mac4_m0)
-    MAC4_ENTRY
+    "push {r4, r5, r6, r7, lr}\n"
+    SAVE_HIGH_REGISTERS
+    "sub sp, #8\n"                // [sp]: m; [sp, #4]: rows left
+    "str r3, [sp]\n"
+    "ldr r4, [r3, #32]\n"
+    "str r4, [sp, #4]\n"
+    "mov lr, r0\n"                // acc
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    R4_R7_TO_HIGH                 // the sums
+    "ldr r0, [r3, #40]\n"
+    "negs r0, r0\n"
+    "mov r12, r0\n"               // -in_zp
+    "ldr r0, [r3, #28]\n"         // run
     "adds r1, r1, r0\n"           // the ends of the first row: input, then channels 0 to 3
     "adds r2, r2, r0\n"
     "ldr r3, [r3, #16]\n"
@@ -226,7 +226,13 @@ __asm__(
     "adds r6, r6, r0\n"
     "ldr r0, [r3, #28]\n"
     "b 2b\n"
-    MAC4_EXIT
+    "9:\n"
+    "mov r0, lr\n"
+    HIGH_TO_R4_R7
+    "stm r0!, {r4, r5, r6, r7}\n"
+    "add sp, #8\n"
+    RESTORE_HIGH_REGISTERS
+    "pop {r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_mac4_m0));
 
 static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
@@ -236,13 +242,38 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 }
 
 // The same loop over widened weights (qnn_start_pass): one LDM loads a tap's four weights, 13
-// instructions a tap where the int8 weights take 16. Rows as in qnn_mac4_m0.
-// void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m),
-// m->run >= 1 and m->rows >= 1; x and wide at the window's first row.
-void qnn_mac4w_m0(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m);
+// instructions a tap where the int8 weights take 16. One call makes `groups` groups of four output
+// channels in turn, each from its biases to acc, about 32 instructions a group where a call of its
+// own (and the copy of its biases in C) cost about 65. Rows as in qnn_mac4_m0.
+// void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+//                          const int32_t *bias, int32_t groups),
+// m->run >= 1, m->rows >= 1, groups >= 1; x and wide (of the first group) at the window's first row.
+void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                         const int32_t *bias, int32_t groups);
 __asm__(
-    QNN_ASM_BEGIN(qnn_mac4w_m0)
-    MAC4_ENTRY
+    QNN_ASM_BEGIN(qnn_mac4w_groups_m0)
+    "push {r4, r5, r6, r7, lr}\n"
+    SAVE_HIGH_REGISTERS
+    "sub sp, #24\n"               // [sp]: m; [sp, #4]: rows left; [sp, #8]: x; [sp, #12]: the group's
+                                  // widened weights; [sp, #20]: acc; bias at [sp, #60], groups at [sp, #64]
+    "str r3, [sp]\n"
+    "str r1, [sp, #8]\n"
+    "str r2, [sp, #12]\n"
+    "str r0, [sp, #20]\n"
+    "ldr r0, [r3, #40]\n"
+    "negs r0, r0\n"
+    "mov r12, r0\n"               // -in_zp
+    "3:\n"
+    "ldr r0, [sp, #60]\n"
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    "str r0, [sp, #60]\n"
+    R4_R7_TO_HIGH                 // the group's biases, its sums
+    "ldr r3, [sp]\n"
+    "ldr r0, [r3, #32]\n"
+    "str r0, [sp, #4]\n"
+    "ldr r1, [sp, #8]\n"
+    "ldr r2, [sp, #12]\n"
+    "ldr r0, [r3, #28]\n"         // run
     "2:\n"
     "adds r1, r1, r0\n"           // the end of the row's input
     "negs r3, r0\n"
@@ -275,12 +306,34 @@ __asm__(
     "adds r2, r2, r0\n"           // and its weights': w_row - run taps of 16 bytes on
     "movs r0, r4\n"
     "b 2b\n"
-    MAC4_EXIT
-    QNN_ASM_END(qnn_mac4w_m0));
+    "9:\n"
+    "ldr r0, [sp, #20]\n"
+    HIGH_TO_R4_R7
+    "stm r0!, {r4, r5, r6, r7}\n"
+    "str r0, [sp, #20]\n"
+    "ldr r3, [sp]\n"
+    "ldr r0, [r3, #16]\n"
+    "lsls r0, r0, #4\n"           // a group's widened weights: filter_step taps of 16 bytes
+    "ldr r1, [sp, #12]\n"
+    "adds r1, r1, r0\n"
+    "str r1, [sp, #12]\n"
+    "ldr r0, [sp, #64]\n"
+    "subs r0, #1\n"
+    "str r0, [sp, #64]\n"
+    "bne 3b\n"
+    "add sp, #24\n"
+    RESTORE_HIGH_REGISTERS
+    "pop {r4, r5, r6, r7, pc}\n"
+    QNN_ASM_END(qnn_mac4w_groups_m0));
 
-static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
+static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                         const int32_t *bias, int32_t groups) {
     if (m->run && m->rows > 0) {
-        qnn_mac4w_m0(acc, x, wide, m);
+        qnn_mac4w_groups_m0(acc, x, wide, m, bias, groups);
+        return;
+    }
+    for (int32_t j = 0; j < 4 * groups; j++) {
+        acc[j] = (uint32_t)bias[j];
     }
 }
 
@@ -425,6 +478,19 @@ static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, 
                 acc[j] += (uint32_t)(d * wd[j]);
             }
         }
+    }
+}
+#endif
+
+#if QNN_SCRATCH_PER_WEIGHT && !defined(__ARM_ARCH_6M__)
+// The Cortex-M0's one call for the groups, on the other widening cores: a group at a time.
+static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                         const int32_t *bias, int32_t groups) {
+    for (int32_t g = 0; g < groups; g++, acc += 4, bias += 4, wide += m->filter_step * QNN_SCRATCH_PER_WEIGHT) {
+        for (int j = 0; j < 4; j++) {
+            acc[j] = (uint32_t)bias[j];
+        }
+        mac4w_window(acc, x, wide, m);
     }
 }
 #endif
@@ -750,18 +816,20 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     uint32_t acc[OUTPUT_CHUNK];
     for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
         int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK, c = first;
-        const int8_t *w = m->w + (size_t)first * m->filter_step;
+#if QNN_SCRATCH_PER_WEIGHT
+        if (m->wide && end - c >= 4) {
+            int32_t groups = (end - c) / 4;
+            mac4w_groups(acc, x, m->wide + (size_t)(c - m->c_begin) / 4 * m->filter_step * QNN_SCRATCH_PER_WEIGHT, m,
+                         m->bias + c, groups);
+            c += 4 * groups;
+        }
+#endif
+        const int8_t *w = m->w + (size_t)c * m->filter_step;
         for (; c + 4 <= end; c += 4, w += 4 * m->filter_step) {
             uint32_t *a = acc + (c - first);
             for (int j = 0; j < 4; j++) {
                 a[j] = (uint32_t)m->bias[c + j];
             }
-#if QNN_SCRATCH_PER_WEIGHT
-            if (m->wide) {
-                mac4w_window(a, x, m->wide + (size_t)(c - m->c_begin) / 4 * m->filter_step * QNN_SCRATCH_PER_WEIGHT, m);
-                continue;
-            }
-#endif
             mac4_window(a, x, w, m);
         }
         for (; c < end; c++, w += m->filter_step) {
