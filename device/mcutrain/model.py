@@ -21,13 +21,13 @@ from mcutrain.backend import kernels
 from mcutrain.model_file import ModelError
 
 # Output pixels of a call (its batch included) from which a conv2d or fully connected layer gets
-# the scratch: widening its weights costs a few instructions a weight, and saves 3 a tap of four
-# channels per pixel (qnn.h).
+# the scratch: widening its weights costs a few instructions a weight, and saves some on every
+# tap of every pixel (qnn.h).
 WIDEN_MIN_PIXELS = 8
 # Elements of a call from which add gets it: its tables cost 512 requantizations, and save 2 an element.
 ADD_TABLES_MIN_ELEMENTS = 512
-# A scratch smaller than this serves no kernel: four channels of a 1x1 convolution's widened
-# weights over 4 input channels take 64 bytes.
+# The smallest scratch taken: four channels of a 1x1 convolution's widened weights over 4 input
+# channels, 64 bytes on the Cortex-M0 (32 on the M4).
 SCRATCH_MIN = 64
 
 

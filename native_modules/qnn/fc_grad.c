@@ -24,21 +24,18 @@ int qnn_fc_weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     if ((uint64_t)rows * (uint64_t)in_n != gw.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    if (batch == 1 && g.size <= 2) {
-        for (int32_t o = first; o < first + rows; o++) {
-            int32_t e = qnn_grad_at(g, (size_t)o);
-            if (e) {
-                qnn_grad_axpy_sat(gw.p + (size_t)(o - first) * in_n, x.p, in_zp, e, (size_t)in_n);
-            }
-        }
-        return QNN_OK;
-    }
-    if (qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, g)) {
+    // The fast path. One sample with an int8 or int16 error gives each result one product, which
+    // qnn_grad_axpy_sat saturates as it adds it, exact at any start; more need every start to
+    // leave room for their sum (qnn_grad_fits).
+    int one_product = batch == 1 && g.size <= 2;
+    if (one_product || qnn_grad_fits(gw.p, gw.n, (uint64_t)batch, 255, g)) {
         for (int32_t b = 0; b < batch; b++) {
             for (int32_t o = first; o < first + rows; o++) {
                 int32_t e = qnn_grad_at(g, (size_t)b * out_n + o);
+                int32_t *row = gw.p + (size_t)(o - first) * in_n;
+                const int8_t *xb = x.p + (size_t)b * in_n;
                 if (e) {
-                    qnn_grad_axpy(gw.p + (size_t)(o - first) * in_n, x.p + (size_t)b * in_n, in_zp, e, (size_t)in_n);
+                    (one_product ? qnn_grad_axpy_sat : qnn_grad_axpy)(row, xb, in_zp, e, (size_t)in_n);
                 }
             }
         }

@@ -5,7 +5,7 @@ first, then inputs, then an int32 parameter block; it raises ValueError with the
 message for bad input.
 """
 
-# Scratch the kernels use (qnn.h): the Cortex-M0's widened weights, add's tables. The reference
+# Scratch the kernels use (qnn.h): the Cortex-M0's and M4's widened weights, add's tables. The reference
 # needs none (it tabulates add's inputs in NumPy), so that a plan on CPython is the plan without.
 SCRATCH_PER_WEIGHT = ADD_SCRATCH = 0
 # Forward ops
