@@ -246,36 +246,54 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     QNN_ASM_END(qnn_grad_axpy_sat));
 #elif defined(__ARM_ARCH_6M__)
-// Cortex-M0: qnn_grad_axpy's loop with each add's overflow (V) sending the result to its end of
-// int32, 8 instructions an element. The end: a wrapped sum has the sign opposite the true one, so
-// (sum >> 31) ^ 2^31 is INT32_MAX for a positive overflow and INT32_MIN for a negative one.
-#define SATURATE(sum, scratch) "asrs " scratch ", " sum ", #31\n" "movs " sum ", #1\n" \
-    "lsls " sum ", " sum ", #31\n" "eors " sum ", " scratch "\n"
+// Cortex-M0: 30 instructions for four elements: their results in r4-r7 by one LDM and one STM,
+// a's bytes at immediate offsets (unsigned, then sign-extended: no register holds an index), each
+// add's overflow (V) sending its result to its end of int32. The end: a wrapped sum has the sign
+// opposite the true one, so (sum >> 31) ^ 2^31 is INT32_MAX for a positive overflow and INT32_MIN
+// for a negative one. The n % 4 elements left over go first, one at a time in r5.
+#define SATURATE(sum) "asrs r2, " sum ", #31\n" "movs " sum ", #1\n" "lsls " sum ", " sum ", #31\n" \
+    "eors " sum ", r2\n"
+#define SAT_ELEMENT(sum, at, fix, back) "ldrb r2, [r1, #" at "]\n" "sxtb r2, r2\n" "add r2, r12\n" \
+    "muls r2, r3, r2\n" "adds " sum ", " sum ", r2\n" "bvs " fix "\n" back ":\n"
 __asm__(
     QNN_ASM_BEGIN(qnn_grad_axpy_sat)
-    AXPY_M0_ENTRY
-    "bvs 5f\n"
+    "push {r4, r5, r6, r7, lr}\n"
+    "ldr r4, [sp, #20]\n"         // n
+    "negs r2, r2\n"
+    "mov r12, r2\n"               // -zp
+    "adds r2, r1, r4\n"
+    "mov lr, r2\n"                // the end of a
+    "lsls r4, r4, #30\n"
+    "lsrs r4, r4, #30\n"          // n % 4
+    "beq 2f\n"
     "3:\n"
-    "stm r0!, {r5}\n"
-    "adds r2, #1\n"
-    "beq 9f\n"
-    AXPY_M0_PAIR
     "ldr r5, [r0]\n"
-    "ldr r7, [r0, #4]\n"
-    "adds r5, r5, r4\n"
-    "bvs 6f\n"
-    "4:\n"
-    "adds r7, r7, r6\n"
-    "bvs 7f\n"
-    "8:\n"
-    "stm r0!, {r5, r7}\n"
-    "adds r2, #1\n"
+    SAT_ELEMENT("r5", "0", "10f", "20")
+    "stm r0!, {r5}\n"
+    "adds r1, #1\n"
+    "subs r4, #1\n"
+    "bne 3b\n"
+    "2:\n"
+    "cmp r1, lr\n"
+    "beq 9f\n"
+    "1:\n"
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    SAT_ELEMENT("r4", "0", "11f", "21")
+    SAT_ELEMENT("r5", "1", "12f", "22")
+    SAT_ELEMENT("r6", "2", "13f", "23")
+    SAT_ELEMENT("r7", "3", "14f", "24")
+    "subs r0, #16\n"
+    "stm r0!, {r4, r5, r6, r7}\n"
+    "adds r1, #4\n"
+    "cmp r1, lr\n"
     "bne 1b\n"
     "9:\n"
     "pop {r4, r5, r6, r7, pc}\n"
-    "5:\n" SATURATE("r5", "r4") "b 3b\n"
-    "6:\n" SATURATE("r5", "r4") "b 4b\n"
-    "7:\n" SATURATE("r7", "r6") "b 8b\n"
+    "10:\n" SATURATE("r5") "b 20b\n"
+    "11:\n" SATURATE("r4") "b 21b\n"
+    "12:\n" SATURATE("r5") "b 22b\n"
+    "13:\n" SATURATE("r6") "b 23b\n"
+    "14:\n" SATURATE("r7") "b 24b\n"
     QNN_ASM_END(qnn_grad_axpy_sat));
 #else
 // Every other core and the host harness: the product fits int32 (g within int16), and the add's
