@@ -111,6 +111,11 @@ int qnn_grad_geometry(qnn_grad_geom_t *geo, const int32_t *p, int pooling) {
     return k[4] >= 0 && k[5] >= 0;
 }
 
+// n / stride; stride 1 skips the divide, a helper call per pixel on cores without the instruction.
+static uint32_t over_stride(uint32_t n, int32_t stride) {
+    return stride == 1 ? n : n / (uint32_t)stride;
+}
+
 // The outputs o in [0, out_n) with lo <= o * stride <= hi. Callers keep |lo|, |hi| < 2^32, so
 // the divisions run in 32 bits (cores without a divide instruction call a much smaller helper).
 static qnn_grad_run_t run_between(int64_t lo, int64_t hi, int32_t stride, int32_t out_n) {
@@ -118,8 +123,8 @@ static qnn_grad_run_t run_between(int64_t lo, int64_t hi, int32_t stride, int32_
     if (hi < 0) {
         return r;
     }
-    uint32_t first = lo > 0 ? (uint32_t)(lo - 1) / (uint32_t)stride + 1 : 0;
-    uint32_t last = (uint32_t)hi / (uint32_t)stride;
+    uint32_t first = lo > 0 ? over_stride((uint32_t)(lo - 1), stride) + 1 : 0;
+    uint32_t last = over_stride((uint32_t)hi, stride);
     if (last > (uint32_t)out_n - 1) {
         last = (uint32_t)out_n - 1;
     }
