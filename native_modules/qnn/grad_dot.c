@@ -2,6 +2,7 @@
 // exactly (int32 arithmetic wrapping modulo 2^32).
 #include "asm_function.h"
 #include "gradient.h"
+#include <string.h>
 
 #if defined(__ARM_FEATURE_DSP)
 #include "dsp.h"
@@ -161,9 +162,24 @@ void qnn_grad_dot(int32_t *acc, int32_t n, const qnn_grad_dot_t *d) {
 }
 
 int qnn_grad_dense(const int8_t *g, size_t n) {
-    size_t zeros = 0;
-    for (size_t i = 0; i < n; i++) {
-        zeros += g[i] == 0;
+    size_t nonzero = 0, i = 0;
+    for (; i < n && ((uintptr_t)(g + i) & 3); i++) {
+        nonzero += g[i] != 0;
     }
-    return zeros <= n / 4;
+    // Whole words: a byte's bit 7 of ((w & 0x7F) + 0x7F) | w is set when the byte is nonzero; the
+    // bits, shifted to bit 0, add up per byte over at most 255 words, then across the bytes.
+    while (n - i >= 4) {
+        size_t end = n - i >= 4 * 255 ? i + 4 * 255 : i + ((n - i) & ~(size_t)3);
+        uint32_t lanes = 0;
+        for (; i < end; i += 4) {
+            uint32_t w;
+            memcpy(&w, __builtin_assume_aligned(g + i, 4), 4);
+            lanes += ((((w & 0x7F7F7F7Fu) + 0x7F7F7F7Fu) | w) & 0x80808080u) >> 7;
+        }
+        nonzero += (lanes & 0xFF) + ((lanes >> 8) & 0xFF) + ((lanes >> 16) & 0xFF) + (lanes >> 24);
+    }
+    for (; i < n; i++) {
+        nonzero += g[i] != 0;
+    }
+    return n - nonzero <= n / 4;
 }
