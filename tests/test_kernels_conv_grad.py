@@ -84,6 +84,34 @@ def test_parity(board, tmp_path, op):
     assert_parity(board, tmp_path, cases)
 
 
+def depthwise_taps_case(m):
+    """depthwise_input_grad's register path (conv_grad.c, tap_input_grad): stride 1, paddings
+    within the kernel, a dense int8 error, 4 to 9 or 16 channels (the last group of four makes
+    some channels again), windows at every edge, output sizes that leave input rows or columns
+    outside every window, and windows of 1 to 25 taps, or more (which take the scatter)."""
+    batch, c = m.dim(1, 2), m.choice([m.dim(4, 9), 16])
+    axes = []
+    for _ in range(2):
+        size, k = m.dim(1, 9), m.choice([1, 2, 3, 3, 5, 6])
+        pad = m.dim(0, k - 1)
+        natural = max(1, size + 2 * pad - k + 1)
+        axes.append((size, k, pad, m.choice([natural, natural, m.dim(1, natural + 2)])))
+    (in_h, k_h, pad_top, out_h), (in_w, k_w, pad_left, out_w) = axes
+    p = [batch, in_h, in_w, c, out_h, out_w, c, k_h, k_w, 1, 1, pad_top, pad_left]
+    g = bytearray(m.rng.integers(-128, 128, batch * out_h * out_w * c, dtype=np.int8).tobytes())
+    return ("depthwise_input_grad", [m.s32(batch * in_h * in_w * c), m.s8(k_h * k_w * c), g, m.params(*p)])
+
+
+def test_depthwise_register_path(board, tmp_path):
+    m = CaseMaker(seed=409)
+    cases = [depthwise_taps_case(m) for _ in range(200)]
+    p = [list(args[-1]) for _, args in cases]
+    assert sum(v[7] * v[8] <= 25 and v[3] % 4 for v in p) >= 40, "tables, channels made again"
+    assert sum(v[7] * v[8] > 25 for v in p) >= 5, "windows past the table"
+    assert sum(v[4] < v[1] - v[7] + 1 + 2 * v[11] for v in p) >= 10, "rows outside every window"
+    assert_parity(board, tmp_path, cases)
+
+
 def test_large_strides_and_paddings_are_safe(board, tmp_path):
     """Strides and paddings near 2^31 put window origins far outside int32: such taps read
     nothing, and nothing overflows."""

@@ -243,6 +243,14 @@ def test_widened_weights_equal_the_reference(tmp_path, board):
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
+def test_depthwise_taps_equal_the_reference(tmp_path, board):
+    """depthwise_input_grad's tables of taps (grad_taps.c), each core's loop."""
+    m = CaseMaker(37)
+    calls = [test_kernels_conv_grad.depthwise_taps_case(m) for _ in range(60)]
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
+
+
 def test_adds_rescaling_equals_the_reference(tmp_path):
     """add's inputs rescaled on the Cortex-M0, from two 32-bit products at left shifts from 15."""
     calls = unclamped_add_cases(np.random.default_rng(35))

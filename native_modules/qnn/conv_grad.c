@@ -125,6 +125,68 @@ static void dot_input_grad(int32_t *gx, const int8_t *w, const int8_t *g, const 
     }
 }
 
+// The register path of a depthwise input gradient at stride 1 (qnn_grad_taps), four channels at
+// a time: a row of input pixels reads the taps of one range of kernel rows; their table, kx by
+// kx, serves every pixel of the row, each from the pixel's own place in the error (at stride 1
+// a tap's error lies at the same offset from every pixel's). A pixel at an x edge reads a run of
+// the table, the taps whose kx its window holds.
+static void tap_input_grad(int32_t *gx, const int8_t *w, const int8_t *g, const qnn_grad_geom_t *s) {
+    int32_t table[QNN_GRAD_TAPS_MAX * QNN_GRAD_TAP_WORDS];
+    int32_t c = s->in_c, out_row = s->out_w * c;
+    // Pixels whose x window holds every tap: from the first that reaches back k_w - 1 outputs to
+    // the last whose output is in the layer.
+    int32_t full_lo = s->k_w - 1 - s->pad_left > 0 ? s->k_w - 1 - s->pad_left : 0;
+    int32_t full_hi = s->out_w - s->pad_left < s->in_w ? s->out_w - s->pad_left : s->in_w;
+    qnn_grad_taps_t t = {.e = g, .n = c};
+    for (int32_t group = 0; group < c; group += 4) {
+        int32_t j = group + 4 <= c ? group : c - 4;  // the last four channels make those left over again
+        int32_t built_at = -1, built_rows = 0;
+        for (int32_t b = 0; b < s->batch; b++) {
+            for (int32_t iy = 0; iy < s->in_h; iy++) {
+                int32_t *row = gx + ((size_t)b * s->in_h + iy) * s->in_w * c + j;
+                qnn_grad_run_t ry = qnn_grad_window_run(iy, s->k_h, s->out_h, 1, s->pad_top);
+                if (!ry.count) {
+                    for (int32_t ix = 0; ix < s->in_w; ix++) {
+                        int32_t *zero = row + (size_t)ix * c;
+                        zero[0] = zero[1] = zero[2] = zero[3] = 0;
+                    }
+                    continue;
+                }
+                if (ry.at != built_at || ry.count != built_rows) {
+                    int32_t *entry = table;
+                    for (int32_t kx = 0; kx < s->k_w; kx++) {
+                        for (int32_t ky = ry.at; ky > ry.at - ry.count; ky--, entry += QNN_GRAD_TAP_WORDS) {
+                            qnn_grad_tap_entry(entry, (s->pad_top - ky) * out_row + (s->pad_left - kx) * c,
+                                               w + ((size_t)ky * s->k_w + kx) * c + j);
+                        }
+                    }
+                    built_at = ry.at, built_rows = ry.count;
+                }
+                ptrdiff_t at = ((ptrdiff_t)b * s->out_h + iy) * out_row + j;
+                for (int32_t ix = 0; ix < s->in_w;) {
+                    qnn_grad_run_t rx = {0, s->k_w, s->k_w - 1};
+                    t.pixels = 1;
+                    if (ix == full_lo && full_lo < full_hi) {
+                        t.pixels = full_hi - full_lo;
+                    } else {
+                        rx = qnn_grad_window_run(ix, s->k_w, s->out_w, 1, s->pad_left);
+                    }
+                    t.acc = row + (size_t)ix * c;
+                    if (rx.count) {
+                        t.at = at + (ptrdiff_t)ix * c;
+                        t.taps = table + (rx.at + 1 - rx.count) * ry.count * QNN_GRAD_TAP_WORDS;
+                        t.taps_end = t.taps + rx.count * ry.count * QNN_GRAD_TAP_WORDS;
+                        qnn_grad_taps(&t);
+                    } else {
+                        t.acc[0] = t.acc[1] = t.acc[2] = t.acc[3] = 0;
+                    }
+                    ix += t.pixels;
+                }
+            }
+        }
+    }
+}
+
 // The fast path (gradient.h): gx from 0, then output pixel by output pixel each error times the
 // filter taps that read the input window, into the window's place in gx.
 static void scatter_input_grad(int32_t *gx, size_t gx_n, const int8_t *w, qnn_cany_t g, const qnn_grad_geom_t *s,
@@ -234,6 +296,20 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
     return QNN_OK;
 }
 
+// Where tap_input_grad applies: stride 1, four channels or more, a window of at most
+// QNN_GRAD_TAPS_MAX taps, paddings within it (else some outputs read no input), and an error
+// small enough that every offset and pixel position in it is an int32.
+static int taps_fit(const qnn_grad_geom_t *s) {
+    if (s->stride_h != 1 || s->stride_w != 1 || s->in_c < 4 || s->k_h > QNN_GRAD_TAPS_MAX || s->k_w > QNN_GRAD_TAPS_MAX
+        || s->k_h * s->k_w > QNN_GRAD_TAPS_MAX || s->pad_top >= s->k_h || s->pad_left >= s->k_w) {
+        return 0;
+    }
+    // Every place in the error a pixel's taps and rows reach, as an int32 offset.
+    uint64_t rows = (uint64_t)s->batch * (uint64_t)s->out_h + (uint64_t)s->in_h + (uint64_t)s->k_h;
+    uint64_t row = ((uint64_t)s->out_w + (uint64_t)s->k_w) * (uint64_t)s->in_c, limit = (uint64_t)1 << 31;
+    return rows < limit && row < limit && rows * row < limit;
+}
+
 // gx[b, iy, ix, c] = w * g summed over the outputs whose window holds (iy, ix), by the tap that
 // holds it, and over the output channels.
 static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params, int depthwise) {
@@ -252,7 +328,9 @@ static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     }
     uint64_t terms = (uint64_t)(depthwise ? 1 : s.out_c) * (uint64_t)s.k_h * (uint64_t)s.k_w;
     if (qnn_grad_fits(NULL, 0, terms, 128, g)) {
-        if (!depthwise && g.size == 1 && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
+        if (g.size == 1 && depthwise && taps_fit(&s) && qnn_grad_dense(g.p, g.n)) {
+            tap_input_grad(gx.p, w.p, g.p, &s);
+        } else if (g.size == 1 && !depthwise && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
             dot_input_grad(gx.p, w.p, g.p, &s);
         } else {
             scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);

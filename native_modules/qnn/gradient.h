@@ -86,6 +86,28 @@ typedef struct {
     int32_t run, rows, zp;
 } qnn_grad_dot_t;
 void qnn_grad_dot(int32_t *acc, int32_t n, const qnn_grad_dot_t *d);
+
+// The register path of a depthwise input gradient at stride 1 with an int8 error (grad_taps.c):
+// a window's taps as a table, each entry an offset in the error and four channels' weights in
+// the form the core's loop multiplies (QNN_GRAD_TAP_WORDS int32, written by qnn_grad_tap_entry),
+// so that the loop reads each entry with one LDM and never steps through rows. For p < pixels
+// and j < 4: acc[p * n + j] = sum over the entries of e[at + p * n + offset + j] * (weight j),
+// wrapping modulo 2^32 (exact where qnn_grad_fits holds); pixels >= 1, taps_end > taps.
+#if defined(__ARM_FEATURE_DSP)
+#define QNN_GRAD_TAP_WORDS 3
+#else
+#define QNN_GRAD_TAP_WORDS 5
+#endif
+#define QNN_GRAD_TAPS_MAX 25  // a 5x5 window: the table lives on the stack (500 bytes on the Cortex-M0)
+typedef struct {
+    int32_t *acc;
+    const int8_t *e;
+    ptrdiff_t at;
+    const int32_t *taps, *taps_end;
+    int32_t pixels, n;
+} qnn_grad_taps_t;
+void qnn_grad_tap_entry(int32_t *entry, int32_t offset, const int8_t *w);
+void qnn_grad_taps(const qnn_grad_taps_t *t);
 // 1 when at least three in four of g's n errors are nonzero. The register path costs every
 // product; the scatter skips zero errors, which a ReLU's mask, a pool's routing and the partial
 // updates make many: it is the faster below about 70% of them nonzero on the Cortex-M0, 78% on

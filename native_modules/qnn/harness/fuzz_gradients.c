@@ -91,6 +91,10 @@ int call_depthwise_input_grad(fuzz_t *f, const int32_t *p) { return call_conv_gr
 static void fuzz_conv_grad(fuzz_t *f, int weight, int depthwise) {
     int32_t p[18];
     fuzz_conv_geometry(f, p, depthwise);
+    if (depthwise && !weight && fuzz_chance(f, 40)) {  // the register path's geometry (conv_grad.c's taps_fit)
+        p[3] = p[6] = fuzz_range(f, 4, 9), p[9] = p[10] = 1;
+        p[11] = fuzz_range(f, 0, p[7] - 1), p[12] = fuzz_range(f, 0, p[8] - 1);
+    }
     p[13] = fuzz_range(f, -128, 127);
     size_t count = weight ? 14 : 13;
     if (weight && fuzz_chance(f, 30)) {  // a block of output channels and rows
