@@ -4,7 +4,8 @@ How instructions are counted: mcutrain_host/instructions.py.
 
 A kernel's instructions per MAC are (call - overhead) / (MACs - 1), the overhead being the same
 kernel, through the same Python call, on a 1-MAC shape: argument passing, buffer and parameter
-checks and one output. For add, a "MAC" is an element. The "scratch" rows give conv2d a scratch
+checks and one output. For add, a "MAC" is an element; for max_pool, an input read (a 2x2 window
+reads four an output). The "scratch" rows give conv2d a scratch
 for all its weights widened (qnn.h), which the Cortex-M0 and M4 widen and the M3 ignores, and
 add one for its tables, which every core builds (their 512 requantizations count as overhead).
 MACs are the taps that read inside the input (padded taps cost nothing); for the training step,
@@ -18,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kernels import Spec, conv, requant, s8, s32
+from kernels import Spec, conv, pool, requant, s8, s32
 from mcutrain_host import instructions, kernel_calls
 from mcutrain_host.board import deploy, qemu
 
@@ -71,6 +72,7 @@ PAIRS = [
     pair("conv2d_input_grad", (14, 14, 8), (14, 14, 16), 3, 1, 1),
     pair("depthwise_weight_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
     pair("depthwise_input_grad", (14, 14, 16), (14, 14, 16), 3, 1, 1),
+    (pool("max_pool", (28, 28, 8), 2, 2), pool("max_pool", (2, 2, 1), 2, 2)),
     (add(14 * 14 * 16), add(1)),
 ]
 

@@ -20,6 +20,20 @@ static int32_t window_max(const int8_t *x, int32_t rows, size_t cols, size_t in_
     return v;
 }
 
+static int32_t larger(int32_t a, int32_t b) {
+    return a > b ? a : b;
+}
+
+// A 2x2 window inside the image, every channel (the models' max pool): make bench-arm's max_pool
+// takes 41 instructions an output on the Cortex-M0 this way, 82 by window_max's loops.
+static void max_2x2(int8_t *out, const int8_t *x, size_t in_row, int32_t c, int32_t act_min, int32_t act_max) {
+    const int8_t *right = x + c, *below = x + in_row, *diagonal = below + c;
+    for (int32_t ch = 0; ch < c; ch++) {
+        int32_t v = larger(larger(x[ch], right[ch]), larger(below[ch], diagonal[ch]));
+        out[ch] = (int8_t)(v < act_min ? act_min : (v > act_max ? act_max : v));
+    }
+}
+
 static int32_t window_sum(const int8_t *x, int32_t rows, size_t cols, size_t in_row, int32_t c) {
     int32_t sum = 0;
     for (int32_t r = 0; r < rows; r++, x += in_row) {
@@ -68,6 +82,11 @@ static int pool(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params, int average) {
                 const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * c;
                 size_t cols = (size_t)(kx_hi - kx_lo) * c;
                 int32_t rows = ky_hi - ky_lo;
+                if (!average && rows == 2 && cols == 2 * (size_t)c) {
+                    max_2x2(o, xw, in_row, c, act_min, act_max);
+                    o += c;
+                    continue;
+                }
                 for (int32_t ch = 0; ch < c; ch++) {
                     int32_t v = average ? rounded_average(window_sum(xw + ch, rows, cols, in_row, c),
                                                           rows * (kx_hi - kx_lo))
