@@ -1,5 +1,5 @@
-// A function written in assembly in a C file (the Cortex-M paths of mac.c, scatter.c and
-// grad_dot.c): its opening and its closing, in Thumb's unified syntax (GCC hands Thumb-1 inline
+// A function written in assembly in a C file (the Cortex-M paths of mac.c, scatter.c, grad_dot.c
+// and grad_taps.c): its opening and its closing, in Thumb's unified syntax (GCC hands Thumb-1 inline
 // assembly over in divided syntax).
 #ifndef QNN_ASM_FUNCTION_H
 #define QNN_ASM_FUNCTION_H

@@ -297,16 +297,16 @@ static int weight_grad(qnn_s32_t gw, qnn_cs8_t x, qnn_cany_t g, qnn_cs32_t param
 }
 
 // Where tap_input_grad applies: stride 1, four channels or more, a window of at most
-// QNN_GRAD_TAPS_MAX taps, paddings within it (else some outputs read no input), and an error
-// small enough that every offset and pixel position in it is an int32.
+// QNN_GRAD_TAPS_MAX taps, and paddings smaller than the kernel, so that a tap's offset (pad - ky
+// error rows and pad - kx pixels) and every pixel's place in the error are int32.
 static int taps_fit(const qnn_grad_geom_t *s) {
     if (s->stride_h != 1 || s->stride_w != 1 || s->in_c < 4 || s->k_h > QNN_GRAD_TAPS_MAX || s->k_w > QNN_GRAD_TAPS_MAX
         || s->k_h * s->k_w > QNN_GRAD_TAPS_MAX || s->pad_top >= s->k_h || s->pad_left >= s->k_w) {
         return 0;
     }
-    // Every place in the error a pixel's taps and rows reach, as an int32 offset.
     uint64_t rows = (uint64_t)s->batch * (uint64_t)s->out_h + (uint64_t)s->in_h + (uint64_t)s->k_h;
-    uint64_t row = ((uint64_t)s->out_w + (uint64_t)s->k_w) * (uint64_t)s->in_c, limit = (uint64_t)1 << 31;
+    uint64_t row = ((uint64_t)s->out_w + (uint64_t)s->in_w + (uint64_t)s->k_w) * (uint64_t)s->in_c;
+    uint64_t limit = (uint64_t)1 << 31;
     return rows < limit && row < limit && rows * row < limit;
 }
 

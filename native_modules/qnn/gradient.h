@@ -86,6 +86,13 @@ typedef struct {
     int32_t run, rows, zp;
 } qnn_grad_dot_t;
 void qnn_grad_dot(int32_t *acc, int32_t n, const qnn_grad_dot_t *d);
+// 1 when at least three in four of g's n errors are nonzero. The register path costs every
+// product; the scatter skips zero errors, which a ReLU's mask, a pool's routing and the partial
+// updates make many: it is the faster below about 70% of them nonzero on the Cortex-M0, 78% on
+// the M4 (make bench-arm's conv2d_weight_grad, dense, by either path: 6.4 and 9.2 instructions
+// per MAC on the M0, 3.6 and 4.6 on the M4); tiny's FQT step took 6.9 M instructions on the M0
+// by the register path alone, 5.8 M with this choice.
+int qnn_grad_dense(const int8_t *g, size_t n);
 
 // The register path of a depthwise input gradient at stride 1 with an int8 error (grad_taps.c):
 // a window's taps as a table, each entry an offset in the error and four channels' weights in
@@ -108,12 +115,5 @@ typedef struct {
 } qnn_grad_taps_t;
 void qnn_grad_tap_entry(int32_t *entry, int32_t offset, const int8_t *w);
 void qnn_grad_taps(const qnn_grad_taps_t *t);
-// 1 when at least three in four of g's n errors are nonzero. The register path costs every
-// product; the scatter skips zero errors, which a ReLU's mask, a pool's routing and the partial
-// updates make many: it is the faster below about 70% of them nonzero on the Cortex-M0, 78% on
-// the M4 (make bench-arm's conv2d_weight_grad, dense, by either path: 6.4 and 9.2 instructions
-// per MAC on the M0, 3.6 and 4.6 on the M4); tiny's FQT step took 6.9 M instructions on the M0
-// by the register path alone, 5.8 M with this choice.
-int qnn_grad_dense(const int8_t *g, size_t n);
 
 #endif
