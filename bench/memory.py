@@ -166,6 +166,8 @@ def least(mode, model, method, tmp):
         return ["MemoryError"] * 6
     # A run of its own: measuring's text takes heap too, so the heap figures come from runs without it.
     planned, step_instructions, plan = run(mode, model, method, 0, STEPS, tmp, measure=True)[3:]
+    if plan is None:  # at the heap's edge, measuring's text took the room the steps had
+        planned = step_instructions = plan = "no room"
     runs, fails = free, 0  # free heaps, before the imports, known to run and to fail
     while runs - fails > RESOLUTION:
         trial = (runs + fails) // 2
@@ -188,7 +190,8 @@ def main():
           f"planned: the bytes it holds (weights, parameter blocks, arena, training state; as make bench-plans "
           f"counts them), and x inference, its multiple of inference alone ({', '.join(f'{m} {b}' for m, b in inference.items())} "
           f"bytes); heap in bytes: imports, the package and qnn; steps, in use after {STEPS} steps; least, the "
-          f"smallest free heap before the imports that runs them; instructions of one step")
+          f"smallest free heap before the imports that runs them; instructions of one step; no room: the 20 steps "
+          f"ran, but not beside the code that counts instructions and bytes")
     columns = ("plan", "planned", "x inference", "imports", "steps", "least", "instructions")
     print(f"{'model':6} {'method':14} {'mode':6}" + "".join(f" {c:>12}" for c in columns))
     package.compiled()  # once, before the boards that deploy it run side by side
