@@ -85,15 +85,6 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     QNN_ASM_END(qnn_grad_axpy));
 #elif defined(__ARM_ARCH_6M__)
-// What the Cortex-M0's axpy loops share (this one and qnn_grad_axpy_sat's): the entry, which
-// takes an odd n's first element up to its add (r5 = dst's element + its product), and a pair's
-// products, r4 and r6, at label 1.
-#define AXPY_M0_ENTRY "push {r4, r5, r6, r7, lr}\n" "ldr r4, [sp, #20]\n" "cmp r4, #0\n" "beq 9f\n" \
-    "negs r2, r2\n" "mov r12, r2\n" /* -zp */ "adds r1, r1, r4\n" /* the end of a */ \
-    "negs r2, r4\n" /* i = -n */ "lsrs r4, r4, #1\n" "bcc 1f\n" /* carry: n is odd, one element first */ \
-    "ldrsb r4, [r1, r2]\n" "add r4, r12\n" "muls r4, r3, r4\n" "ldr r5, [r0]\n" "adds r5, r5, r4\n"
-#define AXPY_M0_PAIR "1:\n" "ldrsb r4, [r1, r2]\n" "adds r2, #1\n" "ldrsb r6, [r1, r2]\n" "add r4, r12\n" \
-    "add r6, r12\n" "muls r4, r3, r4\n" "muls r6, r3, r6\n"
 // The end of the Cortex-M0's axpy and vmul loops: the products in r4 and r6 added to dst's next
 // two elements, the index r2 stepped, and the return.
 #define ADD_PAIR_AND_LOOP "ldr r5, [r0]\n" "ldr r7, [r0, #4]\n" "adds r5, r5, r4\n" "adds r7, r7, r6\n" \
@@ -104,11 +95,32 @@ __asm__(
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
 __asm__(
     QNN_ASM_BEGIN(qnn_grad_axpy)
-    AXPY_M0_ENTRY
+    "push {r4, r5, r6, r7, lr}\n"
+    "ldr r4, [sp, #20]\n"         // n
+    "cmp r4, #0\n"
+    "beq 9f\n"
+    "negs r2, r2\n"
+    "mov r12, r2\n"               // -zp
+    "adds r1, r1, r4\n"           // the end of a
+    "negs r2, r4\n"               // i = -n
+    "lsrs r4, r4, #1\n"           // carry: n is odd; one element first, then pairs
+    "bcc 1f\n"
+    "ldrsb r4, [r1, r2]\n"
+    "add r4, r12\n"
+    "muls r4, r3, r4\n"
+    "ldr r5, [r0]\n"
+    "adds r5, r5, r4\n"
     "stm r0!, {r5}\n"
     "adds r2, #1\n"
     "beq 9f\n"
-    AXPY_M0_PAIR
+    "1:\n"
+    "ldrsb r4, [r1, r2]\n"
+    "adds r2, #1\n"
+    "ldrsb r6, [r1, r2]\n"
+    "add r4, r12\n"
+    "add r6, r12\n"
+    "muls r4, r3, r4\n"
+    "muls r6, r3, r6\n"
     ADD_PAIR_AND_LOOP
     QNN_ASM_END(qnn_grad_axpy));
 #else
