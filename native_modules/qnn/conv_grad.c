@@ -328,10 +328,12 @@ static int input_grad(qnn_s32_t gx, qnn_cs8_t w, qnn_cany_t g, qnn_cs32_t params
     }
     uint64_t terms = (uint64_t)(depthwise ? 1 : s.out_c) * (uint64_t)s.k_h * (uint64_t)s.k_w;
     if (qnn_grad_fits(NULL, 0, terms, 128, g)) {
-        if (g.size == 1 && depthwise && taps_fit(&s) && qnn_grad_dense(g.p, g.n)) {
-            tap_input_grad(gx.p, w.p, g.p, &s);
-        } else if (g.size == 1 && !depthwise && s.in_c >= 4 && qnn_grad_dense(g.p, g.n)) {
-            dot_input_grad(gx.p, w.p, g.p, &s);
+        if (g.size == 1 && (depthwise ? taps_fit(&s) : s.in_c >= 4) && qnn_grad_dense(g.p, g.n)) {
+            if (depthwise) {
+                tap_input_grad(gx.p, w.p, g.p, &s);
+            } else {
+                dot_input_grad(gx.p, w.p, g.p, &s);
+            }
         } else {
             scatter_input_grad(gx.p, gx.n, w.p, g, &s, depthwise);
         }
