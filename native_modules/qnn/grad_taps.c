@@ -3,6 +3,15 @@
 #include "asm_function.h"
 #include "gradient.h"
 
+#if defined(__ARM_FEATURE_DSP) || defined(__ARM_ARCH_6M__)
+// The assembly below reads qnn_grad_taps_t's fields at these offsets.
+#include <stddef.h>
+_Static_assert(offsetof(qnn_grad_taps_t, e) == 4 && offsetof(qnn_grad_taps_t, at) == 8
+               && offsetof(qnn_grad_taps_t, taps) == 12 && offsetof(qnn_grad_taps_t, taps_end) == 16
+               && offsetof(qnn_grad_taps_t, pixels) == 20 && offsetof(qnn_grad_taps_t, n) == 24,
+               "qnn_grad_taps_t's layout");
+#endif
+
 #if defined(__ARM_FEATURE_DSP)
 #include "dsp.h"
 
@@ -12,12 +21,6 @@ void qnn_grad_tap_entry(int32_t *entry, int32_t offset, const int8_t *w) {
     uint32_t word = load4(w);
     entry[0] = offset, entry[1] = __sxtb16(word), entry[2] = sxtb16_ror8(word);
 }
-
-#include <stddef.h>
-_Static_assert(offsetof(qnn_grad_taps_t, e) == 4 && offsetof(qnn_grad_taps_t, at) == 8
-               && offsetof(qnn_grad_taps_t, taps) == 12 && offsetof(qnn_grad_taps_t, taps_end) == 16
-               && offsetof(qnn_grad_taps_t, pixels) == 20 && offsetof(qnn_grad_taps_t, n) == 24,
-               "qnn_grad_taps_t's layout");
 
 // void qnn_grad_taps(const qnn_grad_taps_t *t): one LDM an entry (r3-r5), the error's lanes in
 // r6 and r7; the sums in r8-r11, which a pixel's first entry sets, stored with one STM a pixel.
@@ -68,12 +71,6 @@ void qnn_grad_tap_entry(int32_t *entry, int32_t offset, const int8_t *w) {
 }
 
 #if defined(__ARM_ARCH_6M__)
-#include <stddef.h>
-_Static_assert(offsetof(qnn_grad_taps_t, e) == 4 && offsetof(qnn_grad_taps_t, at) == 8
-               && offsetof(qnn_grad_taps_t, taps) == 12 && offsetof(qnn_grad_taps_t, taps_end) == 16
-               && offsetof(qnn_grad_taps_t, pixels) == 20 && offsetof(qnn_grad_taps_t, n) == 24,
-               "qnn_grad_taps_t's layout");
-
 // Cortex-M0: 18 instructions a tap. One LDM takes an entry's offset (r3) and weights (r4-r7);
 // Thumb-1 loads a signed byte only from base + register, so the offset steps a byte a channel.
 // The sums live in r8-r11; the table's start waits in r12, its end in lr.
