@@ -5,9 +5,9 @@ How instructions are counted: mcutrain_host/instructions.py.
 A kernel's instructions per MAC are (call - overhead) / (MACs - 1), the overhead being the same
 kernel, through the same Python call, on a 1-MAC shape: argument passing, buffer and parameter
 checks and one output. For add, a "MAC" is an element; for max_pool, an input read (a 2x2 window
-reads four an output). The "scratch" rows give conv2d a scratch
-for all its weights widened (qnn.h), which the Cortex-M0 and M4 widen and the M3 ignores, and
-add one for its tables, which every core builds (their 512 requantizations count as overhead).
+reads four an output). The "scratch" rows give conv2d a scratch for all its weights widened
+(qnn.h), which the Cortex-M0 and M4 widen and the M3 ignores, and add one for its tables, which
+every core builds (their 512 requantizations count as overhead).
 MACs are the taps that read inside the input (padded taps cost nothing); for the training step,
 the whole step as the device package runs it (mcutrain.bench's settings: ZO mode mix with 10
 queries on every weighted layer, FQT on the last two; the second step), the model and trainer

@@ -190,7 +190,7 @@ def main():
           f"planned: the bytes it holds (weights, parameter blocks, arena, training state; as make bench-plans "
           f"counts them), and x inference, its multiple of inference alone ({', '.join(f'{m} {b}' for m, b in inference.items())} "
           f"bytes); heap in bytes: imports, the package and qnn; steps, in use after {STEPS} steps; least, the "
-          f"smallest free heap before the imports that runs them; instructions of one step; no room: the 20 steps "
+          f"smallest free heap before the imports that runs them; instructions of one step; no room: the {STEPS} steps "
           f"ran, but not beside the code that counts instructions and bytes")
     columns = ("plan", "planned", "x inference", "imports", "steps", "least", "instructions")
     print(f"{'model':6} {'method':14} {'mode':6}" + "".join(f" {c:>12}" for c in columns))
