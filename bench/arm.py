@@ -115,7 +115,7 @@ WITH_SCRATCH = PAIRS[:3] + PAIRS[-1:]
 
 def with_scratch(call):
     op, args = call
-    return op, [*args, bytearray(4 + (2048 if op == "add" else 4 * len(args[2])))]
+    return op, [*args, bytearray(4 + (4096 if op == "add" else 4 * len(args[2])))]
 
 
 def run(board, calls, workdir):

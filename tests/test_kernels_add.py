@@ -7,6 +7,9 @@ import numpy as np
 from kernel_cases import CaseMaker
 from parity import assert_parity, run_reference
 
+# qnn.ADD_SCRATCH (qnn.h): the tables' bytes, from the scratch's first word boundary.
+ADD_SCRATCH = 4096
+
 
 def add_case(m):
     count = m.dim(1, 64)
@@ -15,6 +18,33 @@ def add_case(m):
     return ("add", [m.s8(count), m.s8(count), m.s8(count),
                     m.params(count, m.zero_point(), a_mult, a_shift, m.zero_point(), b_mult, b_shift,
                              m.choice([0, 20, m.dim(0, 20)]), m.zero_point(), out_mult, out_shift, act_min, act_max)])
+
+
+def with_scratch(m, case):
+    """An add case with no scratch, one too short for the tables, or one that holds them."""
+    op, args = case
+    size = m.choice([0, int(m.rng.integers(1, ADD_SCRATCH)), ADD_SCRATCH + int(m.rng.integers(3, 8))])
+    return op, [*args, bytearray(size)]
+
+
+def tables_case(m):
+    """An add that looks its elements up in the tables (add.c): a scratch that holds them, sums
+    that cannot saturate (each input's rescaling below 2^30), a right shift out. Rescaled inputs
+    up to 2^30 (left shifts to 20, input shifts to +2), and output shifts around the one that
+    spans int8, so that the 64-bit sums' low bits and the rounding decide outputs inside the clamp."""
+    count = m.dim(1, 300)
+    mult = [int(m.rng.integers(1 << 30, 1 << 31)) if m.rng.random() < 0.8 else int(m.rng.integers(0, 1 << 31))
+            for _ in range(3)]
+    left_shift = m.choice([20, int(m.rng.integers(0, 21))])
+    shifts = [int(m.rng.integers(-12, 3)) for _ in range(2)]
+    span = max(1, 8 + left_shift + max(shifts) - 7)  # about the bits of the largest |a' + b'|, less int8's
+    out_shift = -min(31, max(1, span + int(m.rng.integers(-3, 4))))
+    act_min, act_max = m.act_range()
+    case = ("add", [m.s8(count), m.s8(count), m.s8(count),
+                    m.params(count, m.zero_point(), mult[0], shifts[0], m.zero_point(), mult[1], shifts[1],
+                             left_shift, m.zero_point(), mult[2], out_shift, act_min, act_max),
+                    bytearray(ADD_SCRATCH + int(m.rng.integers(3, 8)))])
+    return case
 
 
 def unclamped_add_case(rng, left_shift, exponent):
@@ -45,7 +75,12 @@ def test_rescaled_inputs_are_exact(board, tmp_path):
 
 def test_parity(board, tmp_path):
     m = CaseMaker(seed=31)
-    assert_parity(board, tmp_path, [add_case(m) for _ in range(400)])
+    assert_parity(board, tmp_path, [with_scratch(m, add_case(m)) for _ in range(400)], scratch=True)
+
+
+def test_tables(board, tmp_path):
+    m = CaseMaker(seed=36)
+    assert_parity(board, tmp_path, [tables_case(m) for _ in range(300)], scratch=True)
 
 
 def test_saturating_sum(board, tmp_path):
@@ -58,7 +93,32 @@ def test_saturating_sum(board, tmp_path):
     # out = sum / 2^31 rounded: 1 and -1 from the saturated sum; an unsaturated sum (about
     # +-2^32) would give +-2, a wrapped one about 0.
     assert [run_reference(*case)[1][0] for case in cases] == [b"\x01", b"\xff", b"\x01"]
+    # With the tables' scratch too: sums that can saturate do not split over the inputs.
     assert_parity(board, tmp_path, cases)
+    assert_parity(board, tmp_path, [(op, [*args, bytearray(ADD_SCRATCH + 3)]) for op, args in cases], scratch=True)
+
+
+def tables_edge_cases():
+    """The tables' edges. At int32's: a' takes every value out to 1 - 2^31 and 2^31 - 2 (saturated
+    before its multiplier), b' is 0 or in [0, 128], so that the sums stay within int32 (the tables
+    split them) or pass it (they cannot). At the rounding's ties: a' = a - a_zp, b' = 0 and an
+    output multiplier of about 1, so that out = a' / 2^e rounded, unclamped, every tie of both
+    signs at e = 1 and 2."""
+    a = bytearray(np.arange(-128, 128, dtype=np.int8).tobytes())
+    b = bytearray(np.arange(127, -129, -1, dtype=np.int8).tobytes())
+    edges = [("add", [bytearray(256), a, b,
+                      array("i", [256, 0, (1 << 31) - 1, 30, -128, b_mult, 0, 0, 0, (1 << 31) - 1, out_shift, -128, 127]),
+                      bytearray(ADD_SCRATCH + 3)])
+             for b_mult in (0, 1 << 30) for out_shift in (-1, -24, -31)]
+    ties = [("add", [bytearray(256), a, bytearray(256),
+                     array("i", [256, a_zp, 1 << 30, 1, 0, 0, 0, 0, 0, (1 << 31) - 1, -e, -128, 127]),
+                     bytearray(ADD_SCRATCH + 3)])
+            for a_zp in (0, 1) for e in (1, 2, 3)]
+    return edges + ties
+
+
+def test_tables_at_int32s_edge(board, tmp_path):
+    assert_parity(board, tmp_path, tables_edge_cases(), scratch=True)
 
 
 def test_each_parameter_out_of_range(board, tmp_path):

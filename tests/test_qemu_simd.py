@@ -21,7 +21,7 @@ from kernel_cases import CaseMaker
 from mcutrain_host import kernel_calls
 from mcutrain_host.board import deploy, qemu
 from parity import run_reference
-from test_kernels_add import unclamped_add_cases
+from test_kernels_add import tables_case, tables_edge_cases, unclamped_add_cases
 from test_kernels_conv2d import conv_case
 import test_kernels_conv_grad
 import test_kernels_fc_grad
@@ -248,6 +248,14 @@ def test_depthwise_taps_equal_the_reference(tmp_path, board):
     """depthwise_input_grad's tables of taps (grad_taps.c), each core's loop."""
     m = CaseMaker(37)
     calls = [test_kernels_conv_grad.depthwise_taps_case(m) for _ in range(60)]
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
+def test_add_tables_equal_the_reference(tmp_path, board):
+    """add's lookups in its tables of 64-bit products (add.c), each core's loop."""
+    m = CaseMaker(38)
+    calls = [tables_case(m) for _ in range(40)] + tables_edge_cases()
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 

@@ -24,7 +24,8 @@ from mcutrain.model_file import ModelError
 # the scratch: widening its weights costs a few instructions a weight, and saves some on every
 # tap of every pixel (qnn.h).
 WIDEN_MIN_PIXELS = 8
-# Elements of a call from which add gets it: its tables cost 512 requantizations, and save 2 an element.
+# Elements of a call from which add gets it: its tables cost 512 requantizations and 64-bit products,
+# and save three requantizations an element (they pay from about 360: docs/kernels.md).
 ADD_TABLES_MIN_ELEMENTS = 512
 # The smallest scratch taken: four channels of a 1x1 convolution's widened weights over 4 input
 # channels, 64 bytes on the Cortex-M0 (32 on the M4).
@@ -193,7 +194,7 @@ class Model:
         if wanted and hasattr(gc, "mem_free"):
             gc.collect()
             wanted = min(wanted, (gc.mem_free() - keep) // 2)
-        # add's tables, 2 KB past a word boundary, are worth more than any conv2d's widening: a
+        # add's tables, 4 KB past a word boundary, are worth more than any conv2d's widening: a
         # smaller scratch is tried only once they fail.
         tables = kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH + 3 in uses else SCRATCH_MIN
         # The caller's bytes are taken aside first, so that the scratch leaves them a hole. Where

@@ -1,12 +1,126 @@
 #include "mac.h"
+#include "asm_function.h"
 
 #define BLOCK 32  // sums requantized by one call of the output loop
 
-// Each input's rescaling of its 256 values, looked up where the scratch holds both tables.
-static int32_t *tables(qnn_s8_t scratch) {
+// An int64 in two words: the scratch is only word-aligned.
+typedef struct {
+    uint32_t low;
+    int32_t high;
+} product_t;
+
+// The tables: entry v + 128 of input a holds a'(v) * out_multiplier + 2^30, entry v + 384 of b
+// b'(v) * out_multiplier. Where no a' + b' can leave int32 (so that the sum never saturates) and
+// the output shift is a right shift (qnn_add_s8 checks), the output requantization's product splits over the two
+// inputs: floor((a' + b') * out_multiplier + 2^30) / 2^31) is the sum of two entries, shifted. An
+// element then costs two lookups and a 64-bit add, where the sum's requantization took four 16-bit
+// products on the Cortex-M0. Returns 0 where the split does not hold (the tables are then unused).
+static int tabulate(product_t *table, const int32_t *p) {
+    int32_t left_shift = p[7], out_mult = p[9];
+    int64_t lowest = 0, highest = 0;
+    for (int input = 0; input < 2; input++) {
+        int32_t zp = p[1 + 3 * input], mult = p[2 + 3 * input], shift = p[3 + 3 * input];
+        int32_t min = INT32_MAX, max = INT32_MIN;
+        for (int32_t v = -128; v < 128; v++) {
+            int32_t rescaled = qnn_requantize_shifted(v - zp, left_shift, mult, shift);
+            int64_t product = (int64_t)rescaled * out_mult + (input ? 0 : (int64_t)1 << 30);
+            table[256 * input + v + 128] = (product_t){(uint32_t)product, (int32_t)(product >> 32)};
+            min = rescaled < min ? rescaled : min;
+            max = rescaled > max ? rescaled : max;
+        }
+        lowest += min, highest += max;
+    }
+    return lowest >= INT32_MIN && highest <= INT32_MAX;
+}
+
+// The tables' loop: out[i] from the entries of a[i] and b[i] (ta and tb: the tables' entries of
+// the value 0), their sum's floor by 2^31 divided by 2^(half_shift + 1) with TFLite's rounding,
+// clamped to [lo, hi] and moved by out_zp. x / 2^e rounded half away from zero (e >= 1) is
+// floor((floor((x - (x < 0)) / 2^(e-1)) + 1) / 2), which no x of these sums takes out of int32
+// (|x| < 2^31 - 1).
+typedef struct {
+    const product_t *ta, *tb;
+    int32_t half_shift, lo, hi, out_zp, count;
+} lookup_t;
+
+#if defined(__ARM_ARCH_6M__)
+// Cortex-M0: 27 instructions an element, where GCC 12 spends about 55 moving values between the
+// high registers and the low ones that Thumb-1's loads and shifts take. One index i, counting up
+// to 0, reads a, b and out from their ends.
+// void qnn_add_lookup_m0(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t *l), count >= 1.
+void qnn_add_lookup_m0(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t *l);
+__asm__(
+    QNN_ASM_BEGIN(qnn_add_lookup_m0)
+    "push {r4, r5, r6, r7, lr}\n"
+    SAVE_HIGH_REGISTERS
+    "ldm r3!, {r4, r5, r6, r7}\n"
+    "mov r8, r4\n"               // ta
+    "mov r9, r5\n"               // tb
+    "mov lr, r6\n"               // half_shift
+    "mov r10, r7\n"              // lo
+    "ldm r3!, {r4, r5, r6}\n"
+    "mov r11, r4\n"              // hi
+    "mov r12, r5\n"              // out_zp
+    "adds r1, r1, r6\n"
+    "adds r2, r2, r6\n"
+    "adds r3, r0, r6\n"
+    "negs r0, r6\n"              // i
+    "1:\n"
+    "ldrsb r4, [r1, r0]\n"
+    "lsls r4, r4, #3\n"
+    "add r4, r8\n"
+    "ldm r4, {r4, r5}\n"         // a's entry
+    "ldrsb r6, [r2, r0]\n"
+    "lsls r6, r6, #3\n"
+    "add r6, r9\n"
+    "ldm r6, {r6, r7}\n"         // b's entry
+    "adds r4, r4, r6\n"
+    "adcs r5, r7\n"
+    "lsrs r4, r4, #31\n"
+    "lsls r5, r5, #1\n"
+    "orrs r4, r5\n"              // x, the sum's floor by 2^31
+    "lsrs r5, r4, #31\n"
+    "subs r4, r4, r5\n"
+    "mov r5, lr\n"
+    "asrs r4, r5\n"
+    "adds r4, #1\n"
+    "asrs r4, r4, #1\n"
+    "cmp r4, r10\n"
+    "bge 2f\n"
+    "mov r4, r10\n"
+    "2:\n"
+    "cmp r4, r11\n"
+    "ble 3f\n"
+    "mov r4, r11\n"
+    "3:\n"
+    "add r4, r12\n"
+    "strb r4, [r3, r0]\n"
+    "adds r0, #1\n"
+    "bne 1b\n"
+    RESTORE_HIGH_REGISTERS
+    "pop {r4, r5, r6, r7, pc}\n"
+    QNN_ASM_END(qnn_add_lookup_m0));
+#define lookup qnn_add_lookup_m0
+#else
+static void lookup(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t *l) {
+    const product_t *ta = l->ta, *tb = l->tb;
+    int32_t half_shift = l->half_shift, lo = l->lo, hi = l->hi, out_zp = l->out_zp;
+    for (int32_t i = 0; i < l->count; i++) {
+        product_t ea = ta[a[i]], eb = tb[b[i]];
+        uint32_t low = ea.low + eb.low;
+        uint32_t high = (uint32_t)ea.high + (uint32_t)eb.high + (low < eb.low);
+        int32_t x = (int32_t)(high << 1 | low >> 31);
+        x = (((x - (int32_t)((uint32_t)x >> 31)) >> half_shift) + 1) >> 1;
+        x = x < lo ? lo : (x > hi ? hi : x);
+        out[i] = (int8_t)(x + out_zp);
+    }
+}
+#endif
+
+static product_t *tables(qnn_s8_t scratch) {
     size_t words;
     int32_t *table = qnn_scratch_words(scratch, &words);
-    return words >= QNN_ADD_SCRATCH / 4 ? table : NULL;
+    return words >= QNN_ADD_SCRATCH / 4 ? (product_t *)(void *)table : NULL;
 }
 
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch) {
@@ -28,17 +142,16 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
     if ((size_t)count != out.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    // Both inputs move to a common finer scale (the left shift keeps their precision: at most
-    // 255 * 2^20, well inside int32), are added there, and the sum is rescaled to the output.
-    int32_t *table = tables(scratch);
-    if (table) {
-        for (int32_t v = -128; v < 128; v++) {
-            table[v + 128] = qnn_requantize_shifted(v - a_zp, left_shift, a_mult, a_shift);
-            table[v + 384] = qnn_requantize_shifted(v - b_zp, left_shift, b_mult, b_shift);
-        }
+    product_t *table = tables(scratch);
+    if (table && out_shift < 0 && tabulate(table, p)) {
+        const lookup_t l = {table + 128, table + 384, -out_shift - 1, act_min - out_zp, act_max - out_zp, out_zp, count};
+        lookup(out.p, a.p, b.p, &l);
+        return QNN_OK;
     }
-    // The sums a block at a time through the cores' output loop, which takes a multiplier and a
-    // shift per output: the same ones BLOCK times.
+    // Both inputs move to a common finer scale (the left shift keeps their precision: at most
+    // 255 * 2^20, well inside int32), are added there, and the sum is rescaled to the output,
+    // a block at a time through the cores' output loop, which takes a multiplier and a shift per
+    // output: the same ones BLOCK times.
     uint32_t sums[BLOCK];
     int32_t mult[BLOCK], shift[BLOCK];
     for (int j = 0; j < BLOCK; j++) {
@@ -48,9 +161,8 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
         int n = count - first < BLOCK ? (int)(count - first) : BLOCK;
         const int8_t *x = a.p + first, *y = b.p + first;
         for (int j = 0; j < n; j++) {
-            int64_t sum = table ? (int64_t)table[x[j] + 128] + table[y[j] + 384]
-                                : (int64_t)qnn_requantize_shifted(x[j] - a_zp, left_shift, a_mult, a_shift)
-                                  + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
+            int64_t sum = (int64_t)qnn_requantize_shifted(x[j] - a_zp, left_shift, a_mult, a_shift)
+                          + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
             sums[j] = (uint32_t)(int32_t)(sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : sum));
         }
         qnn_outputs(out.p + first, sums, mult, shift, n, out_zp, act_min, act_max);

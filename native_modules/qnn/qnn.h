@@ -29,6 +29,15 @@ typedef struct { int32_t *p; size_t n; } qnn_s32_t;
 // Requantization: TFLite's MultiplyByQuantizedMultiplier (see device/mcutrain/reference/requant.py,
 // the specification). multiplier in [0, 2^31), shift in [-31, 30], positive shift is a left shift.
 int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift);
+// x / 2^exponent rounded half away from zero, exponent in [0, 31]: the floor, plus one where the
+// remainder passes half (half itself counts for x >= 0), without a branch: threshold - remainder
+// is negative exactly then, and neither term leaves [0, 2^31).
+static inline int32_t qnn_rounding_divide_by_pot(int32_t x, int exponent) {
+    uint32_t mask = ((uint32_t)1 << exponent) - 1;
+    uint32_t threshold = (mask >> 1) + ((uint32_t)x >> 31), remainder = (uint32_t)x & mask;
+    return (x >> exponent) + (int32_t)((threshold - remainder) >> 31);
+}
+
 int qnn_requant_params_ok(const int32_t *multiplier, const int32_t *shift, size_t n);
 // qnn_requantize(d << left_shift, multiplier, shift) for |d| <= 255 (int8 less a zero point) and
 // left_shift in [0, 20] (add's inputs): on the Cortex-M0, at left shifts of 15 and more, from two
@@ -112,10 +121,12 @@ int qnn_global_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
 // Elementwise add of two int8 tensors (TFLite). params: [count, a_zp, a_multiplier, a_shift,
 // b_zp, b_multiplier, b_shift, left_shift, out_zp, out_multiplier, out_shift, act_min, act_max]
 // scratch (n = 0 for none): with QNN_ADD_SCRATCH bytes from its first word boundary, the kernel
-// tabulates each input's rescaling for its 256 values, 512 requantizations, and looks them up
-// instead of two requantizations an element: it pays from about 256 elements.
+// tabulates each input's rescaling for its 256 values times the output multiplier, as int64, and
+// an element costs two lookups and a 64-bit add instead of three requantizations (where no sum
+// can saturate and out_shift < 0, as in every model we make; add.c). It pays from about 360
+// elements.
 #define QNN_ADD_NPARAMS 13
-#define QNN_ADD_SCRATCH 2048
+#define QNN_ADD_SCRATCH 4096
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch);
 
 // int32 accumulators to int8, channel i % channels. params: [count, channels, out_zp, act_min, act_max]

@@ -22,15 +22,6 @@ static int32_t high_mul(int32_t a, int32_t b) {
 #endif
 }
 
-// x / 2^exponent rounded half away from zero, exponent in [0, 31]: the floor, plus one where the
-// remainder passes half (half itself counts for x >= 0), without a branch: threshold - remainder
-// is negative exactly then, and neither term leaves [0, 2^31).
-static int32_t rounding_divide_by_pot(int32_t x, int exponent) {
-    uint32_t mask = ((uint32_t)1 << exponent) - 1;
-    uint32_t threshold = (mask >> 1) + ((uint32_t)x >> 31), remainder = (uint32_t)x & mask;
-    return (x >> exponent) + (int32_t)((threshold - remainder) >> 31);
-}
-
 int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
     int exponent = 0;
     if (shift > 0) {
@@ -41,7 +32,7 @@ int32_t qnn_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
         exponent = -shift;
     }
     // One path for both signs of shift: dividing by 2^0 changes nothing.
-    return rounding_divide_by_pot(high_mul(acc, multiplier), exponent);
+    return qnn_rounding_divide_by_pot(high_mul(acc, multiplier), exponent);
 }
 
 int32_t qnn_requantize_shifted(int32_t d, int32_t left_shift, int32_t multiplier, int32_t shift) {
@@ -53,7 +44,7 @@ int32_t qnn_requantize_shifted(int32_t d, int32_t left_shift, int32_t multiplier
         int32_t bh = multiplier >> 16, bl = multiplier & 0xFFFF;
         int32_t high = (int32_t)((uint32_t)(d * bh) << (left_shift - 15))
                        + ((d * bl + ((int32_t)1 << (30 - left_shift))) >> (31 - left_shift));
-        return rounding_divide_by_pot(high, -shift);
+        return qnn_rounding_divide_by_pot(high, -shift);
     }
 #endif
     return qnn_requantize(d * ((int32_t)1 << left_shift), multiplier, shift);
