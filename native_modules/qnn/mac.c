@@ -697,11 +697,12 @@ __asm__(
     "b 4b\n"
     QNN_ASM_END(qnn_outputs_arm));
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
-// Cortex-M3/M4/M7: the same output loop in Thumb-2, about 22 instructions per output on the
-// Cortex-M4 (29 on the M3) where GCC 12 spends about 40 around a call of qnn_requantize, and 8
-// where a ReLU's sum <= 0 needs none: one index i, counting up to 0, addresses the sums,
-// multipliers, shifts and outputs from their ends; the rounding divide is the Cortex-M0's add and
-// shift. x = floor((a * b + 2^30) / 2^31) is SMMULR's floor((2a * b + 2^31) / 2^32) wherever 2a
+// Cortex-M3/M4/M7: the same output loop in Thumb-2, about 18 instructions per output on the
+// Cortex-M4 where GCC 12 spends about 40 around a call of qnn_requantize, and 8 where a ReLU's
+// sum <= 0 needs none: one index i, counting up to 0, addresses the sums, multipliers, shifts and
+// outputs from their ends. The rounding divide is the Cortex-M0's form for small sums,
+// ceil(floor((x - (x < 0)) / 2^(e-1)) / 2), three instructions with shifted operands that no x
+// takes out of int32 (x > INT32_MIN: b < 2^31). x = floor((a * b + 2^30) / 2^31) is SMMULR's floor((2a * b + 2^31) / 2^32) wherever 2a
 // fits (the DSP extension), else from SMULL's 64-bit product. Two loops, which clamp apart: to an
 // output's whole int8 range (every layer of tiny and small) with two SSATs (the first keeps x + zp
 // within int32), or to bounds with conditional moves.
@@ -744,16 +745,12 @@ void qnn_outputs_int8(int8_t *out, const uint32_t *acc, const int32_t *multiplie
     "3:\n" \
     "ldr r9, [r2, r0, lsl #2]\n"  /* the multiplier b */ \
     "ldr r10, [r3, r0, lsl #2]\n" \
-    "rsbs r10, r10, #0\n"         /* the right shift e */ \
-    "ble 7f\n" \
+    "mvns r10, r10\n"             /* e - 1, e the right shift */ \
+    "bmi 7f\n" \
     HIGH_MUL                      /* x */ \
-    "mov r12, #1\n" \
-    "lsl r12, r12, r10\n" \
-    "lsr r12, r12, #1\n" \
-    "sub r12, r12, r11, lsr #31\n" \
-    "adds r11, r11, r12\n"        /* x + 2^(e-1) - (x < 0) */ \
-    "bvs 9f\n" \
+    "sub r11, r11, r11, lsr #31\n" \
     "asr r11, r11, r10\n" \
+    "sub r11, r11, r11, asr #1\n" /* ceil(floor((x - (x < 0)) / 2^(e-1)) / 2) */ \
     "4:\n" \
     clamp \
     "strb r11, [r4, r0]\n" \
@@ -769,13 +766,10 @@ void qnn_outputs_int8(int8_t *out, const uint32_t *acc, const int32_t *multiplie
     "push {r0, r1, r2, r3, lr}\n" /* lr also keeps the stack 8-byte aligned for the call */ \
     "mov r0, r8\n" \
     "mov r1, r9\n" \
-    "rsb r2, r10, #0\n" \
+    "mvn r2, r10\n" \
     "bl qnn_requantize\n"         /* r0 = a, r1 = b, r2 = shift >= 0 */ \
     "mov r11, r0\n" \
     "pop {r0, r1, r2, r3, lr}\n" \
-    "b 4b\n" \
-    "9:\n" \
-    "lsr r11, r11, r10\n"         /* x > 0: the sum, unsigned, is below 2^32 */ \
     "b 4b\n" \
     HIGH_MUL_WIDE \
     QNN_ASM_END(name))
