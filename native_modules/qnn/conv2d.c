@@ -2,6 +2,22 @@
 
 #define GATHER_MAX 32  // bytes of a window gathered on the stack
 
+// The window's taps in order (ky, kx, channel) into `taps` bytes of window, in_zp where a tap lies
+// outside the image (or past the filter's taps): rows ky_lo.. of m's window (m->rows of them) at
+// xw, each `inside` bytes from `skip` on.
+static void gather_window(int8_t *window, size_t taps, const int8_t *xw, const qnn_mac_t *m, int32_t ky_lo,
+                          int32_t skip, int32_t inside) {
+    for (size_t i = 0; i < taps; i++) {
+        window[i] = (int8_t)m->in_zp;
+    }
+    int8_t *row = window + (size_t)ky_lo * m->w_row + skip;
+    for (int32_t r = 0; r < m->rows; r++, row += m->w_row, xw += m->x_row) {
+        for (int32_t i = 0; i < inside; i++) {
+            row[i] = xw[i];
+        }
+    }
+}
+
 static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs32_t multiplier,
                 qnn_cs32_t shift, qnn_cs32_t params, qnn_s8_t scratch, int depthwise) {
     if (params.n != QNN_CONV_NPARAMS) {
@@ -49,26 +65,36 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
     }
     size_t in_row = (size_t)in_w * in_c, k_row = (size_t)k_w * in_c, window_taps = (size_t)k_h * k_row;
     // A window of few taps (a first layer's one or three input channels) is gathered into one
-    // run when it lies inside the image: each group of output channels then makes one pass over
-    // it, where a pass per window row cost more than its 3 taps, and the word-wide loops get
-    // whole words. Not on the Cortex-M0, whose assembly runs the rows at 14 instructions each,
-    // less than the byte copy.
+    // run, its taps outside the image equal to in_zp (they add nothing): each group of output
+    // channels then makes one pass over it, where a pass per window row cost more than its 3
+    // taps. On the DSP cores the run is padded to whole words (in_zp again), and so are the
+    // widened weights (zeros): their loop takes four taps a step. Not on the Cortex-M0, whose
+    // assembly runs the rows at 14 instructions each, less than the byte copy.
     int8_t window[GATHER_MAX];
 #if defined(__ARM_ARCH_6M__)
     int gather = 0;
 #else
     int gather = !depthwise && k_h > 1 && window_taps <= GATHER_MAX;
 #endif
+#if defined(__ARM_FEATURE_DSP)
+    size_t gathered = gather ? (window_taps + 3) & ~(size_t)3 : 0;
+#else
+    size_t gathered = gather ? window_taps : 0;
+#endif
     // A window row's taps are contiguous in NHWC input and weights; conv2d's filters are whole
     // OHWI blocks, depthwise filter c is element c of every tap.
     qnn_mac_t m = {
         .bias = bias.p, .multiplier = multiplier.p, .shift = shift.p,
-        .filter_step = (size_t)k_h * k_row, .x_row = in_row, .w_row = k_row, .out_c = out_c,
+        .filter_step = window_taps, .x_row = in_row, .w_row = k_row, .out_c = out_c,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
+        .wide_step = gather ? gathered : window_taps,
     };
     // Output channels in passes over the pixels, as many at a time as the scratch holds widened.
     int32_t *wide = NULL;
-    int32_t channels = depthwise ? out_c : qnn_wide_channels(scratch, m.filter_step, (size_t)in_c, out_c, &wide);
+    int32_t channels = depthwise ? out_c
+                     : qnn_wide_channels(scratch, m.wide_step, gather ? gathered : (size_t)in_c, out_c, &wide);
+    // Without widened weights, the gathered run need not be padded.
+    size_t run = wide ? gathered : window_taps;
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
@@ -84,13 +110,9 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                     size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
                     m.w = w.p + first_tap, m.rows = ky_hi - ky_lo;
                     m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
-                    if (gather && m.rows == k_h && kx_hi - kx_lo == k_w) {
-                        for (int32_t r = 0; r < k_h; r++) {
-                            for (size_t i = 0; i < k_row; i++) {
-                                window[(size_t)r * k_row + i] = xw[(size_t)r * in_row + i];
-                            }
-                        }
-                        m.rows = 1, m.run = window_taps;
+                    if (gather) {
+                        gather_window(window, run, xw, &m, ky_lo, kx_lo * in_c, (kx_hi - kx_lo) * in_c);
+                        m.w = w.p, m.wide = wide, m.rows = 1, m.run = run;
                         qnn_mac_pixel(o, window, &m);
                     } else if (depthwise) {
                         m.run = (size_t)(kx_hi - kx_lo);

@@ -30,7 +30,7 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
     // channels in passes over the rows, as many at a time as the scratch holds widened.
     qnn_mac_t m = {
         .w = w.p, .bias = bias.p, .multiplier = multiplier.p, .shift = shift.p,
-        .filter_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
+        .filter_step = (size_t)in_n, .wide_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
     int32_t *wide;

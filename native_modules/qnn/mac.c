@@ -26,7 +26,8 @@ static uint32_t dw1(const int8_t *x, const int8_t *w, size_t taps, size_t step, 
 #include <stddef.h>
 _Static_assert(offsetof(qnn_mac_t, filter_step) == 16 && offsetof(qnn_mac_t, x_row) == 20
                && offsetof(qnn_mac_t, w_row) == 24 && offsetof(qnn_mac_t, run) == 28
-               && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40, "qnn_mac_t's layout");
+               && offsetof(qnn_mac_t, rows) == 32 && offsetof(qnn_mac_t, in_zp) == 40
+               && offsetof(qnn_mac_t, wide_step) == 68, "qnn_mac_t's layout");
 #endif
 
 // mac4: acc[j] += sum over i < n of (x[i] - zp) * w[j * w_step + i] for four output channels j,
@@ -96,28 +97,40 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-// The same sums over widened weights (qnn_start_pass), every row of the window in one call: each
-// weight word is a lane pair as SMLAD takes it, so a step of four taps and four channels loads the
-// input word, makes its two lane pairs, loads eight weight words with two LDMs and multiplies: 16
-// instructions, no SXTB16 of the weights (GCC 12's loop of the same in C: 23, a load a word).
-// void qnn_mac4w_m4(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m),
-// m->run a multiple of 4 and >= 4, m->rows >= 1; x and wide at the window's first row.
-void qnn_mac4w_m4(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m);
+// The same sums over widened weights (qnn_start_pass), every row of the window and every group of
+// four output channels in one call, each group from its biases: each weight word is a lane pair
+// as SMLAD takes it, so a step of four taps and four channels loads the input word, makes its two
+// lane pairs, loads eight weight words with two LDMs and multiplies: 15 instructions, no SXTB16 of
+// the weights (GCC 12's loop of the same in C: 23, a load a word). About 20 instructions a group
+// and 10 a further row, where a call a group and its biases' copy in C cost about 60.
+// void qnn_mac4w_groups_m4(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+//                          const int32_t *bias, int32_t groups),
+// m->run a multiple of 4 and >= 4, m->rows >= 1, groups >= 1; x and wide (of the first group) at
+// the window's first row.
+void qnn_mac4w_groups_m4(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                         const int32_t *bias, int32_t groups);
 __asm__(
-    QNN_ASM_BEGIN(qnn_mac4w_m4)
+    QNN_ASM_BEGIN(qnn_mac4w_groups_m4)
     "push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n"
-    "push {r0, r3}\n"
-    "sub sp, #8\n"                // [sp]: rows left; acc at [sp, #8], m at [sp, #12]
-    "ldm r0, {r8, r9, r10, r11}\n"
+    "push {r0, r1, r2, r3}\n"
+    "sub sp, #8\n"                // [sp]: rows left; acc at [sp, #8], x at [sp, #12], the group's
+                                  // widened weights at [sp, #16], m at [sp, #20]; bias at [sp, #60],
+                                  // groups at [sp, #64]
     "ldr r12, [r3, #40]\n"
     "rsb r12, r12, #0\n"
     "uxth r12, r12\n"
     "orr r12, r12, r12, lsl #16\n" // -in_zp in both lanes
+    "3:\n"
+    "ldr r0, [sp, #60]\n"
+    "ldm r0!, {r8, r9, r10, r11}\n" // the group's biases, its sums
+    "str r0, [sp, #60]\n"
+    "ldr r3, [sp, #20]\n"
     "ldr r0, [r3, #32]\n"
     "str r0, [sp]\n"
+    "ldr r1, [sp, #12]\n"
+    "ldr r2, [sp, #16]\n"
     "2:\n"
-    "ldr r0, [sp, #12]\n"
-    "ldr lr, [r0, #28]\n"         // run
+    "ldr lr, [r3, #28]\n"         // run
     "add r3, r1, lr\n"            // the row's end in x
     "1:\n"
     "ldr r0, [r1], #4\n"
@@ -135,31 +148,35 @@ __asm__(
     "smlad r11, r0, r7, r11\n"
     "cmp r1, r3\n"
     "bne 1b\n"
+    "ldr r3, [sp, #20]\n"
     "ldr r0, [sp]\n"
     "subs r0, #1\n"
     "beq 9f\n"
     "str r0, [sp]\n"
-    "ldr r0, [sp, #12]\n"
-    "ldr lr, [r0, #28]\n"
-    "ldr r4, [r0, #20]\n"
+    "ldr lr, [r3, #28]\n"
+    "ldr r4, [r3, #20]\n"
     "sub r4, r4, lr\n"
     "add r1, r1, r4\n"            // the next row: x_row - run on from this row's end
-    "ldr r4, [r0, #24]\n"
+    "ldr r4, [r3, #24]\n"
     "sub r4, r4, lr\n"
     "add r2, r2, r4, lsl #3\n"    // and w_row - run taps of 8 bytes in wide
     "b 2b\n"
     "9:\n"
     "ldr r0, [sp, #8]\n"
-    "stm r0, {r8, r9, r10, r11}\n"
-    "add sp, #16\n"
+    "stm r0!, {r8, r9, r10, r11}\n"
+    "str r0, [sp, #8]\n"
+    "ldr r0, [r3, #68]\n"
+    "ldr r1, [sp, #16]\n"
+    "add r1, r1, r0, lsl #3\n"    // the next group's widened weights: wide_step taps of 8 bytes on
+    "str r1, [sp, #16]\n"
+    "ldr r0, [sp, #64]\n"
+    "subs r0, #1\n"
+    "str r0, [sp, #64]\n"
+    "bne 3b\n"
+    "add sp, #24\n"
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
-    QNN_ASM_END(qnn_mac4w_m4));
-
-static inline void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
-    if (m->run && m->rows > 0) {
-        qnn_mac4w_m4(acc, x, wide, m);
-    }
-}
+    QNN_ASM_END(qnn_mac4w_groups_m4));
+#define MAC4W_GROUPS qnn_mac4w_groups_m4
 #elif defined(__ARM_ARCH_6M__)
 // Cortex-M0: Thumb-1 loads a signed byte only from base + register, so one index i, counting up
 // to 0 (its increment sets the loop's flags), reads input and all four weight rows, from their
@@ -312,8 +329,8 @@ __asm__(
     "stm r0!, {r4, r5, r6, r7}\n"
     "str r0, [sp, #20]\n"
     "ldr r3, [sp]\n"
-    "ldr r0, [r3, #16]\n"
-    "lsls r0, r0, #4\n"           // a group's widened weights: filter_step taps of 16 bytes
+    "ldr r0, [r3, #68]\n"
+    "lsls r0, r0, #4\n"           // a group's widened weights: wide_step taps of 16 bytes
     "ldr r1, [sp, #12]\n"
     "adds r1, r1, r0\n"
     "str r1, [sp, #12]\n"
@@ -326,16 +343,7 @@ __asm__(
     "pop {r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_mac4w_groups_m0));
 
-static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-                         const int32_t *bias, int32_t groups) {
-    if (m->run && m->rows > 0) {
-        qnn_mac4w_groups_m0(acc, x, wide, m, bias, groups);
-        return;
-    }
-    for (int32_t j = 0; j < 4 * groups; j++) {
-        acc[j] = (uint32_t)bias[j];
-    }
-}
+#define MAC4W_GROUPS qnn_mac4w_groups_m0
 
 // depthwise's: four adjacent channels, each tap `step` (out_c) bytes on in input and weights
 // alike, every row of the window in one call. Thumb-1 has no immediate offset for a signed byte
@@ -469,28 +477,38 @@ static void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const
 #if QNN_SCRATCH_PER_WEIGHT == 4 && !defined(__ARM_ARCH_6M__)
 // The Cortex-M0's widened loop in C: what the host harness builds (QNN_WIDEN_WEIGHTS) to check the
 // widening's bookkeeping under the sanitizers.
-static void mac4w_window(uint32_t acc[4], const int8_t *x, const int32_t *wide, const qnn_mac_t *m) {
-    for (int32_t r = 0; r < m->rows; r++, x += m->x_row, wide += 4 * m->w_row) {
-        const int32_t *wd = wide;
-        for (size_t i = 0; i < m->run; i++, wd += 4) {
-            int32_t d = (int32_t)x[i] - m->in_zp;
-            for (int j = 0; j < 4; j++) {
-                acc[j] += (uint32_t)(d * wd[j]);
+static void mac4w_groups_in_c(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                              const int32_t *bias, int32_t groups) {
+    for (int32_t g = 0; g < groups; g++, acc += 4, bias += 4, wide += m->wide_step * 4) {
+        for (int j = 0; j < 4; j++) {
+            acc[j] = (uint32_t)bias[j];
+        }
+        const int32_t *wr = wide;
+        const int8_t *xr = x;
+        for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += 4 * m->w_row) {
+            const int32_t *wd = wr;
+            for (size_t i = 0; i < m->run; i++, wd += 4) {
+                int32_t d = (int32_t)xr[i] - m->in_zp;
+                for (int j = 0; j < 4; j++) {
+                    acc[j] += (uint32_t)(d * wd[j]);
+                }
             }
         }
     }
 }
+#define MAC4W_GROUPS mac4w_groups_in_c
 #endif
 
-#if QNN_SCRATCH_PER_WEIGHT && !defined(__ARM_ARCH_6M__)
-// The Cortex-M0's one call for the groups, on the other widening cores: a group at a time.
+#if QNN_SCRATCH_PER_WEIGHT
+// Every core's groups from their biases, the window's sums added where it has taps.
 static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
                          const int32_t *bias, int32_t groups) {
-    for (int32_t g = 0; g < groups; g++, acc += 4, bias += 4, wide += m->filter_step * QNN_SCRATCH_PER_WEIGHT) {
-        for (int j = 0; j < 4; j++) {
-            acc[j] = (uint32_t)bias[j];
-        }
-        mac4w_window(acc, x, wide, m);
+    if (m->run && m->rows > 0) {
+        MAC4W_GROUPS(acc, x, wide, m, bias, groups);
+        return;
+    }
+    for (int32_t j = 0; j < 4 * groups; j++) {
+        acc[j] = (uint32_t)bias[j];
     }
 }
 #endif
@@ -502,10 +520,10 @@ static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, co
 // fewer channels times taps than this does not pay (measured on small's 4x4x64>128 pointwise).
 #define WIDE_PASS_MIN 512
 
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide) {
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide) {
     size_t words;
     int32_t *words_at = qnn_scratch_words(scratch, &words);
-    size_t groups = words / filter_step / QNN_SCRATCH_PER_WEIGHT;  // a group's words: filter_step of its taps'
+    size_t groups = words / wide_step / QNN_SCRATCH_PER_WEIGHT;  // a group's words: wide_step of its taps'
     *wide = NULL;
 #if defined(__ARM_FEATURE_DSP)
     if (run_unit % 4) {
@@ -521,7 +539,7 @@ int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit,
         *wide = words_at;
         return out_c;
     }
-    if (groups * 4 * filter_step < WIDE_PASS_MIN) {
+    if (groups * 4 * wide_step < WIDE_PASS_MIN) {
         return out_c;
     }
     *wide = words_at;
@@ -529,21 +547,32 @@ int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit,
 }
 
 // The whole groups of four channels in [c_begin, c_end), widened as qnn_start_pass says.
-static void widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_begin, int32_t c_end) {
+#if defined(__ARM_FEATURE_DSP)
+// Channel row's tap i, 0 past the filter's taps (a gathered window's padding): no read outside w;
+// the padding's inputs are in_zp, so the value itself adds nothing.
+static int32_t tap(const int8_t *row, size_t i, size_t filter_step) {
+    return i < filter_step ? row[i] : 0;
+}
+#endif
+
+static void widen(int32_t *wide, const int8_t *w, size_t filter_step, size_t wide_step, int32_t c_begin,
+                  int32_t c_end) {
     for (int32_t c = c_begin; c + 4 <= c_end; c += 4) {
         const int8_t *w0 = w + (size_t)c * filter_step, *w1 = w0 + filter_step, *w2 = w1 + filter_step;
         const int8_t *w3 = w2 + filter_step;
 #if defined(__ARM_FEATURE_DSP)
-        for (size_t i = 0; i < filter_step; i += 4) {
+        for (size_t i = 0; i < wide_step; i += 4) {
             for (size_t h = 0; h < 2; h++) {
-                const int8_t *rows[4] = {w0 + i + h, w1 + i + h, w2 + i + h, w3 + i + h};
+                const int8_t *rows[4] = {w0, w1, w2, w3};
                 for (int j = 0; j < 4; j++) {
-                    wide[2 * j + h] = (int32_t)(((uint32_t)rows[j][2] << 16) | (uint16_t)rows[j][0]);
+                    wide[2 * j + h] = (int32_t)(((uint32_t)tap(rows[j], i + h + 2, filter_step) << 16)
+                                                | (uint16_t)tap(rows[j], i + h, filter_step));
                 }
             }
             wide += 8;
         }
 #else
+        (void)wide_step;  // filter_step: no core without the DSP extension pads
         for (size_t i = 0; i < filter_step; i++, wide += 4) {
             wide[0] = w0[i], wide[1] = w1[i], wide[2] = w2[i], wide[3] = w3[i];
         }
@@ -551,8 +580,8 @@ static void widen(int32_t *wide, const int8_t *w, size_t filter_step, int32_t c_
     }
 }
 #else
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide) {
-    (void)scratch, (void)filter_step, (void)run_unit;
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide) {
+    (void)scratch, (void)wide_step, (void)run_unit;
     *wide = NULL;
     return out_c;
 }
@@ -562,7 +591,7 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
     m->c_end = m->out_c - m->c_begin < channels ? m->out_c : m->c_begin + channels;
 #if QNN_SCRATCH_PER_WEIGHT
     if (wide) {
-        widen(wide, w, m->filter_step, m->c_begin, m->c_end);
+        widen(wide, w, m->filter_step, m->wide_step, m->c_begin, m->c_end);
     }
 #else
     (void)wide, (void)w;
@@ -813,7 +842,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
 #if QNN_SCRATCH_PER_WEIGHT
         if (m->wide && end - c >= 4) {
             int32_t groups = (end - c) / 4;
-            mac4w_groups(acc, x, m->wide + (size_t)(c - m->c_begin) / 4 * m->filter_step * QNN_SCRATCH_PER_WEIGHT, m,
+            mac4w_groups(acc, x, m->wide + (size_t)(c - m->c_begin) / 4 * m->wide_step * QNN_SCRATCH_PER_WEIGHT, m,
                          m->bias + c, groups);
             c += 4 * groups;
         }

@@ -12,13 +12,16 @@
 // run r at x + r * x_row + c and at w + r * w_row + c (filter_step is unused).
 // A pixel call makes output channels [c_begin, c_end). Where `wide` is set, the weights of the
 // whole groups of four among them are also widened (qnn_start_pass): wide is group c_begin's at the
-// window's first tap, w_row apart a row as in w, QNN_SCRATCH_PER_WEIGHT int32 a tap.
+// window's first tap, w_row apart a row as in w, QNN_SCRATCH_PER_WEIGHT bytes a tap, wide_step taps
+// a channel: filter_step, or on the DSP cores, for conv2d's gathered windows (conv2d.c),
+// filter_step rounded up to whole words, the taps past filter_step zero.
 typedef struct {
     const int8_t *w;
     const int32_t *bias, *multiplier, *shift;
     size_t filter_step, x_row, w_row, run;
     int32_t rows, out_c, in_zp, out_zp, act_min, act_max, c_begin, c_end;
     const int32_t *wide;
+    size_t wide_step;
 } qnn_mac_t;
 
 // out[c] for c in [c_begin, c_end): the requantized sum of bias[c] and (x - in_zp) * w over the
@@ -41,12 +44,13 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, co
 // without QNN_SCRATCH_PER_WEIGHT; on the DSP cores, windows whose runs are not whole words (their
 // loop takes four taps a step): run_unit, which divides every run and its first tap, is no
 // multiple of 4. Then one pass makes all out_c.
-int32_t qnn_wide_channels(qnn_s8_t scratch, size_t filter_step, size_t run_unit, int32_t out_c, int32_t **wide);
+int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide);
 // Starts the pass from m->c_begin: sets m->c_end, and widens the pass's weights (w: the layer's)
 // into wide, if given, for the whole groups g of four channels: on the Cortex-M0 (and the host
-// harness), wide[(g * filter_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]; on the
-// DSP cores, wide[(g * filter_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
-// 4q + h and 4q + h + 2 as its low and high int16 (h = 0, 1), the lanes SXTAB16 makes of the input.
+// harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]; on the
+// DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
+// 4q + h and 4q + h + 2 as its low and high int16 (h = 0, 1), the lanes SXTAB16 makes of the input
+// (taps from filter_step on: 0).
 void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w);
 
 #endif
