@@ -230,16 +230,35 @@ def whole_words_case(m, make_case, taps_at):
     return case
 
 
+def long_window_case(m):
+    """conv2d or fully_connected with windows of more taps than the Cortex-M0 widens in one call
+    (256 inputs: mac.c's WIDE_X_MAX), whole rows and rows cut by padding, and a scratch that holds
+    all their weights widened."""
+    if m.rng.random() < 0.4:
+        in_n, out_n, batch = m.dim(257, 700), m.dim(4, 9), m.dim(1, 2)
+        args = [m.s8(batch * out_n), m.s8(batch * in_n), m.s8(out_n * in_n), m.bias(out_n), *m.requant(out_n),
+                m.params(batch, in_n, out_n, m.zero_point(), m.zero_point(), -128, 127)]
+        return "fully_connected", args + [bytearray(4 * out_n * in_n + 4)]
+    in_c, out_c, k, pad = m.dim(24, 70), m.dim(4, 9), m.choice([2, 3]), m.dim(0, 1)
+    in_h, in_w = m.dim(k, 5), m.dim(k, 5)
+    out_h, out_w = in_h + 2 * pad - k + 1, in_w + 2 * pad - k + 1
+    args = [m.s8(out_h * out_w * out_c), m.s8(in_h * in_w * in_c), m.s8(out_c * k * k * in_c), m.bias(out_c),
+            *m.requant(out_c), m.params(1, in_h, in_w, in_c, out_h, out_w, out_c, k, k, 1, 1, pad, pad,
+                                        m.zero_point(), m.zero_point(), -128, 127)]
+    return "conv2d", args + [bytearray(4 * out_c * k * k * in_c + 4)]
+
+
 @pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
 def test_widened_weights_equal_the_reference(tmp_path, board):
     """The loops over weights widened into a scratch (int32 on the Cortex-M0, int16 lane pairs on
     the M4), in one pass over the pixels or in several (a scratch with room for some of the
-    channels), with windows cut by padding."""
+    channels), with windows cut by padding, and windows longer than a call widens at once."""
     m = CaseMaker(78)
     conv = lambda m: conv_case(m, "conv2d")  # noqa: E731
     calls = [m.with_scratch(conv(m)) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
     calls += [m.with_scratch(whole_words_case(m, conv, 3)) for _ in range(60)]
     calls += [m.with_scratch(whole_words_case(m, fc_case, 1)) for _ in range(30)]
+    calls += [long_window_case(m) for _ in range(16)]
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 

@@ -316,70 +316,101 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
     }
 }
 
-// The same loop over widened weights (qnn_start_pass): one LDM loads a tap's four weights, 13
-// instructions a tap where the int8 weights take 16. One call makes `groups` groups of four output
-// channels in turn, each from its biases to acc, about 32 instructions a group where a call of its
-// own (and the copy of its biases in C) cost about 65. Rows as in qnn_mac4_m0.
+// The same sums over widened weights (qnn_start_pass), with the input widened too: the call first
+// writes the window's x - in_zp as int32 into xw (5 instructions a tap), and then one LDM loads two
+// taps' inputs, two more their eight weights, and eight multiply-adds follow: 21 instructions for
+// two taps where the int8 input took 26 (a load, the zero point and the index a tap). One call
+// makes `groups` groups of four output channels in turn, each from its biases to acc (bias may be
+// acc itself), about 35 instructions a group and 12 a further row.
 // void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-//                          const int32_t *bias, int32_t groups),
-// m->run >= 1, m->rows >= 1, groups >= 1; x and wide (of the first group) at the window's first row.
+//                          const int32_t *bias, int32_t groups, int32_t *xw),
+// m->run >= 1, m->rows >= 1, groups >= 1, xw of m->rows * m->run words; x and wide (of the first
+// group) at the window's first row.
 void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-                         const int32_t *bias, int32_t groups);
+                         const int32_t *bias, int32_t groups, int32_t *xw);
+#define MAC4W_TAP(x) \
+    "ldm r2!, {r4, r5, r6, r7}\n" \
+    "muls r4, " x ", r4\n" "add r8, r4\n" "muls r5, " x ", r5\n" "add r9, r5\n" \
+    "muls r6, " x ", r6\n" "add r10, r6\n" "muls r7, " x ", r7\n" "add r11, r7\n"
 __asm__(
     QNN_ASM_BEGIN(qnn_mac4w_groups_m0)
     "push {r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS
-    "sub sp, #24\n"               // [sp]: m; [sp, #4]: rows left; [sp, #8]: x; [sp, #12]: the group's
-                                  // widened weights; [sp, #20]: acc; bias at [sp, #60], groups at [sp, #64]
+    "sub sp, #24\n"               // [sp]: m; [sp, #4]: rows left; [sp, #8]: the sums' run, [sp, #16]
+                                  // their rows; [sp, #12]: the group's widened weights; [sp, #20]:
+                                  // acc; bias at [sp, #60], groups at [sp, #64], xw at [sp, #68]
     "str r3, [sp]\n"
-    "str r1, [sp, #8]\n"
     "str r2, [sp, #12]\n"
     "str r0, [sp, #20]\n"
     "ldr r0, [r3, #40]\n"
     "negs r0, r0\n"
     "mov r12, r0\n"               // -in_zp
+    "ldr r4, [r3, #32]\n"         // rows
+    "ldr r5, [r3, #28]\n"         // run
+    "ldr r0, [r3, #24]\n"
+    "cmp r0, r5\n"
+    "bne 7f\n"
+    "muls r0, r4, r0\n"           // whole window rows: their weights follow each other, and so do
+    "str r0, [sp, #8]\n"          // their inputs in xw, one run for the sums
+    "movs r0, #1\n"
+    "str r0, [sp, #16]\n"
+    "b 8f\n"
+    "7:\n"
+    "str r5, [sp, #8]\n"
+    "str r4, [sp, #16]\n"
+    "8:\n"
+    "ldr r6, [r3, #20]\n"
+    "subs r6, r6, r5\n"           // x_row - run: from a row's end to the next row
+    "ldr r2, [sp, #68]\n"
+    "5:\n"
+    "adds r1, r1, r5\n"
+    "negs r3, r5\n"
+    "6:\n"
+    "ldrsb r0, [r1, r3]\n"
+    "add r0, r12\n"
+    "stm r2!, {r0}\n"
+    "adds r3, #1\n"
+    "bne 6b\n"
+    "adds r1, r1, r6\n"
+    "subs r4, #1\n"
+    "bne 5b\n"
     "3:\n"
     "ldr r0, [sp, #60]\n"
     "ldm r0!, {r4, r5, r6, r7}\n"
     "str r0, [sp, #60]\n"
     R4_R7_TO_HIGH                 // the group's biases, its sums
-    "ldr r3, [sp]\n"
-    "ldr r0, [r3, #32]\n"
+    "ldr r0, [sp, #16]\n"
     "str r0, [sp, #4]\n"
-    "ldr r1, [sp, #8]\n"
+    "ldr r1, [sp, #68]\n"
     "ldr r2, [sp, #12]\n"
-    "ldr r0, [r3, #28]\n"         // run
     "2:\n"
-    "adds r1, r1, r0\n"           // the end of the row's input
-    "negs r3, r0\n"
+    "ldr r0, [sp, #8]\n"          // run
+    "lsls r3, r0, #2\n"
+    "adds r3, r1, r3\n"
+    "mov r12, r3\n"               // the row's end in xw
+    "lsrs r0, r0, #1\n"
+    "bcc 1f\n"
+    "ldm r1!, {r0}\n"             // an odd run's first tap alone
+    MAC4W_TAP("r0")
+    "cmp r1, r12\n"
+    "beq 4f\n"
     "1:\n"
-    "ldrsb r0, [r1, r3]\n"
-    "add r0, r12\n"
-    "ldm r2!, {r4, r5, r6, r7}\n"
-    "muls r4, r0, r4\n"
-    "add r8, r4\n"
-    "muls r5, r0, r5\n"
-    "add r9, r5\n"
-    "muls r6, r0, r6\n"
-    "add r10, r6\n"
-    "muls r7, r0, r7\n"
-    "add r11, r7\n"
-    "adds r3, #1\n"
+    "ldm r1!, {r0, r3}\n"
+    MAC4W_TAP("r0")
+    MAC4W_TAP("r3")
+    "cmp r1, r12\n"
     "bne 1b\n"
+    "4:\n"
     "ldr r0, [sp, #4]\n"
     "subs r0, #1\n"
     "beq 9f\n"
     "str r0, [sp, #4]\n"
     "ldr r3, [sp]\n"
-    "ldr r4, [r3, #28]\n"         // run
-    "ldr r0, [r3, #20]\n"
-    "subs r0, r0, r4\n"
-    "adds r1, r1, r0\n"           // the next row's start: x_row - run on from this row's end
+    "ldr r4, [sp, #8]\n"
     "ldr r0, [r3, #24]\n"
     "subs r0, r0, r4\n"
     "lsls r0, r0, #4\n"
-    "adds r2, r2, r0\n"           // and its weights': w_row - run taps of 16 bytes on
-    "movs r0, r4\n"
+    "adds r2, r2, r0\n"           // the next row's weights: w_row - run taps of 16 bytes on
     "b 2b\n"
     "9:\n"
     "ldr r0, [sp, #20]\n"
@@ -401,7 +432,31 @@ __asm__(
     "pop {r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_mac4w_groups_m0));
 
-#define MAC4W_GROUPS qnn_mac4w_groups_m0
+#undef MAC4W_TAP
+
+// The widened input's words, on the stack: a window of more taps goes a row's run of at most this
+// many at a time, each call adding to acc.
+#define WIDE_X_MAX 256
+
+static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                            const int32_t *bias, int32_t groups) {
+    int32_t xw[WIDE_X_MAX];
+    if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
+        qnn_mac4w_groups_m0(acc, x, wide, m, bias, groups, xw);
+        return;
+    }
+    qnn_mac_t part = *m;
+    part.rows = 1;
+    for (int32_t r = 0; r < m->rows; r++) {
+        for (size_t i = 0; i < m->run; i += part.run) {
+            part.run = m->run - i < WIDE_X_MAX ? m->run - i : WIDE_X_MAX;
+            qnn_mac4w_groups_m0(acc, x + (size_t)r * m->x_row + i, wide + ((size_t)r * m->w_row + i) * 4, &part, bias,
+                                groups, xw);
+            bias = (const int32_t *)acc;
+        }
+    }
+}
+#define MAC4W_GROUPS mac4w_groups_m0
 
 // depthwise's: four adjacent channels, each tap `step` (out_c) bytes on in input and weights
 // alike, every row of the window in one call. Thumb-1 has no immediate offset for a signed byte
@@ -582,7 +637,7 @@ static void mac4w_groups(uint32_t *acc, const int8_t *x, const int32_t *wide, co
 
 #if QNN_SCRATCH_PER_WEIGHT
 // A pass over the pixels beyond the first costs each pixel its window and call overheads, about
-// 128 instructions, and saves 3 a tap of each group of four channels it widens, less the copy's
+// 128 instructions, and saves 5 a tap of each group of four channels it widens, less the copy's
 // share (a few instructions a weight, over few pixels where the scratch is short): a pass of
 // fewer channels times taps than this does not pay (measured on small's 4x4x64>128 pointwise).
 #define WIDE_PASS_MIN 512

@@ -66,9 +66,9 @@ static inline int8_t qnn_output_s8(int32_t acc, int32_t multiplier, int32_t shif
 // the DSP extension where every window run is whole words), the kernel copies as many output
 // channels' weights into it as fit, that many bytes a weight, in groups of four channels, and runs
 // that loop; the result is the same either way, and the scratch's contents afterwards are
-// unspecified. The copy costs a few instructions a weight and saves 3 a tap of four channels per
-// output pixel on the Cortex-M0, 10 a step of four taps on the M4: it pays from about 8 pixels (a
-// batch of 8 for fully_connected).
+// unspecified. The copy costs a few instructions a weight and saves about 5 a tap of four channels
+// per output pixel on the Cortex-M0, 10 a step of four taps on the M4: it pays from about 8 pixels
+// (a batch of 8 for fully_connected).
 // The scratch's int32 words from its first word boundary: *words of them (0 in an empty one).
 static inline int32_t *qnn_scratch_words(qnn_s8_t scratch, size_t *words) {
     size_t skip = (4 - (uintptr_t)scratch.p % 4) % 4;
