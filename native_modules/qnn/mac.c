@@ -458,24 +458,26 @@ static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide,
 }
 #define MAC4W_GROUPS mac4w_groups_m0
 
-// depthwise's: four adjacent channels, each tap `step` (out_c) bytes on in input and weights
-// alike, every row of the window in one call. Thumb-1 has no immediate offset for a signed byte
-// load: channel 0 loads unsigned and sign-extends, the others load at offsets 1, 2 and 3 held in
-// registers. 26 instructions per tap (GCC 12: 39).
-// void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m),
-// m->run >= 1 and m->rows >= 1; x and w at the window's first row, of the first channel.
-void qnn_dw4_m0(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m);
+// depthwise's dw4_groups: `groups` groups of four adjacent channels, group g's at x + 4g and
+// w + 4g, each tap `step` (out_c) bytes on in input and weights alike, every row and every group
+// in one call, adding to acc. Thumb-1 has no immediate offset for a signed byte load: channel 0
+// loads unsigned and sign-extends, the others load at offsets 1, 2 and 3 held in registers. 26
+// instructions a tap (GCC 12: 39), about 35 a group and 12 a further row, where a call a group
+// cost about 60.
+// void qnn_dw4_groups_m0(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m,
+//                        int32_t groups), m->run >= 1, m->rows >= 1, groups >= 1; x and w at the
+// window's first row, of the first group's first channel.
+void qnn_dw4_groups_m0(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups);
 __asm__(
-    QNN_ASM_BEGIN(qnn_dw4_m0)
-    "push {r0, r4, r5, r6, r7, lr}\n"
+    QNN_ASM_BEGIN(qnn_dw4_groups_m0)
+    "push {r0, r1, r2, r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS
-    "sub sp, #16\n"               // [sp]: rows left; [sp, #4] the span of a row's taps; [sp, #8]
-                                  // and [sp, #12] from a row's end to the next row's start in
-                                  // input and weights; acc at [sp, #32]
-    "ldm r0!, {r4, r5, r6, r7}\n"
-    R4_R7_TO_HIGH
+    "sub sp, #24\n"               // [sp]: rows left; [sp, #4]: the span of a row's taps; [sp, #8]
+                                  // and [sp, #12]: from a row's end to the next row's start in
+                                  // input and weights; [sp, #16]: rows; [sp, #20]: -in_zp; acc
+                                  // at [sp, #40], x at [sp, #44], w at [sp, #48], groups at [sp, #72]
     "ldr r4, [r3, #32]\n"
-    "str r4, [sp]\n"
+    "str r4, [sp, #16]\n"
     "ldr r4, [r3, #36]\n"         // out_c: the step from tap to tap
     "mov r12, r4\n"
     "ldr r5, [r3, #28]\n"
@@ -488,12 +490,24 @@ __asm__(
     "subs r4, r4, r5\n"
     "str r4, [sp, #12]\n"
     "ldr r7, [r3, #40]\n"
-    "negs r7, r7\n"               // -in_zp
-    "adds r6, r1, r5\n"
-    "mov lr, r6\n"                // the end of the row in x
+    "negs r7, r7\n"
+    "str r7, [sp, #20]\n"
+    "3:\n"
+    "ldr r0, [sp, #40]\n"
+    "ldm r0!, {r4, r5, r6, r7}\n"
+    R4_R7_TO_HIGH                 // the group's sums so far
+    "ldr r0, [sp, #16]\n"
+    "str r0, [sp]\n"
+    "ldr r1, [sp, #44]\n"
+    "ldr r2, [sp, #48]\n"
+    "ldr r7, [sp, #20]\n"
     "movs r3, #1\n"
     "movs r4, #2\n"
     "movs r5, #3\n"
+    "2:\n"
+    "ldr r0, [sp, #4]\n"
+    "adds r0, r1, r0\n"
+    "mov lr, r0\n"                // the end of the row in x
     "1:\n"
     "ldrb r0, [r1]\n"
     "sxtb r0, r0\n"
@@ -529,22 +543,30 @@ __asm__(
     "adds r1, r1, r0\n"
     "ldr r0, [sp, #12]\n"
     "adds r2, r2, r0\n"
-    "ldr r0, [sp, #4]\n"
-    "adds r0, r1, r0\n"
-    "mov lr, r0\n"
-    "b 1b\n"
+    "b 2b\n"
     "9:\n"
-    "ldr r0, [sp, #32]\n"
+    "ldr r0, [sp, #40]\n"
     HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
-    "add sp, #16\n"
+    "str r0, [sp, #40]\n"
+    "ldr r0, [sp, #44]\n"
+    "adds r0, #4\n"
+    "str r0, [sp, #44]\n"
+    "ldr r0, [sp, #48]\n"
+    "adds r0, #4\n"
+    "str r0, [sp, #48]\n"
+    "ldr r0, [sp, #72]\n"
+    "subs r0, #1\n"
+    "str r0, [sp, #72]\n"
+    "bne 3b\n"
+    "add sp, #24\n"
     RESTORE_HIGH_REGISTERS
-    "pop {r0, r4, r5, r6, r7, pc}\n"
-    QNN_ASM_END(qnn_dw4_m0));
+    "pop {r0, r1, r2, r4, r5, r6, r7, pc}\n"
+    QNN_ASM_END(qnn_dw4_groups_m0));
 
-static inline void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const qnn_mac_t *m) {
+static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
     if (m->run && m->rows > 0) {
-        qnn_dw4_m0(acc, x, w, m);
+        qnn_dw4_groups_m0(acc, x, w, m, groups);
     }
 }
 #else
@@ -578,8 +600,8 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
 }
 #endif
 
-#if !defined(__ARM_FEATURE_DSP)
-// The groups of four channels a call each on the cores without the DSP extension's loop.
+#if !defined(__ARM_FEATURE_DSP) && !defined(__ARM_ARCH_6M__)
+// The groups of four channels a call each on the cores without an assembly loop.
 static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
     for (int32_t g = 0; g < groups; g++, acc += 4, x += 4, w += 4) {
         dw4_window(acc, x, w, m);
