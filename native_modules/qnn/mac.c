@@ -318,8 +318,9 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 
 // The same sums over widened weights (qnn_start_pass), with the input widened too: the call first
 // writes the window's x - in_zp as int32 into xw (5 instructions a tap), and then one LDM loads two
-// taps' inputs, two more their eight weights, and eight multiply-adds follow: 21 instructions for
-// two taps where the int8 input took 26 (a load, the zero point and the index a tap). One call
+// taps' inputs, two more their eight weights, and eight multiply-adds follow, twice a step: 40
+// instructions for four taps where the int8 input took 52 (a load, the zero point and the index a
+// tap). One call
 // makes `groups` groups of four output channels in turn, each from its biases to acc (bias may be
 // acc itself), about 35 instructions a group and 12 a further row.
 // void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
@@ -384,17 +385,24 @@ __asm__(
     "ldr r1, [sp, #68]\n"
     "ldr r2, [sp, #12]\n"
     "2:\n"
-    "ldr r0, [sp, #8]\n"          // run
-    "lsls r3, r0, #2\n"
-    "adds r3, r1, r3\n"
-    "mov r12, r3\n"               // the row's end in xw
-    "lsrs r0, r0, #1\n"
-    "bcc 1f\n"
+    "ldr r3, [sp, #8]\n"          // run
+    "lsls r0, r3, #2\n"
+    "adds r0, r1, r0\n"
+    "mov r12, r0\n"               // the row's end in xw
+    "lsrs r0, r3, #1\n"
+    "bcc 13f\n"
     "ldm r1!, {r0}\n"             // an odd run's first tap alone
     MAC4W_TAP("r0")
+    "13:\n"
+    "lsrs r0, r3, #2\n"
+    "bcs 15f\n"                   // two taps more than a multiple of four: the loop's second half
     "cmp r1, r12\n"
     "beq 4f\n"
     "1:\n"
+    "ldm r1!, {r0, r3}\n"
+    MAC4W_TAP("r0")
+    MAC4W_TAP("r3")
+    "15:\n"
     "ldm r1!, {r0, r3}\n"
     MAC4W_TAP("r0")
     MAC4W_TAP("r3")
