@@ -95,6 +95,15 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                      : qnn_wide_channels(scratch, m.wide_step, gather ? gathered : (size_t)in_c, out_c, &wide);
     // Without widened weights, the gathered run need not be padded.
     size_t run = wide ? gathered : window_taps;
+    // The output columns whose windows lie wholly inside the image's width, [inner_first,
+    // inner_end): their window is the whole kernel row, their first input column stride_w on from
+    // the last one's, with no qnn_window (64-bit arithmetic, libgcc calls on the Cortex-M0) a
+    // pixel. In 32 bits unsigned: every sum below is under 2^32.
+    uint32_t inner_first = ((uint32_t)pad_left + (uint32_t)stride_w - 1) / (uint32_t)stride_w;
+    uint32_t reach = (uint32_t)in_w + (uint32_t)pad_left;  // a window's last tap is at most here
+    uint32_t inner_end = reach < (uint32_t)k_w ? 0 : (reach - (uint32_t)k_w) / (uint32_t)stride_w + 1;
+    inner_end = inner_end < (uint32_t)out_w ? inner_end : (uint32_t)out_w;
+    int32_t inner_ix = (int32_t)(inner_first * (uint32_t)stride_w - (uint32_t)pad_left);
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
@@ -102,9 +111,13 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
             for (int32_t oy = 0; oy < out_h; oy++) {
                 int32_t ky_lo, ky_hi;
                 int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
-                for (int32_t ox = 0; ox < out_w; ox++) {
-                    int32_t kx_lo, kx_hi;
-                    int32_t ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
+                for (int32_t ox = 0, next_ix = inner_ix; ox < out_w; ox++) {
+                    int32_t kx_lo = 0, kx_hi = k_w, ix = next_ix;
+                    if ((uint32_t)ox >= inner_first && (uint32_t)ox < inner_end) {
+                        next_ix += stride_w;
+                    } else {
+                        ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
+                    }
                     // Only the taps inside the image: padding equals in_zp and adds nothing.
                     const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
                     size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
