@@ -317,7 +317,7 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 }
 
 // The same sums over widened weights (qnn_start_pass), with the input widened too: the call first
-// writes the window's x - in_zp as int32 into xw (5 instructions a tap), and then one LDM loads two
+// writes the window's x - in_zp as int32 into xw (4 instructions a tap), and then one LDM loads two
 // taps' inputs, two more their eight weights, and eight multiply-adds follow, twice a step: 40
 // instructions for four taps where the int8 input took 52 (a load, the zero point and the index a
 // tap). One call
@@ -366,12 +366,23 @@ __asm__(
     "5:\n"
     "adds r1, r1, r5\n"
     "negs r3, r5\n"
-    "6:\n"
-    "ldrsb r0, [r1, r3]\n"
+    "lsrs r0, r5, #1\n"
+    "bcc 6f\n"
+    "ldrsb r0, [r1, r3]\n"        // an odd run's first tap alone
     "add r0, r12\n"
     "stm r2!, {r0}\n"
     "adds r3, #1\n"
+    "beq 10f\n"
+    "6:\n"
+    "ldrsb r0, [r1, r3]\n"
+    "adds r3, #1\n"
+    "ldrsb r7, [r1, r3]\n"
+    "add r0, r12\n"
+    "add r7, r12\n"
+    "stm r2!, {r0, r7}\n"
+    "adds r3, #1\n"
     "bne 6b\n"
+    "10:\n"
     "adds r1, r1, r6\n"
     "subs r4, #1\n"
     "bne 5b\n"
