@@ -21,7 +21,7 @@ from kernel_cases import CaseMaker
 from mcutrain_host import kernel_calls
 from mcutrain_host.board import deploy, qemu
 from parity import run_reference
-from test_kernels_add import tables_case, tables_edge_cases, unclamped_add_cases
+from test_kernels_add import ADD_SCRATCH, tables_case, tables_edge_cases, unclamped_add_cases
 from test_kernels_conv2d import conv_case
 import test_kernels_conv_grad
 import test_kernels_fc_grad
@@ -272,9 +272,11 @@ def test_depthwise_taps_equal_the_reference(tmp_path, board):
 
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
 def test_add_tables_equal_the_reference(tmp_path, board):
-    """add's lookups in its tables of 64-bit products (add.c), each core's loop."""
+    """add's lookups in its tables of 64-bit products (add.c), each core's loop, and in its int32
+    tables of the rescaled inputs (a scratch of half the bytes)."""
     m = CaseMaker(38)
     calls = [tables_case(m) for _ in range(40)] + tables_edge_cases()
+    calls += [(op, [*args[:-1], bytearray(ADD_SCRATCH // 2 + 3)]) for op, args in calls[:20]]
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 

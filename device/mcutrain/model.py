@@ -194,8 +194,8 @@ class Model:
         if wanted and hasattr(gc, "mem_free"):
             gc.collect()
             wanted = min(wanted, (gc.mem_free() - keep) // 2)
-        # add's tables, 4 KB past a word boundary, are worth more than any conv2d's widening: a
-        # smaller scratch is tried only once they fail.
+        # add's tables, 4 KB past a word boundary (or its int32 ones, 2 KB), are worth more than
+        # any conv2d's widening: a smaller scratch is tried only once they fail.
         tables = kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH + 3 in uses else SCRATCH_MIN
         # The caller's bytes are taken aside first, so that the scratch leaves them a hole. Where
         # the free bytes are in pieces, a smaller scratch: conv2d and fully_connected then widen
@@ -208,7 +208,8 @@ class Model:
             try:
                 self.scratch = bytearray(wanted)
             except MemoryError:
-                wanted = tables if wanted > tables > wanted // 2 else wanted // 2
+                smaller = [size for size in (tables, tables // 2 + 2) if wanted > size > wanted // 2]
+                wanted = smaller[0] if smaller else wanted // 2
         aside = None
         if self.scratch is None:
             return

@@ -117,12 +117,6 @@ static void lookup(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t
 }
 #endif
 
-static product_t *tables(qnn_s8_t scratch) {
-    size_t words;
-    int32_t *table = qnn_scratch_words(scratch, &words);
-    return words >= QNN_ADD_SCRATCH / 4 ? (product_t *)(void *)table : NULL;
-}
-
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch) {
     if (params.n != QNN_ADD_NPARAMS) {
         return QNN_ERR_PARAMS;
@@ -142,16 +136,27 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
     if ((size_t)count != out.n) {
         return QNN_ERR_OUTPUT_LEN;
     }
-    product_t *table = tables(scratch);
-    if (table && out_shift < 0 && tabulate(table, p)) {
-        const lookup_t l = {table + 128, table + 384, -out_shift - 1, act_min - out_zp, act_max - out_zp, out_zp, count};
+    size_t words;
+    int32_t *table = qnn_scratch_words(scratch, &words);
+    product_t *products = (product_t *)(void *)table;
+    if (words >= QNN_ADD_SCRATCH / 4 && out_shift < 0 && tabulate(products, p)) {
+        const lookup_t l = {products + 128, products + 384, -out_shift - 1, act_min - out_zp, act_max - out_zp,
+                            out_zp, count};
         lookup(out.p, a.p, b.p, &l);
         return QNN_OK;
     }
     // Both inputs move to a common finer scale (the left shift keeps their precision: at most
     // 255 * 2^20, well inside int32), are added there, and the sum is rescaled to the output,
     // a block at a time through the cores' output loop, which takes a multiplier and a shift per
-    // output: the same ones BLOCK times.
+    // output: the same ones BLOCK times. With half the tables' bytes, each input's rescaling of
+    // its 256 values is tabulated as int32: a heap too broken up for 4 KB often has 2.
+    int32_t *rescaled = words >= QNN_ADD_SCRATCH / 8 ? table : NULL;
+    if (rescaled) {
+        for (int32_t v = -128; v < 128; v++) {
+            rescaled[v + 128] = qnn_requantize_shifted(v - a_zp, left_shift, a_mult, a_shift);
+            rescaled[v + 384] = qnn_requantize_shifted(v - b_zp, left_shift, b_mult, b_shift);
+        }
+    }
     uint32_t sums[BLOCK];
     int32_t mult[BLOCK], shift[BLOCK];
     for (int j = 0; j < BLOCK; j++) {
@@ -161,8 +166,9 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
         int n = count - first < BLOCK ? (int)(count - first) : BLOCK;
         const int8_t *x = a.p + first, *y = b.p + first;
         for (int j = 0; j < n; j++) {
-            int64_t sum = (int64_t)qnn_requantize_shifted(x[j] - a_zp, left_shift, a_mult, a_shift)
-                          + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
+            int64_t sum = rescaled ? (int64_t)rescaled[x[j] + 128] + rescaled[y[j] + 384]
+                                   : (int64_t)qnn_requantize_shifted(x[j] - a_zp, left_shift, a_mult, a_shift)
+                                     + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
             sums[j] = (uint32_t)(int32_t)(sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : sum));
         }
         qnn_outputs(out.p + first, sums, mult, shift, n, out_zp, act_min, act_max);

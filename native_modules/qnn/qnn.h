@@ -124,7 +124,8 @@ int qnn_global_avg_pool_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs32_t params);
 // tabulates each input's rescaling for its 256 values times the output multiplier, as int64, and
 // an element costs two lookups and a 64-bit add instead of three requantizations (where no sum
 // can saturate and out_shift < 0, as in every model we make; add.c). It pays from about 360
-// elements.
+// elements. With half those bytes, the kernel tabulates each input's rescaling as int32, and an
+// element costs two lookups and one requantization.
 #define QNN_ADD_NPARAMS 13
 #define QNN_ADD_SCRATCH 4096
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch);
