@@ -74,6 +74,12 @@ static void mac4(uint32_t acc[4], const int8_t *x, const int8_t *w, size_t w_ste
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
+// The frame of the M4's group loops below: [sp] the rows left, [sp, #12] x, [sp, #16] the group's
+// weights, [sp, #20] m. A group starts at the window's first row: m into r3, x into r1, the
+// weights into r2.
+#define M4_GROUP_ROWS "ldr r3, [sp, #20]\n" "ldr r0, [r3, #32]\n" "str r0, [sp]\n" "ldr r1, [sp, #12]\n" \
+    "ldr r2, [sp, #16]\n"
+
 // dw4_groups: acc[4g + j] += sum over the window's taps of (x - zp) * w for `groups` groups of four
 // adjacent depthwise channels, group g's at x + 4g and w + 4g, each tap one word of each, every
 // row and every group in one call with the sums in registers. SMLABB and SMLATT multiply one lane
@@ -100,11 +106,7 @@ __asm__(
     "3:\n"
     "ldr r0, [sp, #8]\n"
     "ldm r0, {r8, r9, r10, r11}\n" // the group's sums so far
-    "ldr r3, [sp, #20]\n"
-    "ldr r0, [r3, #32]\n"
-    "str r0, [sp]\n"
-    "ldr r1, [sp, #12]\n"
-    "ldr r2, [sp, #16]\n"
+    M4_GROUP_ROWS
     "2:\n"
     "movs r5, #0\n"               // i
     "1:\n"
@@ -182,11 +184,7 @@ __asm__(
     "ldr r0, [sp, #60]\n"
     "ldm r0!, {r8, r9, r10, r11}\n" // the group's biases, its sums
     "str r0, [sp, #60]\n"
-    "ldr r3, [sp, #20]\n"
-    "ldr r0, [r3, #32]\n"
-    "str r0, [sp]\n"
-    "ldr r1, [sp, #12]\n"
-    "ldr r2, [sp, #16]\n"
+    M4_GROUP_ROWS
     "2:\n"
     "ldr lr, [r3, #28]\n"         // run
     "add r3, r1, lr\n"            // the row's end in x
