@@ -11,10 +11,11 @@ typedef struct {
 
 // The tables: entry v + 128 of input a holds a'(v) * out_multiplier + 2^30, entry v + 384 of b
 // b'(v) * out_multiplier. Where no a' + b' can leave int32 (so that the sum never saturates) and
-// the output shift is a right shift (qnn_add_s8 checks), the output requantization's product splits over the two
-// inputs: floor((a' + b') * out_multiplier + 2^30) / 2^31) is the sum of two entries, shifted. An
-// element then costs two lookups and a 64-bit add, where the sum's requantization took four 16-bit
-// products on the Cortex-M0. Returns 0 where the split does not hold (the tables are then unused).
+// the output shift is a right shift (qnn_add_s8 checks), the output requantization's product
+// splits over the two inputs: floor(((a' + b') * out_multiplier + 2^30) / 2^31) is the sum of two
+// entries, shifted. An element then costs two lookups and a 64-bit add, where the sum's
+// requantization took four 16-bit products on the Cortex-M0. Returns 0 where the split does not
+// hold (the tables are then unused).
 static int tabulate(product_t *table, const int32_t *p) {
     int32_t left_shift = p[7], out_mult = p[9];
     int64_t lowest = 0, highest = 0;
@@ -100,9 +101,9 @@ __asm__(
     RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_add_lookup_m0));
-#define lookup qnn_add_lookup_m0
+#define LOOKUP qnn_add_lookup_m0
 #else
-static void lookup(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t *l) {
+static void lookup_in_c(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t *l) {
     const product_t *ta = l->ta, *tb = l->tb;
     int32_t half_shift = l->half_shift, lo = l->lo, hi = l->hi, out_zp = l->out_zp;
     for (int32_t i = 0; i < l->count; i++) {
@@ -115,6 +116,7 @@ static void lookup(int8_t *out, const int8_t *a, const int8_t *b, const lookup_t
         out[i] = (int8_t)(x + out_zp);
     }
 }
+#define LOOKUP lookup_in_c
 #endif
 
 int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8_t scratch) {
@@ -142,7 +144,7 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
     if (words >= QNN_ADD_SCRATCH / 4 && out_shift < 0 && tabulate(products, p)) {
         const lookup_t l = {products + 128, products + 384, -out_shift - 1, act_min - out_zp, act_max - out_zp,
                             out_zp, count};
-        lookup(out.p, a.p, b.p, &l);
+        LOOKUP(out.p, a.p, b.p, &l);
         return QNN_OK;
     }
     // Both inputs move to a common finer scale (the left shift keeps their precision: at most

@@ -981,6 +981,17 @@ static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, co
 // whose many sums <= 0 cost little either way.
 #define OUTPUT_CHUNK 32
 
+// The taps of a run for the channels left over from the widened groups: on the DSP cores a run
+// longer than the filter is a gathered window padded for those groups (conv2d.c), whose padding
+// adds nothing and lies past the last channel's weights.
+static inline size_t unpadded_run(const qnn_mac_t *m) {
+#if defined(__ARM_FEATURE_DSP)
+    return m->run < m->filter_step ? m->run : m->filter_step;
+#else
+    return m->run;
+#endif
+}
+
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     uint32_t acc[OUTPUT_CHUNK];
     for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
@@ -1005,7 +1016,7 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
             uint32_t sum = (uint32_t)m->bias[c];
             const int8_t *xr = x, *wr = w;
             for (int32_t r = 0; r < m->rows; r++, xr += m->x_row, wr += m->w_row) {
-                sum += mac1(xr, wr, m->run, m->in_zp);
+                sum += mac1(xr, wr, unpadded_run(m), m->in_zp);
             }
             acc[c - first] = sum;
         }
