@@ -85,6 +85,10 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     QNN_ASM_END(qnn_grad_axpy));
 #elif defined(__ARM_ARCH_6M__)
+// The start of the Cortex-M0's axpy and vmul loops: n (the fifth argument) in r4, returning at
+// once for 0; -zp in r12; a from its end, the index r2 = -n.
+#define M0_LOOP_ENTRY "push {r4, r5, r6, r7, lr}\n" "ldr r4, [sp, #20]\n" "cmp r4, #0\n" "beq 9f\n" \
+    "negs r2, r2\n" "mov r12, r2\n" "adds r1, r1, r4\n" "negs r2, r4\n"
 // The end of the Cortex-M0's axpy and vmul loops: the products in r4 and r6 added to dst's next
 // two elements, the index r2 stepped, and the return.
 #define ADD_PAIR_AND_LOOP "ldr r5, [r0]\n" "ldr r7, [r0, #4]\n" "adds r5, r5, r4\n" "adds r7, r7, r6\n" \
@@ -95,14 +99,7 @@ __asm__(
 // -zp waits in a high register, which ADD reaches; each pair of results is stored with one STM.
 __asm__(
     QNN_ASM_BEGIN(qnn_grad_axpy)
-    "push {r4, r5, r6, r7, lr}\n"
-    "ldr r4, [sp, #20]\n"         // n
-    "cmp r4, #0\n"
-    "beq 9f\n"
-    "negs r2, r2\n"
-    "mov r12, r2\n"               // -zp
-    "adds r1, r1, r4\n"           // the end of a
-    "negs r2, r4\n"               // i = -n
+    M0_LOOP_ENTRY
     "lsrs r4, r4, #1\n"           // carry: n is odd; one element first, then pairs
     "bcc 1f\n"
     "ldrsb r4, [r1, r2]\n"
@@ -166,15 +163,8 @@ __asm__(
 // Cortex-M0: two elements per step, 8 instructions each, as qnn_grad_axpy's loop.
 __asm__(
     QNN_ASM_BEGIN(qnn_grad_vmul_s8)
-    "push {r4, r5, r6, r7, lr}\n"
-    "ldr r4, [sp, #20]\n"         // n
-    "cmp r4, #0\n"
-    "beq 9f\n"
-    "negs r2, r2\n"
-    "mov r12, r2\n"               // -zp
-    "adds r1, r1, r4\n"           // the ends of a and g
-    "adds r3, r3, r4\n"
-    "negs r2, r4\n"               // i = -n
+    M0_LOOP_ENTRY
+    "adds r3, r3, r4\n"           // the end of g
     "lsrs r4, r4, #1\n"           // carry: n is odd; one element first, then pairs
     "bcc 1f\n"
     "ldrsb r4, [r1, r2]\n"
