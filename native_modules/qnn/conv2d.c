@@ -1,3 +1,4 @@
+#include "gradient.h"
 #include "mac.h"
 
 #define GATHER_MAX 32  // bytes of a window gathered on the stack
@@ -95,15 +96,12 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                      : qnn_wide_channels(scratch, m.wide_step, gather ? gathered : (size_t)in_c, out_c, &wide);
     // Without widened weights, the gathered run need not be padded.
     size_t run = wide ? gathered : window_taps;
-    // The output columns whose windows lie wholly inside the image's width, [inner_first,
-    // inner_end): their window is the whole kernel row, their first input column stride_w on from
-    // the last one's, with no qnn_window (64-bit arithmetic, libgcc calls on the Cortex-M0) a
-    // pixel. In 32 bits unsigned: every sum below is under 2^32.
-    uint32_t inner_first = ((uint32_t)pad_left + (uint32_t)stride_w - 1) / (uint32_t)stride_w;
-    uint32_t reach = (uint32_t)in_w + (uint32_t)pad_left;  // a window's last tap is at most here
-    uint32_t inner_end = reach < (uint32_t)k_w ? 0 : (reach - (uint32_t)k_w) / (uint32_t)stride_w + 1;
-    inner_end = inner_end < (uint32_t)out_w ? inner_end : (uint32_t)out_w;
-    int32_t inner_ix = (int32_t)(inner_first * (uint32_t)stride_w - (uint32_t)pad_left);
+    // The output columns whose windows lie wholly inside the image's width: those whose first
+    // tap reads inside its first in_w - k_w + 1 columns (gradient.h's tap run). Their window is
+    // the whole kernel row, their first input column stride_w on from the last one's, with no
+    // qnn_window (64-bit arithmetic, libgcc calls on the Cortex-M0) a pixel.
+    qnn_grad_run_t inner = qnn_grad_tap_run(0, in_w - k_w + 1, out_w, stride_w, pad_left);
+    int32_t inner_end = inner.first + inner.count;
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
@@ -111,9 +109,9 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
             for (int32_t oy = 0; oy < out_h; oy++) {
                 int32_t ky_lo, ky_hi;
                 int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
-                for (int32_t ox = 0, next_ix = inner_ix; ox < out_w; ox++) {
+                for (int32_t ox = 0, next_ix = inner.at; ox < out_w; ox++) {
                     int32_t kx_lo = 0, kx_hi = k_w, ix = next_ix;
-                    if ((uint32_t)ox >= inner_first && (uint32_t)ox < inner_end) {
+                    if (ox >= inner.first && ox < inner_end) {
                         next_ix += stride_w;
                     } else {
                         ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
