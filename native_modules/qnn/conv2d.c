@@ -5,10 +5,11 @@
 
 // The window's taps in order (ky, kx, channel) into `taps` bytes of window, in_zp where a tap lies
 // outside the image (or past the filter's taps): rows ky_lo.. of m's window (m->rows of them) at
-// xw, each `inside` bytes from `skip` on.
+// xw, each `inside` bytes from `skip` on. A window inside the image fills only the padding.
 static void gather_window(int8_t *window, size_t taps, const int8_t *xw, const qnn_mac_t *m, int32_t ky_lo,
                           int32_t skip, int32_t inside) {
-    for (size_t i = 0; i < taps; i++) {
+    int whole = (size_t)m->rows * m->w_row == m->filter_step && (size_t)inside == m->w_row;
+    for (size_t i = whole ? m->filter_step : 0; i < taps; i++) {
         window[i] = (int8_t)m->in_zp;
     }
     int8_t *row = window + (size_t)ky_lo * m->w_row + skip;
