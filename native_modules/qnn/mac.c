@@ -151,11 +151,7 @@ __asm__(
     "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n"
     QNN_ASM_END(qnn_dw4_groups_m4));
 
-static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
-    if (m->run && m->rows > 0) {
-        qnn_dw4_groups_m4(acc, x, w, m, groups);
-    }
-}
+#define DW4_GROUPS qnn_dw4_groups_m4
 
 // The same sums over widened weights (qnn_start_pass), every row of the window and every group of
 // four output channels in one call, each group from its biases: each weight word is a lane pair
@@ -318,9 +314,8 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 // writes the window's x - in_zp as int32 into xw (4 instructions a tap), and then one LDM loads two
 // taps' inputs, two more their eight weights, and eight multiply-adds follow, twice a step: 40
 // instructions for four taps where the int8 input took 52 (a load, the zero point and the index a
-// tap). One call
-// makes `groups` groups of four output channels in turn, each from its biases to acc (bias may be
-// acc itself), about 35 instructions a group and 12 a further row.
+// tap). One call makes `groups` groups of four output channels in turn, each from its biases to
+// acc (bias may be acc itself), about 35 instructions a group and 12 a further row.
 // void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
 //                          const int32_t *bias, int32_t groups, int32_t *xw),
 // m->run >= 1, m->rows >= 1, groups >= 1, xw of m->rows * m->run words; x and wide (of the first
@@ -581,11 +576,7 @@ __asm__(
     "pop {r0, r1, r2, r4, r5, r6, r7, pc}\n"
     QNN_ASM_END(qnn_dw4_groups_m0));
 
-static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
-    if (m->run && m->rows > 0) {
-        qnn_dw4_groups_m0(acc, x, w, m, groups);
-    }
-}
+#define DW4_GROUPS qnn_dw4_groups_m0
 #else
 // Every other core and the host harness: the plain loop, one channel after another as it compiles
 // best without SIMD (interleaving the channels costs the Cortex-M3 a quarter more instructions).
@@ -617,7 +608,14 @@ static void dw4_window(uint32_t acc[4], const int8_t *x, const int8_t *w, const 
 }
 #endif
 
-#if !defined(__ARM_FEATURE_DSP) && !defined(__ARM_ARCH_6M__)
+#if defined(DW4_GROUPS)
+// The cores' assembly, where the window has taps.
+static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
+    if (m->run && m->rows > 0) {
+        DW4_GROUPS(acc, x, w, m, groups);
+    }
+}
+#else
 // The groups of four channels a call each on the cores without an assembly loop.
 static void dw4_groups(uint32_t *acc, const int8_t *x, const int8_t *w, const qnn_mac_t *m, int32_t groups) {
     for (int32_t g = 0; g < groups; g++, acc += 4, x += 4, w += 4) {
