@@ -441,24 +441,29 @@ class WeightedLink:
         layer = self.layer
         s_in = fixed.from_float(self.description.scale(layer.inputs[0]))
         s_out = fixed.from_float(layer.record.scale)
-        # The weight scale from the requantization: s_in * s_w / s_out = M * 2^(shift - 31).
-        scales = [fixed.div(fixed.mul((layer.multiplier[c], layer.shift[c] - 31), s_out), s_in)
-                  for c in range(self.channels)]
+
+        def scale(c):
+            """The weight scale from the requantization: s_in * s_w / s_out = M * 2^(shift - 31).
+            Made a channel at a time: a list of them all, long integers, was this build's peak."""
+            return fixed.div(fixed.mul((layer.multiplier[c], layer.shift[c] - 31), s_out), s_in)
+
         if self.below:
             self.quantize_params[1] = stochastic
-            # s_w[c] / max s_w as a requantization (M, shift) with M * 2^(shift - 31) <= 1.
+            # The input gradient W^T E is in units of the error's scale times the largest s_w.
             largest = max(range(self.channels), key=lambda c: layer.multiplier[c] << (layer.shift[c] + 31))
-            for c in range(self.channels):
-                m, e = fixed.div(scales[c], scales[largest])
+            self.top_scale = scale(largest)
+        if self.trainable:
+            self.weight_params[3] = self.bias_params[3] = stochastic
+        for c in range(self.channels):
+            s_w = scale(c)
+            if self.below:
+                # s_w[c] / max s_w as a requantization (M, shift) with M * 2^(shift - 31) <= 1.
+                m, e = fixed.div(s_w, self.top_scale)
                 if e + 31 < -31:  # below what a requantization holds: the channel passes nothing
                     m, e = 0, -31
                 self.ratio[0][c], self.ratio[1][c] = m, e + 31
-            # The input gradient W^T E is in units of the error's scale times the largest s_w.
-            self.top_scale = scales[largest]
-        if self.trainable:
-            self.weight_params[3] = self.bias_params[3] = stochastic
-            for c in range(self.channels):
-                steps.set_standardized(self.base, c, lr, scales[c], s_in)
+            if self.trainable:
+                steps.set_standardized(self.base, c, lr, s_w, s_in)
 
     def run(self, fqt, fraction, factor):
         layer, error = self.layer, self.error
