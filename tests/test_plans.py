@@ -103,3 +103,111 @@ def test_a_budget_between_keeps_the_deepest_restart_tensors_that_fit_and_saves_f
     kept, t, m = runs[budget]
     assert t.plan_choice.startswith("lean, keeping tensors 14/") and m.planned <= budget
     assert lean < m.planned and kept < runs["lean"][0]  # more memory than lean buys fewer layer runs
+
+
+@pytest.fixture
+def add_tables(monkeypatch):
+    """The natmod's scratch sizes (qnn.h) on the reference kernels, which take no scratch: the
+    plan then holds the kernels' scratch as on a board."""
+    from mcutrain.backend import kernels
+
+    monkeypatch.setattr(kernels, "ADD_SCRATCH", 4096)
+    monkeypatch.setattr(kernels, "SCRATCH_PER_WEIGHT", 4)
+
+
+def lives_of(plan):
+    lives = {}
+    for i in range(0, len(plan.lives), 3):
+        lives.setdefault(plan.lives[i], []).append((plan.lives[i + 1], plan.lives[i + 2]))
+    return lives
+
+
+def wp_plan(m):
+    """A plan like a ZO-WP trainer's: the forward pass, then a query from tensor 4 (at time
+    plan.query_at + i, layer i runs)."""
+    from mcutrain.plan import Plan
+
+    plan = Plan(m, 1)
+    plan.begin_stage()
+    plan.query_at = plan.time - 4
+    plan.forward(4)
+    return plan
+
+
+def test_the_kernels_scratch_lives_beside_no_buffer_while_a_kernel_that_takes_it_runs(add_tables):
+    m = model_module.load(str(SMALL))
+    plan = wp_plan(m)
+    size = plan.place(None)
+    scratch, offsets, sizes = plan.scratch, plan.offsets, plan.sizes
+    assert sizes[scratch] == 4096 + 3 and offsets[scratch] % 8 == 0 and offsets[scratch] + sizes[scratch] <= size
+    lives = lives_of(plan)
+    # It lives from the first to the last layer of each pass with a use of it (add, and each
+    # widening conv2d): layer i runs at time i in the forward pass.
+    users = [layer.index for layer in m.layers if layer.scratch_bytes(1)]
+    assert any(m.layers[i].op == "add" for i in users) and any(m.layers[i].op == "conv2d" for i in users)
+    query = [i for i in users if i >= 4]
+    assert sorted(lives[scratch]) == [(users[0], users[-1]), (plan.query_at + query[0], plan.query_at + query[-1])]
+    for b in range(len(sizes)):
+        if b != scratch:
+            live_together = any(a0 <= b1 and b0 <= a1 for a0, a1 in lives[scratch] for b0, b1 in lives[b])
+            apart = offsets[b] + sizes[b] <= offsets[scratch] or offsets[scratch] + sizes[scratch] <= offsets[b]
+            assert apart or not live_together, b
+
+
+def test_the_kernels_scratch_grows_the_arena_only_into_room_for_it_and_as_much_again(add_tables, monkeypatch):
+    from mcutrain.backend import kernels
+
+    m = model_module.load(str(SMALL))
+    with monkeypatch.context() as without:
+        without.setattr(kernels, "ADD_SCRATCH", 0)
+        plain = wp_plan(m)
+        alone = plain.place(None)
+        assert plain.scratch < 0  # no add's tables to hold: take_scratch's heap block alone
+    plan = wp_plan(m)
+    grown = plan.place(None)
+    # Placed last, it moves no other buffer, whatever its size.
+    for size in (4096, 1 << 14):
+        with monkeypatch.context() as larger:
+            larger.setattr(kernels, "ADD_SCRATCH", size)
+            placed = wp_plan(m)
+            placed.place(None)
+        assert [offset for b, offset in enumerate(placed.offsets) if b != placed.scratch] == list(plain.offsets)
+    assert alone < grown <= alone + 4096 + 3 + 8  # no gap in this plan holds it: it goes on top
+    needed = grown + 4096 + 3  # the arena with it, and as much again
+    for room, placed in ((0, False), (needed - 8, False), (needed, True)):
+        plan = wp_plan(m)
+        assert plan.place(room) == (grown if placed else alone), room
+        assert (plan.offsets[plan.scratch] >= 0) == placed
+
+
+def test_a_plan_with_a_gap_holds_the_kernels_scratch_at_no_cost(add_tables, monkeypatch):
+    """FQT's backward walk keeps large buffers while the forward layers no longer run: the
+    scratch, live only while they run, fits under the arena's top."""
+    from mcutrain.backend import kernels
+
+    with monkeypatch.context() as without:
+        without.setattr(kernels, "ADD_SCRATCH", 0)
+        alone = Trainer(model_module.load(str(SMALL)), method="fqt").model.planned
+    m = model_module.load(str(SMALL))
+    t = Trainer(m, method="fqt")
+    assert len(m.planned_scratch) == 4096 + 3 and m.planned == alone
+    # Here (CPython) the heap gives the scratch every use asks for: a larger block replaces it.
+    assert len(m.scratch) > 4096 + 3 and "the kernels' scratch: %d bytes)" % len(m.scratch) in t.plan_choice
+    assert all(layer.scratch is m.scratch for layer in m.layers if layer.scratch_bytes(1))
+
+
+def test_on_the_board_add_takes_its_tables_from_the_arena_and_the_bytes_stay_cpythons(board):
+    """The virtual board's qnn has add's 4 KB tables (the reference has none): small's FQT plan
+    holds them in a gap of its arena, and 20 steps end in the weights CPython computes."""
+    from test_stock_heap import CHECK, on_cpython, program
+
+    code = program("small", SMALL, "fqt").replace(CHECK, CHECK + """
+from mcutrain.backend import kernels
+scratch = m.scratch if m.scratch is not None else m.planned_scratch
+print(kernels.ADD_SCRATCH, len(m.planned_scratch), bytes(m.planned_scratch) != bytes(len(m.planned_scratch)),
+      all(l.scratch is scratch for l in m.layers if l.scratch_bytes(1)), t.plan_choice.split('(')[1])
+""")
+    crc, _, add_scratch, planned, written, shared, choice = board.run(code, heap="512K").split(maxsplit=6)
+    assert crc == on_cpython("small", "fqt")
+    assert (add_scratch, planned, written, shared) == ("4096", "4099", "True", "True")
+    assert choice.startswith("the kernels' scratch:")

@@ -172,7 +172,7 @@ class Model:
         self.classes = elements(description.layers[-1].shape)
         self.batch = 0
         self.arena, self.arena_given, self.planned = None, False, 0
-        self.arena_view = self.scratch = None
+        self.arena_view = self.scratch = self.planned_scratch = None
 
     def plan(self, batch=1):
         """Plans inference alone for `batch` samples (mcutrain.plan), then takes the kernels'
@@ -187,13 +187,16 @@ class Model:
         widen weights in it, add tabulates its inputs there): as many bytes as the largest use, or half
         the free heap less the `keep` bytes the caller still needs, the fewer, halved until a free
         block holds it. Taken after everything else a plan needs and dropped before a plan is
-        placed, it never costs a plan its room; it only speeds the kernels up."""
+        placed, it never costs a plan its room; it only speeds the kernels up. Where the plan
+        holds a scratch in the arena (mcutrain.plan: add's tables), only a larger block replaces it."""
         self.drop_scratch()
         uses = [layer.scratch_bytes(self.batch) for layer in self.layers]
         wanted = max(uses)
         if wanted and hasattr(gc, "mem_free"):
             gc.collect()
             wanted = min(wanted, (gc.mem_free() - keep) // 2)
+        planned = self.planned_scratch
+        least = SCRATCH_MIN if planned is None else len(planned) + 1
         # add's tables, 4 KB past a word boundary (or its int32 ones, 2 KB), are worth more than
         # any conv2d's widening: a smaller scratch is tried only once they fail.
         tables = kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH + 3 in uses else SCRATCH_MIN
@@ -204,18 +207,19 @@ class Model:
             aside = bytearray(keep)
         except MemoryError:
             return
-        while self.scratch is None and wanted >= SCRATCH_MIN:
+        while self.scratch is None and wanted >= least:
             try:
                 self.scratch = bytearray(wanted)
             except MemoryError:
                 smaller = [size for size in (tables, tables // 2 + 2) if wanted > size > wanted // 2]
                 wanted = smaller[0] if smaller else wanted // 2
         aside = None
-        if self.scratch is None:
+        scratch = planned if self.scratch is None else self.scratch
+        if scratch is None:
             return
         for layer, use in zip(self.layers, uses):
             if use:
-                layer.scratch = self.scratch
+                layer.scratch = scratch
 
     def drop_scratch(self):
         """Gives the kernels' scratch back to the heap."""
@@ -250,6 +254,8 @@ class Model:
                 self.stage_acts[s][t] = self._shared_view(stages, s, t)
         self.acts = self.stage_acts[0]
         self.starts = plan.starts
+        placed = plan.scratch >= 0 and plan.offsets[plan.scratch] >= 0
+        self.planned_scratch = self.view(plan.scratch) if placed else None
         self.set_batch(plan.batch)
         self.predictions = array("i", bytes(4 * plan.batch))
         self.argmax_params = array("i", (plan.batch, self.classes))
@@ -284,7 +290,7 @@ class Model:
         The kernels' scratch goes too."""
         self.drop_scratch()
         if not self.arena_given:
-            self.acts = self.stage_acts = self.arena = self.arena_view = None
+            self.acts = self.stage_acts = self.arena = self.arena_view = self.planned_scratch = None
             gc.collect()
 
     def set_batch(self, batch):

@@ -18,6 +18,12 @@ live while it runs. Offsets are chosen greedily, largest buffer first, each at t
 clear of the placed buffers it overlaps in time, as TFLite Micro's greedy planner does. A plan
 changes where bytes live, never the arithmetic.
 
+The kernels' scratch (Model.take_scratch), where a model has an add whose tables pay, is a
+buffer of their size live from the first to the last layer of a pass whose kernel uses one,
+placed after everything else: in a gap, it costs nothing; past the arena's end, it grows the arena only where the caller says
+there is room for that and as much again (what take_scratch would have left the heap), and
+otherwise it is not placed. In the arena, no fragment of the heap can refuse add its tables.
+
 A plan is built on the board, a few times per trainer, so it is kept in flat int arrays: a buffer
 is an index, its lives (buffer, start, end) triples in one array. A plan of `small`'s 13 stages
 holds a few KB, where an object per buffer and a list per life took tens.
@@ -53,6 +59,10 @@ class Plan:
         self.time = 0
         self.offsets = None
         self.replaying = False
+        # The kernels' scratch: add's tables' bytes, made by the first pass through a layer with a use.
+        self.scratch_size = max([layer.scratch_bytes(batch) for layer in model.layers if layer.op == "add"] + [0])
+        self.scratch = -1
+        self.scratch_grew = False  # whether place() put it past the other buffers' top
         self.forward(0)
 
     def replay(self):
@@ -61,6 +71,7 @@ class Plan:
         allocated for them, where planning anew would need room beside the arena."""
         self.replaying, self.replayed = True, 0
         self.time = self.stage = 0
+        self.scratch = -1
         for t in range(len(self.tensors)):
             self.tensors[t] = self.made_in[t] = self.read_in[t] = -1
         self.forward(0)
@@ -109,12 +120,19 @@ class Plan:
         for t in last_read:
             if 0 < t <= start:
                 self._extend(t, at + stop)  # a query's pass repeats: the next one reads them again
+        first = last = -1  # the pass's first and last layer that takes the kernels' scratch
         for i in range(start, stop):
             out = i + 1
             end = last_read.get(out, i)
             if out == stop == self.last:
                 end = stop  # the loss reads the logits after the last layer
+            if self.scratch_size and layers[i].scratch_bytes(self.batch):
+                if self.scratch < 0:
+                    self.scratch = self._new(self.scratch_size, 0)
+                first, last = i if first < 0 else first, i
             self._live(self._made(out), at + i, at + end)
+        if first >= 0:
+            self._live(self.scratch, at + first, at + last)  # one life a pass: a plan's arrays are heap
         self.time = at + stop + 1
         self.starts.add(start)
 
@@ -183,15 +201,18 @@ class Plan:
         if self.lives[end] < until:
             self.lives[end] = until
 
-    def place(self):
+    def place(self, room=0):
         """Gives every buffer its offset (self.offsets), unless a caller gave them from an
-        identical plan placed before; returns the arena's size in bytes."""
+        identical plan placed before; returns the arena's size in bytes. `room`: the bytes the
+        arena may have (None: any), for the kernels' scratch where it finds no gap; its offset is
+        -1 where it is not placed."""
         sizes, lives = self.sizes, self.lives
         n = len(sizes)
         if self.offsets is not None:
             end = 0
             for b in range(n):
-                end = max(end, self.offsets[b] + sizes[b])
+                if self.offsets[b] >= 0:
+                    end = max(end, self.offsets[b] + sizes[b])
             return -(-end // ALIGN) * ALIGN
         # Each buffer's lives as a chain through the triples: first[b], then next_life[i]. Placing
         # takes only these few int arrays, of sizes the plan fixes: its heap is the same on every
@@ -203,10 +224,14 @@ class Plan:
             next_life[i] = first[b]
             first[b] = i
         offsets = self.offsets = _filled(n, 0)
-        # Largest first, ties in the order they were planned (an insertion sort, stable on every port).
+        # Largest first, ties in the order they were planned (an insertion sort, stable on every
+        # port); the kernels' scratch last of all.
         order = _filled(n, 0)
         for b in range(n):
-            k = b
+            k = b if self.scratch < 0 or b < self.scratch else b - 1
+            if b == self.scratch:
+                order[n - 1] = b
+                continue
             while k and sizes[order[k - 1]] < sizes[b]:
                 order[k] = order[k - 1]
                 k -= 1
@@ -221,8 +246,14 @@ class Plan:
                     taken[count] = order[j]
                     count += 1
             offset = _lowest_clear(offsets, sizes, taken, count, sizes[b])
+            if b == self.scratch and offset + sizes[b] > end:
+                if room is not None and offset + 2 * sizes[b] > room:
+                    offset = -1  # no room for it in the arena: take_scratch finds one in the heap
+                else:
+                    self.scratch_grew = True
+            if offset >= 0:
+                end = max(end, offset + sizes[b])
             offsets[b] = offset
-            end = max(end, offset + sizes[b])
         return -(-end // ALIGN) * ALIGN
 
 

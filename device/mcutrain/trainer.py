@@ -116,22 +116,34 @@ class Trainer:
         return layers[-self.fqt_layers:], layers[:-self.fqt_layers]
 
     def _plan(self):
-        """Builds the plan the `plan` setting asks for; left to the trainer, a build that runs out
-        of heap (the trials, the views: what _aside estimates) is made again, lean."""
+        """Builds the plan the `plan` setting asks for, the kernels' scratch in its arena where
+        there is room (mcutrain.plan). A build that runs out of heap (the trials, the views: what
+        _aside estimates) is made again without the arena grown for the scratch if it was, and
+        then, where the plan is left to the trainer, lean."""
+        self.scratch_grew = False
         try:
-            self._plan_as_set()
+            self._plan_as_set(True)
+            return
         except MemoryError as e:
-            if self.plan is not None:
-                raise
-            self.model.release()  # the failed build's arena, which would hold the lean plan too
-            self.plan = "lean"
+            error = e
+            self.model.release()  # the failed build's arena
+        if self.scratch_grew:
             try:
-                self._plan_as_set()
-            finally:
-                self.plan = None
-            self.plan_choice = "lean: building the plan first chosen ran out of heap (%s)" % e
+                self._plan_as_set(False)
+                return
+            except MemoryError as e:
+                error = e
+                self.model.release()
+        if self.plan is not None:
+            raise error
+        self.plan = "lean"
+        try:
+            self._plan_as_set(False)
+        finally:
+            self.plan = None
+        self.plan_choice = "lean: building the plan first chosen ran out of heap (%s)" % error
 
-    def _plan_as_set(self):
+    def _plan_as_set(self, scratch_in_arena):
         self._check()
         top, layers = self._split(self._trainable())
         # Drop the old plan's objects first, and the kernels' scratch (taken again last): on a board
@@ -161,7 +173,9 @@ class Trainer:
         if keep:
             keep = tuple(list(keep))
         placed = self._step_plan(keep)
-        placed.place()
+        room = self._arena_room(aside) if scratch_in_arena else 0  # the kernels' scratch may grow the arena into it
+        need = placed.place(room)
+        self.scratch_grew = placed.scratch_grew
         # Copied after a collection, the plan sits in the lowest holes, not amid the free block
         # the arena needs, where the planning's working lists put it.
         placed.compact()
@@ -182,13 +196,13 @@ class Trainer:
                     if keep == () or self.plan is not None or lean >= need:
                         raise MemoryError("no free block holds the plan's arena of %d bytes: take it early, "
                                           "Trainer(..., arena=bytearray(%d))" % (need, need))
-                    self.plan_choice, keep = "lean: no free block holds an arena of %d bytes; the lean one " \
-                        "needs %d" % (need, lean), ()
+                    self.plan_choice, keep, room = "lean: no free block holds an arena of %d bytes; the lean " \
+                        "one needs %d" % (need, lean), (), 0
                     self.model.reserve(lean)
             self._build(top, layers)
             if placed is None:
                 placed = self._step_plan(keep)
-                placed.place()
+                placed.place(room)
             else:
                 self._step_plan(keep, placed)  # the new objects take the placed plan's buffers
         # Taken before the views and given back last: a block for what the caller holds beside
@@ -213,6 +227,8 @@ class Trainer:
         self.model.take_scratch(_callers_bytes(self.batch, self.model))
         if self.model.scratch is not None:
             self.plan_choice += " (the kernels' scratch: %d bytes)" % len(self.model.scratch)
+        elif self.model.planned_scratch is not None:
+            self.plan_choice += " (the kernels' scratch: %d bytes of the arena)" % len(self.model.planned_scratch)
 
     def _build(self, top, layers):
         """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""
@@ -266,9 +282,7 @@ class Trainer:
             return "fast, as asked", None, fast
         if self.plan == "lean":
             return "lean, as asked", (), lean
-        room = self.plan
-        if room is None:
-            room = _room(self.model, self.arena, aside)
+        room = self._arena_room(aside)
         if room is None or fast <= room:
             return "fast: its arena of %d bytes fits in %s" % (fast, "any heap" if room is None else room), None, fast
         # Keeping a restart tensor may even need less than the lean plan: a query from it makes fewer tensors.
@@ -282,6 +296,10 @@ class Trainer:
             raise ValueError("plan=%d: no plan fits in that many bytes of arena; the lean one needs %d, the fast "
                              "one %d" % (room, lean, fast))
         return "lean: the fast plan's arena of %d bytes exceeds %d; the lean one needs %d" % (fast, room, lean), (), lean
+
+    def _arena_room(self, aside):
+        """Bytes the arena may have: the `plan` setting's, else those of _room (None: any)."""
+        return self.plan if isinstance(self.plan, int) else _room(self.model, self.arena, aside)
 
     def _keep_what_fits(self, room):
         """(the restart tensors a lean plan keeps, its arena bytes): the deepest first, each one
