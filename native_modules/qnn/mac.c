@@ -748,6 +748,7 @@ int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, i
 
 void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w) {
     m->c_end = m->out_c - m->c_begin < channels ? m->out_c : m->c_begin + channels;
+    m->bounds[0] = m->act_min - m->out_zp, m->bounds[1] = m->act_max - m->out_zp, m->bounds[2] = m->out_zp;
 #if QNN_SCRATCH_PER_WEIGHT
     if (wide) {
         widen(wide, w, m->filter_step, m->wide_step, m->c_begin, m->c_end);
@@ -950,28 +951,31 @@ OUTPUT_LOOP(qnn_outputs_arm, CLAMP_TO_BOUNDS);
 OUTPUT_LOOP(qnn_outputs_int8, CLAMP_TO_INT8);
 #endif
 
-#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+// The output loop of each core for bounds = {act_min - out_zp, act_max - out_zp, out_zp}.
+static void outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                    const int32_t bounds[3]) {
+#if defined(__ARM_ARCH_6M__)
+    qnn_outputs_arm(out, acc, multiplier, shift, n, bounds);
+#elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+    int whole = bounds[0] == -128 - bounds[2] && bounds[1] == 127 - bounds[2];
+    (whole ? qnn_outputs_int8 : qnn_outputs_arm)(out, acc, multiplier, shift, n, bounds);
+#else
+    for (int j = 0; j < n; j++) {
+        out[j] = qnn_output_s8((int32_t)acc[j], multiplier[j], shift[j], bounds[2], bounds[0] + bounds[2],
+                               bounds[1] + bounds[2]);
+    }
+#endif
+}
+
 void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
                  int32_t out_zp, int32_t act_min, int32_t act_max) {
     const int32_t bounds[3] = {act_min - out_zp, act_max - out_zp, out_zp};
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_arm(out, acc, multiplier, shift, n, bounds);
-#else
-    (act_min == -128 && act_max == 127 ? qnn_outputs_int8 : qnn_outputs_arm)(out, acc, multiplier, shift, n, bounds);
-#endif
+    outputs(out, acc, multiplier, shift, n, bounds);
 }
-#else
-void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
-                 int32_t out_zp, int32_t act_min, int32_t act_max) {
-    for (int j = 0; j < n; j++) {
-        out[j] = qnn_output_s8((int32_t)acc[j], multiplier[j], shift[j], out_zp, act_min, act_max);
-    }
-}
-#endif
 
 // out[j] for j < n: output channel c + j's requantized sum.
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
-    qnn_outputs(out, acc, m->multiplier + c, m->shift + c, n, m->out_zp, m->act_min, m->act_max);
+    outputs(out, acc, m->multiplier + c, m->shift + c, n, m->bounds);
 }
 
 // The sums of up to this many output channels are requantized in one write_outputs call: an

@@ -22,6 +22,7 @@ typedef struct {
     int32_t rows, out_c, in_zp, out_zp, act_min, act_max, c_begin, c_end;
     const int32_t *wide;
     size_t wide_step;
+    int32_t bounds[3];  // act_min - out_zp, act_max - out_zp, out_zp: the output loop's (qnn_start_pass)
 } qnn_mac_t;
 
 // out[c] for c in [c_begin, c_end): the requantized sum of bias[c] and (x - in_zp) * w over the
@@ -45,7 +46,7 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, co
 // loop takes four taps a step): run_unit, which divides every run and its first tap, is no
 // multiple of 4. Then one pass makes all out_c.
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide);
-// Starts the pass from m->c_begin: sets m->c_end, and widens the pass's weights (w: the layer's)
+// Starts the pass from m->c_begin: sets m->c_end and m->bounds, and widens the pass's weights (w: the layer's)
 // into wide, if given, for the whole groups g of four channels: on the Cortex-M0 (and the host
 // harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]; on the
 // DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
