@@ -102,38 +102,48 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
     // the whole kernel row, their first input column stride_w on from the last one's, with no
     // qnn_window (64-bit arithmetic, libgcc calls on the Cortex-M0) a pixel.
     qnn_grad_run_t inner = qnn_grad_tap_run(0, in_w - k_w + 1, out_w, stride_w, pad_left);
-    int32_t inner_end = inner.first + inner.count;
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
         for (int32_t b = 0; b < batch; b++) {
-            for (int32_t oy = 0; oy < out_h; oy++) {
+            for (int32_t oy = 0; oy < out_h; oy++, o += (size_t)out_w * out_c) {
                 int32_t ky_lo, ky_hi;
                 int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
-                for (int32_t ox = 0, next_ix = inner.at; ox < out_w; ox++) {
-                    int32_t kx_lo = 0, kx_hi = k_w, ix = next_ix;
-                    if (ox >= inner.first && ox < inner_end) {
-                        next_ix += stride_w;
+                const int8_t *x_row = x.p + ((size_t)b * in_h + iy) * in_row;
+                m.rows = ky_hi - ky_lo;
+                for (int32_t ox = 0; ox < out_w; ox++) {
+                    int32_t kx_lo = 0, kx_hi = k_w, ix, count = 1;
+                    if (ox == inner.first && inner.count > 0) {
+                        // The pixels whose window spans the kernel row, back to back.
+                        ix = inner.at, count = inner.count;
                     } else {
                         ix = qnn_window(ox, stride_w, pad_left, k_w, in_w, &kx_lo, &kx_hi);
                     }
                     // Only the taps inside the image: padding equals in_zp and adds nothing.
-                    const int8_t *xw = x.p + (((size_t)b * in_h + iy) * in_w + ix) * in_c;
-                    size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
-                    m.w = w.p + first_tap, m.rows = ky_hi - ky_lo;
+                    const int8_t *xw = x_row + (size_t)ix * in_c;
+                    size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c, x_step = (size_t)stride_w * in_c;
+                    int8_t *op = o + (size_t)ox * out_c;
+                    m.w = w.p + first_tap;
                     m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
                     if (gather) {
-                        gather_window(window, run, xw, &m, ky_lo, kx_lo * in_c, (kx_hi - kx_lo) * in_c);
-                        m.w = w.p, m.wide = wide, m.rows = 1, m.run = run;
-                        qnn_mac_pixel(o, window, &m);
+                        m.w = w.p, m.wide = wide, m.run = run;
+                        for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
+                            m.rows = ky_hi - ky_lo;  // the window's, which gather_window copies
+                            gather_window(window, run, xw, &m, ky_lo, kx_lo * in_c, (kx_hi - kx_lo) * in_c);
+                            m.rows = 1;
+                            qnn_mac_pixel(op, window, &m);
+                        }
+                        m.rows = ky_hi - ky_lo;
                     } else if (depthwise) {
                         m.run = (size_t)(kx_hi - kx_lo);
-                        qnn_mac_depthwise_pixel(o, xw, &m);
+                        for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
+                            qnn_mac_depthwise_pixel(op, xw, &m);
+                        }
                     } else {
                         m.run = (size_t)(kx_hi - kx_lo) * in_c;
-                        qnn_mac_pixel(o, xw, &m);
+                        qnn_mac_pixels(op, (size_t)out_c, xw, x_step, count, &m);
                     }
-                    o += out_c;
+                    ox += count - 1;
                 }
             }
         }

@@ -38,9 +38,7 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
     m.wide = wide;
     for (m.c_begin = 0; m.c_begin < out_n; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
-        for (int32_t b = 0; b < batch; b++) {
-            qnn_mac_pixel(out.p + (size_t)b * out_n, x.p + (size_t)b * in_n, &m);
-        }
+        qnn_mac_pixels(out.p, (size_t)out_n, x.p, (size_t)in_n, batch, &m);
     }
     return QNN_OK;
 }

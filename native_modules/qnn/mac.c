@@ -1026,6 +1026,27 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
     }
 }
 
+void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step, int32_t count, const qnn_mac_t *m) {
+#if QNN_SCRATCH_PER_WEIGHT
+    int32_t n = m->c_end - m->c_begin;
+    if (m->wide && n % 4 == 0 && n <= OUTPUT_CHUNK && m->run && m->rows > 0) {
+        // Every channel in a widened group and one output chunk: qnn_mac_pixel's general case,
+        // about 100 instructions a pixel on the Cortex-M0, is left out.
+        uint32_t acc[OUTPUT_CHUNK];
+        const int32_t *bias = m->bias + m->c_begin, *multiplier = m->multiplier + m->c_begin;
+        const int32_t *shift = m->shift + m->c_begin;
+        for (out += m->c_begin; count > 0; count--, out += out_step, x += x_step) {
+            MAC4W_GROUPS(acc, x, m->wide, m, bias, n / 4);
+            outputs(out, acc, multiplier, shift, n, m->bounds);
+        }
+        return;
+    }
+#endif
+    for (; count > 0; count--, out += out_step, x += x_step) {
+        qnn_mac_pixel(out, x, m);
+    }
+}
+
 void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, int32_t c_begin, int32_t c_end) {
     size_t step = (size_t)m->out_c;
     int32_t groups = (c_end - c_begin) / 4, c = c_begin + 4 * groups;

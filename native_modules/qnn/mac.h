@@ -29,6 +29,8 @@ typedef struct {
 // taps, accumulated in int32 wrapping modulo 2^32 (the reference's int32 arithmetic).
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m);
+// qnn_mac_pixel for `count` pixels: out + i * out_step from x + i * x_step, the same window.
+void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step, int32_t count, const qnn_mac_t *m);
 // acc[c - c_begin] += the sum of (x - in_zp) * w over channel c's taps, for c in [c_begin, c_end)
 // and the window of m (depthwise): qnn_mac_depthwise_pixel's sums before requantization, and the
 // depthwise weight gradient's, whose window runs over output pixels (conv_grad.c).
