@@ -20,9 +20,10 @@ changes where bytes live, never the arithmetic.
 
 The kernels' scratch (Model.take_scratch), where a model has an add whose tables pay, is a
 buffer of their size live from the first to the last layer of a pass whose kernel uses one,
-placed after everything else: in a gap, it costs nothing; past the arena's end, it grows the arena only where the caller says
-there is room for that and as much again (what take_scratch would have left the heap), and
-otherwise it is not placed. In the arena, no fragment of the heap can refuse add its tables.
+placed after everything else: in a gap, it costs nothing; past the arena's end, it grows the
+arena only where the caller says there is room for that and as much again (what take_scratch
+would have left the heap), and otherwise it is not placed. In the arena, no fragment of the heap
+can refuse add its tables.
 
 A plan is built on the board, a few times per trainer, so it is kept in flat int arrays: a buffer
 is an index, its lives (buffer, start, end) triples in one array. A plan of `small`'s 13 stages
