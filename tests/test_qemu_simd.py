@@ -248,17 +248,35 @@ def long_window_case(m):
     return "conv2d", args + [bytearray(4 * out_c * k * k * in_c + 4)]
 
 
+def many_channels_case(m):
+    """fully_connected or conv2d with more output channels than one output chunk (mac.c's
+    OUTPUT_CHUNK, 32) in a pass, whole groups of four or not, and a scratch that holds them all."""
+    # Small: qemu-m0's ROM holds 512 KB of cases.
+    in_n, out_n = 4 * m.dim(1, 2), m.choice([4 * m.dim(9, 12), m.dim(33, 48)])
+    if m.rng.random() < 0.5:
+        batch = m.dim(1, 3)
+        args = [m.s8(batch * out_n), m.s8(batch * in_n), m.s8(out_n * in_n), m.bias(out_n), *m.requant(out_n),
+                m.params(batch, in_n, out_n, m.zero_point(), m.zero_point(), -128, 127)]
+        return "fully_connected", args + [bytearray(4 * out_n * in_n + 4)]
+    size, k = m.dim(3, 4), 3
+    args = [m.s8(size * size * out_n), m.s8(size * size * in_n), m.s8(out_n * k * k * in_n), m.bias(out_n),
+            *m.requant(out_n), m.params(1, size, size, in_n, size, size, out_n, k, k, 1, 1, 1, 1,
+                                        m.zero_point(), m.zero_point(), -128, 127)]
+    return "conv2d", args + [bytearray(4 * out_n * k * k * in_n + 4)]
+
+
 @pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
 def test_widened_weights_equal_the_reference(tmp_path, board):
     """The loops over weights widened into a scratch (int32 on the Cortex-M0, int16 lane pairs on
     the M4), in one pass over the pixels or in several (a scratch with room for some of the
-    channels), with windows cut by padding, and windows longer than a call widens at once."""
+    channels), with windows cut by padding, windows longer than a call widens at once, and passes
+    of more channels than one output chunk."""
     m = CaseMaker(78)
     conv = lambda m: conv_case(m, "conv2d")  # noqa: E731
     calls = [m.with_scratch(conv(m)) for _ in range(80)] + [m.with_scratch(fc_case(m)) for _ in range(40)]
     calls += [m.with_scratch(whole_words_case(m, conv, 3)) for _ in range(60)]
     calls += [m.with_scratch(whole_words_case(m, fc_case, 1)) for _ in range(30)]
-    calls += [long_window_case(m) for _ in range(8)]
+    calls += [long_window_case(m) for _ in range(8)] + [many_channels_case(m) for _ in range(4)]
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 
