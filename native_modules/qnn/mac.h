@@ -48,10 +48,10 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, co
 // loop takes four taps a step): run_unit, which divides every run and its first tap, is no
 // multiple of 4. Then one pass makes all out_c.
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide);
-// Starts the pass from m->c_begin: sets m->c_end and m->bounds, and widens the pass's weights (w: the layer's)
-// into wide, if given, for the whole groups g of four channels: on the Cortex-M0 (and the host
-// harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i]; on the
-// DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
+// Starts the pass from m->c_begin: sets m->c_end and m->bounds, and widens the pass's weights
+// (w: the layer's) into wide, if given, for the whole groups g of four channels: on the Cortex-M0
+// (and the host harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i];
+// on the DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
 // 4q + h and 4q + h + 2 as its low and high int16 (h = 0, 1), the lanes SXTAB16 makes of the input
 // (taps from filter_step on: 0).
 void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w);
