@@ -4,16 +4,16 @@
 #define GATHER_MAX 32  // bytes of a window gathered on the stack
 
 // The window's taps in order (ky, kx, channel) into `taps` bytes of window, in_zp where a tap lies
-// outside the image (or past the filter's taps): rows ky_lo.. of m's window (m->rows of them) at
+// outside the image (or past the filter's taps): rows ky_lo.. ky_lo + rows - 1 of the window at
 // xw, each `inside` bytes from `skip` on. A window inside the image fills only the padding.
 static void gather_window(int8_t *window, size_t taps, const int8_t *xw, const qnn_mac_t *m, int32_t ky_lo,
-                          int32_t skip, int32_t inside) {
-    int whole = (size_t)m->rows * m->w_row == m->filter_step && (size_t)inside == m->w_row;
+                          int32_t rows, int32_t skip, int32_t inside) {
+    int whole = (size_t)rows * m->w_row == m->filter_step && (size_t)inside == m->w_row;
     for (size_t i = whole ? m->filter_step : 0; i < taps; i++) {
         window[i] = (int8_t)m->in_zp;
     }
     int8_t *row = window + (size_t)ky_lo * m->w_row + skip;
-    for (int32_t r = 0; r < m->rows; r++, row += m->w_row, xw += m->x_row) {
+    for (int32_t r = 0; r < rows; r++, row += m->w_row, xw += m->x_row) {
         for (int32_t i = 0; i < inside; i++) {
             row[i] = xw[i];
         }
@@ -126,11 +126,10 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                     m.w = w.p + first_tap;
                     m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
                     if (gather) {
-                        m.w = w.p, m.wide = wide, m.run = run;
+                        m.w = w.p, m.wide = wide, m.rows = 1, m.run = run;
                         for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
-                            m.rows = ky_hi - ky_lo;  // the window's, which gather_window copies
-                            gather_window(window, run, xw, &m, ky_lo, kx_lo * in_c, (kx_hi - kx_lo) * in_c);
-                            m.rows = 1;
+                            gather_window(window, run, xw, &m, ky_lo, ky_hi - ky_lo, kx_lo * in_c,
+                                          (kx_hi - kx_lo) * in_c);
                             // The widened groups' path; without them, the call between costs
                             // the Cortex-M3's first layer 2%.
                             if (wide) {
