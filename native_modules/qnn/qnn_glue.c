@@ -94,21 +94,25 @@ static qnn_s8_t scratch_arg(size_t n_args, const mp_obj_t *args, size_t i) {
     return n_args > i ? out_s8(args[i], "scratch") : (qnn_s8_t){NULL, 0};
 }
 
-// fully_connected(out, x, w, bias, multiplier, shift, params[, scratch])
-static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
-    return check("fully_connected", qnn_fully_connected_s8(
+// (out, x, w, bias, multiplier, shift, params[, scratch]): fully_connected's and conv2d's argument list.
+typedef int (*weighted_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs8_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t, qnn_cs32_t,
+                                 qnn_s8_t);
+static mp_obj_t call_weighted(const char *op, weighted_kernel_t kernel, size_t n_args, const mp_obj_t *args) {
+    return check(op, kernel(
         out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
         in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
         scratch_arg(n_args, args, 7)));
+}
+
+// fully_connected(out, x, w, bias, multiplier, shift, params[, scratch])
+static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
+    return call_weighted("fully_connected", qnn_fully_connected_s8, n_args, args);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 7, 8, fully_connected);
 
 // conv2d(out, x, w, bias, multiplier, shift, params[, scratch])
 static mp_obj_t conv2d(size_t n_args, const mp_obj_t *args) {
-    return check("conv2d", qnn_conv2d_s8(
-        out_s8(args[0], "out"), in_s8(args[1], "x"), in_s8(args[2], "w"), in_s32(args[3], "bias"),
-        in_s32(args[4], "multiplier"), in_s32(args[5], "shift"), in_s32(args[6], "params"),
-        scratch_arg(n_args, args, 7)));
+    return call_weighted("conv2d", qnn_conv2d_s8, n_args, args);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv2d_obj, 7, 8, conv2d);
 
@@ -121,27 +125,28 @@ static mp_obj_t depthwise_conv2d(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_conv2d_obj, 7, 7, depthwise_conv2d);
 
-// (out, x, params): the pools' shared argument list.
-typedef int (*pool_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs32_t);
-static mp_obj_t call_pool(const char *op, pool_kernel_t kernel, mp_obj_t out, mp_obj_t x, mp_obj_t params) {
-    return check(op, kernel(out_s8(out, "out"), in_s8(x, "x"), in_s32(params, "params")));
+// (out, x, params), int8 in and out: the pools', the framing's and copy's argument list.
+typedef int (*s8_kernel_t)(qnn_s8_t, qnn_cs8_t, qnn_cs32_t);
+static mp_obj_t call_s8(const char *op, s8_kernel_t kernel, mp_obj_t out, const char *out_name, mp_obj_t x,
+                        const char *x_name, mp_obj_t params) {
+    return check(op, kernel(out_s8(out, out_name), in_s8(x, x_name), in_s32(params, "params")));
 }
 
 // max_pool(out, x, params)
 static mp_obj_t max_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
-    return call_pool("max_pool", qnn_max_pool_s8, out, x, params);
+    return call_s8("max_pool", qnn_max_pool_s8, out, "out", x, "x", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(max_pool_obj, max_pool);
 
 // avg_pool(out, x, params)
 static mp_obj_t avg_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
-    return call_pool("avg_pool", qnn_avg_pool_s8, out, x, params);
+    return call_s8("avg_pool", qnn_avg_pool_s8, out, "out", x, "x", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_obj, avg_pool);
 
 // global_avg_pool(out, x, params)
 static mp_obj_t global_avg_pool(mp_obj_t out, mp_obj_t x, mp_obj_t params) {
-    return call_pool("global_avg_pool", qnn_global_avg_pool_s8, out, x, params);
+    return call_s8("global_avg_pool", qnn_global_avg_pool_s8, out, "out", x, "x", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(global_avg_pool_obj, global_avg_pool);
 
@@ -306,7 +311,7 @@ static mp_obj_t avg_pool_input_grad(mp_obj_t gx, mp_obj_t g, mp_obj_t params) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(avg_pool_input_grad_obj, avg_pool_input_grad);
 
-// (gb or gx, g, params): the gradients computed from g alone.
+// (gb or gx, g, params): the gradients computed from g alone, and the norms' (out, g, params).
 typedef int (*grad_of_g_kernel_t)(qnn_s32_t, qnn_cany_t, qnn_cs32_t);
 static mp_obj_t call_grad_of_g(const char *op, grad_of_g_kernel_t kernel, mp_obj_t out, const char *out_name,
                                mp_obj_t g, mp_obj_t params) {
@@ -347,7 +352,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(sgd_update_obj, 5, 5, sgd_update);
 
 // row_norms(out, g, params)
 static mp_obj_t row_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
-    return check("row_norms", qnn_row_norms(rw_s32(out, "out"), any_in(g, "g"), in_s32(params, "params")));
+    return call_grad_of_g("row_norms", qnn_row_norms, out, "out", g, params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(row_norms_obj, row_norms);
 
@@ -359,7 +364,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(standardize_obj, standardize);
 
 // channel_norms(out, g, params)
 static mp_obj_t channel_norms(mp_obj_t out, mp_obj_t g, mp_obj_t params) {
-    return check("channel_norms", qnn_channel_norms(rw_s32(out, "out"), any_in(g, "g"), in_s32(params, "params")));
+    return call_grad_of_g("channel_norms", qnn_channel_norms, out, "out", g, params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(channel_norms_obj, channel_norms);
 
@@ -391,19 +396,19 @@ static MP_DEFINE_CONST_FUN_OBJ_2(crc32_obj, crc32);
 
 // frame_encode(out, data, params): out and data any buffers, taken as bytes.
 static mp_obj_t frame_encode(mp_obj_t out, mp_obj_t data, mp_obj_t params) {
-    return check("frame_encode", qnn_frame_encode(out_s8(out, "out"), in_s8(data, "data"), in_s32(params, "params")));
+    return call_s8("frame_encode", qnn_frame_encode, out, "out", data, "data", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(frame_encode_obj, frame_encode);
 
 // frame_decode(out, body, params): out and body any buffers, taken as bytes; 0 for a bad frame.
 static mp_obj_t frame_decode(mp_obj_t out, mp_obj_t body, mp_obj_t params) {
-    return check("frame_decode", qnn_frame_decode(out_s8(out, "out"), in_s8(body, "body"), in_s32(params, "params")));
+    return call_s8("frame_decode", qnn_frame_decode, out, "out", body, "body", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(frame_decode_obj, frame_decode);
 
 // copy(dst, src, params): any buffers, taken as bytes; dst may be src itself.
 static mp_obj_t copy(mp_obj_t dst, mp_obj_t src, mp_obj_t params) {
-    return check("copy", qnn_copy(out_s8(dst, "dst"), in_s8(src, "src"), in_s32(params, "params")));
+    return call_s8("copy", qnn_copy, dst, "dst", src, "src", params);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(copy_obj, copy);
 
