@@ -26,27 +26,8 @@ static inline uint32_t qnn_xorshift_next(uint32_t *state) {
     return x;
 }
 
-// The entries of a Rademacher vector in order: each output gives 32 entries, LSB first.
-typedef struct {
-    uint32_t state, bits, left;
-} qnn_rademacher_t;
-
-static inline qnn_rademacher_t qnn_rademacher_start(int32_t seed) {
-    qnn_rademacher_t r = {qnn_xorshift_start(seed), 0, 0};
-    return r;
-}
-
-// 1 for +1, 0 for -1.
-static inline uint32_t qnn_rademacher_next(qnn_rademacher_t *r) {
-    if (r->left == 0) {
-        r->bits = qnn_xorshift_next(&r->state);
-        r->left = 32;
-    }
-    uint32_t bit = r->bits & 1u;
-    r->bits >>= 1;
-    r->left--;
-    return bit;
-}
+// A seed's Rademacher vector: entry i is bit i % 32 (LSB first) of the stream's output i / 32,
+// 1 for +1 and 0 for -1.
 
 // v / 2^s for |v| < 2^62 and s in [0, 62]: rhaz when state is NULL, else stochastic rounding,
 // floor((v + r) / 2^s) with r uniform in [0, 2^s) from the stream's next output, which is drawn

@@ -7,17 +7,20 @@
 // Specification: device/mcutrain/reference/zo_node_gradient.py.
 #include "gradient.h"
 #include "xorshift.h"
+#include "zo_sum.h"
 
-// Moves a stream to entry `first` of its Rademacher vector: 32 entries per output.
-static qnn_rademacher_t rademacher_at(int32_t seed, int32_t first) {
-    qnn_rademacher_t r = qnn_rademacher_start(seed);
-    for (int32_t k = first >> 5; k > 0; k--) {
-        qnn_xorshift_next(&r.state);
+// Each query's stream at entry `entry` of its Rademacher vector: bits[q] holds the 32 entries of
+// its block (entry / 32), states[q] the state that gives the next block. The queries' seeds are
+// `step` apart.
+static void streams_at(uint32_t *states, uint32_t *bits, const int32_t *seeds, size_t queries, size_t step,
+                       int32_t entry) {
+    for (size_t q = 0; q < queries; q++) {
+        states[q] = qnn_xorshift_start(seeds[q * step]);
+        for (int32_t k = entry >> 5; k > 0; k--) {
+            qnn_xorshift_next(&states[q]);
+        }
+        bits[q] = qnn_xorshift_next(&states[q]);
     }
-    for (int32_t k = first & 31; k > 0; k--) {
-        qnn_rademacher_next(&r);
-    }
-    return r;
 }
 
 int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t params) {
@@ -46,30 +49,30 @@ int qnn_zo_node_gradient(qnn_s32_t g, qnn_cs8_t y, qnn_cs32_t seeds, qnn_cs32_t 
             return QNN_ERR_PARAMS;
         }
     }
-    // One stream per query, advanced in step with the nodes, so each sum stays in a register.
-    qnn_rademacher_t streams[QNN_ZO_MAX_QUERIES];
+    // One stream per query, advanced in step with the nodes (streams_at).
+    uint32_t states[QNN_ZO_MAX_QUERIES], bits[QNN_ZO_MAX_QUERIES];
+    int32_t sample_coeffs[QNN_ZO_MAX_QUERIES];
     for (int32_t b = 0; b < batch; b++) {
         int32_t entry = first % period;
         for (size_t q = 0; q < queries; q++) {
-            streams[q] = rademacher_at(seeds.p[q * (size_t)batch + (size_t)b], entry);
+            sample_coeffs[q] = coeffs.p[q * (size_t)batch + (size_t)b];
         }
+        streams_at(states, bits, seeds.p + b, queries, (size_t)batch, entry);
+        int narrow = qnn_signed_sums_narrow(sample_coeffs, queries);
         const int8_t *out = y.p + (size_t)b * (size_t)nodes + (size_t)first;
         int32_t *dst = g.p + (size_t)b * count;
         for (size_t i = 0; i < count; i++) {
-            if (entry == period) {
-                entry = 0;
-                for (size_t q = 0; q < queries; q++) {
-                    streams[q] = qnn_rademacher_start(seeds.p[q * (size_t)batch + (size_t)b]);
-                }
-            }
-            entry++;
-            int64_t total = 0;
-            for (size_t q = 0; q < queries; q++) {
-                int64_t c = coeffs.p[q * (size_t)batch + (size_t)b];
-                total += qnn_rademacher_next(&streams[q]) ? c : -c;
-            }
+            int64_t total = qnn_signed_sum(bits, sample_coeffs, queries, entry & 31, narrow);
             // An output at a bound may have been clamped there: its gradient does not flow back.
             dst[i] = out[i] <= act_min || out[i] >= act_max ? 0 : qnn_grad_saturate(total);
+            if (++entry == period) {
+                entry = 0;
+                streams_at(states, bits, seeds.p + b, queries, (size_t)batch, entry);
+            } else if (entry % 32 == 0) {
+                for (size_t q = 0; q < queries; q++) {
+                    bits[q] = qnn_xorshift_next(&states[q]);
+                }
+            }
         }
     }
     return QNN_OK;

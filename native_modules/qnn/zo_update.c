@@ -1,6 +1,7 @@
 // The zeroth-order update: the gradient estimate sum_q coeffs[q] * u_q is never stored; its
 // elements are regenerated from the queries' seeds as the update walks the tensor.
 #include "update.h"
+#include "zo_sum.h"
 
 #define QNN_GOLDEN 0x9E3779B9u
 
@@ -42,6 +43,7 @@ int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t s
     for (size_t q = 0; q < seeds.n; q++) {
         states[q] = qnn_xorshift_start(seeds.p[q]);
     }
+    int narrow = qnn_signed_sums_narrow(coeffs.p, coeffs.n);
     int32_t c = 0, within = 0;  // the element's channel, counted (no divider on a Cortex-M0)
     for (int32_t i = 0; i < u.count; i++) {
         if ((i & 31) == 0) {
@@ -49,10 +51,7 @@ int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t s
                 bits[q] = qnn_xorshift_next(&states[q]);
             }
         }
-        int64_t total = 0;
-        for (size_t q = 0; q < seeds.n; q++) {
-            total += (bits[q] >> (i & 31)) & 1u ? (int64_t)coeffs.p[q] : -(int64_t)coeffs.p[q];
-        }
+        int64_t total = qnn_signed_sum(bits, coeffs.p, coeffs.n, i & 31, narrow);
         total = total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total);
         qnn_update_element(&u, w, i, total, step_multiplier.p[c], step_shift.p[c]);
         if (++within == u.inner) {
