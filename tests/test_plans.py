@@ -211,3 +211,33 @@ print(kernels.ADD_SCRATCH, len(m.planned_scratch), bytes(m.planned_scratch) != b
     assert crc == on_cpython("small", "fqt")
     assert (add_scratch, planned, written, shared) == ("4096", "4099", "True", "True")
     assert choice.startswith("the kernels' scratch:")
+
+
+def test_on_the_board_an_arena_grown_for_the_scratch_that_finds_no_block_leaves_it_apart(board):
+    """Where the heap refuses the arena grown for add's tables (here its first block, refused on
+    purpose: a heap's edge does so in a layout no test can pin down), the arena is taken without
+    them and the tables get a block of their own at once, not what the heap's pieces leave after
+    the trainer's objects; 20 ZO-WP steps of small end in CPython's bytes."""
+    from test_stock_heap import CHECK, on_cpython, program
+
+    refuse_the_first_arena = """
+from mcutrain import model as model_module
+refused = []
+reserve = model_module.Model.reserve
+def reserve_but_the_first(self, size):
+    if not refused:
+        refused.append(size)
+        self.release()
+        raise MemoryError
+    reserve(self, size)
+model_module.Model.reserve = reserve_but_the_first
+"""
+    code = refuse_the_first_arena + program("small", SMALL, "zo-wp").replace(CHECK, CHECK + """
+print(refused[0] - len(m.arena), len(m.planned_scratch), m.planned_scratch is not m.arena,
+      all(l.scratch is m.planned_scratch for l in m.layers if l.scratch_bytes(1)), t.plan_choice.split('(')[1])
+""")
+    crc, _, grown_by, planned, apart, shared, choice = board.run(code, heap="512K").split(maxsplit=6)
+    assert crc == on_cpython("small", "zo-wp")
+    # The arena it refused held the tables on its top: without them it is smaller by at most their bytes.
+    assert 0 < int(grown_by) <= 4096 + 3 + 8 and (planned, apart, shared) == ("4099", "True", "True")
+    assert choice.startswith("the kernels' scratch: 4099 bytes beside the arena")

@@ -23,7 +23,8 @@ buffer of their size live from the first to the last layer of a pass whose kerne
 placed after everything else: in a gap, it costs nothing; past the arena's end, it grows the
 arena only where the caller says there is room for that and as much again (what take_scratch
 would have left the heap), and otherwise it is not placed. In the arena, no fragment of the heap
-can refuse add its tables.
+can refuse add its tables. Where the heap has no block for the arena it grew, the caller may take
+the scratch apart (scratch_apart): two blocks fit where one may not.
 
 A plan is built on the board, a few times per trainer, so it is kept in flat int arrays: a buffer
 is an index, its lives (buffer, start, end) triples in one array. A plan of `small`'s 13 stages
@@ -256,6 +257,14 @@ class Plan:
                 end = max(end, offset + sizes[b])
             offsets[b] = offset
         return -(-end // ALIGN) * ALIGN
+
+
+    def scratch_apart(self):
+        """Takes the kernels' scratch out of the arena that place() grew for it, for a block of
+        its own beside the arena; returns the arena's bytes without it."""
+        self.offsets[self.scratch] = -1
+        self.scratch_grew = False
+        return self.place()
 
 
 def _filled(n, value):

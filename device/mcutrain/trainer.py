@@ -179,16 +179,20 @@ class Trainer:
         # Copied after a collection, the plan sits in the lowest holes, not amid the free block
         # the arena needs, where the planning's working lists put it.
         placed.compact()
+        scratch_apart = None
         if not self.model.holds(need, self.arena):
             # The arena is one block: take it from the heap before the trainer's many small
             # objects scatter over its holes. The placed plan stays if it can: replayed for the
-            # objects made anew, it needs no room beside the arena. Where it cuts the free block
-            # itself, it goes, and is placed again around the arena; and where no hole holds the
-            # arena although the free bytes add up, the lean plan's may still fit.
+            # objects made anew, it needs no room beside the arena. Where the kernels' scratch grew
+            # the arena, the scratch goes apart first (_scratch_apart). Where the plan cuts the
+            # free block itself, it goes, and is placed again around the arena; and where no hole
+            # holds the arena although the free bytes add up, the lean plan's may still fit.
             self.zo_layers = self.fqt = None
             try:
                 self.model.reserve(need)
             except MemoryError:
+                scratch_apart = _scratch_apart(self.model, placed)
+            if self.model.arena is None:
                 placed = None
                 try:
                     self.model.reserve(need)
@@ -214,6 +218,8 @@ class Trainer:
                 raise  # the fast plan the trainer chose leaves the caller no room: _plan takes the lean one
             spare = None  # a heap already cut up: the caller takes what holes there are
         self.model.use(placed, self.arena)
+        if scratch_apart is not None:
+            self.model.planned_scratch = scratch_apart
         # The model keeps what its views need of the plan; the rest goes back before binding.
         placed = None
         self.arena = None  # the model keeps a given arena for every later plan
@@ -228,7 +234,8 @@ class Trainer:
         if self.model.scratch is not None:
             self.plan_choice += " (the kernels' scratch: %d bytes)" % len(self.model.scratch)
         elif self.model.planned_scratch is not None:
-            self.plan_choice += " (the kernels' scratch: %d bytes of the arena)" % len(self.model.planned_scratch)
+            self.plan_choice += " (the kernels' scratch: %d bytes %s the arena)" % (
+                len(self.model.planned_scratch), "beside" if scratch_apart is not None else "of")
 
     def _build(self, top, layers):
         """The trainer's per-layer state: FQT's chain for `top`, a LayerZO for each of `layers`."""
@@ -456,6 +463,20 @@ def _aside(plan):
     a Cortex-M0, counted as 2 words a buffer and 128 more); and what the caller holds beside the
     trainer."""
     return plan.footprint() + WORD * (2 * len(plan.sizes) + 128) + _callers_bytes(plan.batch, plan.model)
+
+
+def _scratch_apart(model, placed):
+    """Where no free block holds the arena grown for the kernels' scratch: the arena without it,
+    and the scratch in a block of its own taken at once, before the trainer's many small objects
+    cut the heap up (two blocks fit where one may not). Returns that scratch, or None; the model
+    has no arena where even the smaller one found no block."""
+    if not placed.scratch_grew:
+        return None
+    try:
+        model.reserve(placed.scratch_apart())
+        return bytearray(placed.scratch_size)
+    except MemoryError:
+        return None
 
 
 def _callers_bytes(batch, model):
