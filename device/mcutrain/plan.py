@@ -258,7 +258,6 @@ class Plan:
             offsets[b] = offset
         return -(-end // ALIGN) * ALIGN
 
-
     def scratch_apart(self):
         """Takes the kernels' scratch out of the arena that place() grew for it, for a block of
         its own beside the arena; returns the arena's bytes without it."""
