@@ -233,11 +233,16 @@ def reserve_but_the_first(self, size):
 model_module.Model.reserve = reserve_but_the_first
 """
     code = refuse_the_first_arena + program("small", SMALL, "zo-wp").replace(CHECK, CHECK + """
-print(refused[0] - len(m.arena), len(m.planned_scratch), m.planned_scratch is not m.arena,
-      all(l.scratch is m.planned_scratch for l in m.layers if l.scratch_bytes(1)), t.plan_choice.split('(')[1])
+apart = type(m.planned_scratch) is bytearray  # a block of its own, not a view of the arena
+shared = all(l.scratch is m.planned_scratch for l in m.layers if l.scratch_bytes(1))
+choice = t.plan_choice.split('(')[1]
+planned = len(m.planned_scratch)
+m.drop_scratch()
+print(refused[0] - len(m.arena), planned, apart, shared, m.planned_scratch is None, choice)
 """)
-    crc, _, grown_by, planned, apart, shared, choice = board.run(code, heap="512K").split(maxsplit=6)
+    crc, _, grown_by, planned, apart, shared, dropped, choice = board.run(code, heap="512K").split(maxsplit=7)
     assert crc == on_cpython("small", "zo-wp")
     # The arena it refused held the tables on its top: without them it is smaller by at most their bytes.
     assert 0 < int(grown_by) <= 4096 + 3 + 8 and (planned, apart, shared) == ("4099", "True", "True")
     assert choice.startswith("the kernels' scratch: 4099 bytes beside the arena")
+    assert dropped == "True"  # Model.drop_scratch gives that block back to the heap

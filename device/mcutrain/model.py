@@ -188,8 +188,9 @@ class Model:
         the free heap less the `keep` bytes the caller still needs, the fewer, halved until a free
         block holds it. Taken after everything else a plan needs and dropped before a plan is
         placed, it never costs a plan its room; it only speeds the kernels up. Where the plan
-        holds a scratch in the arena (mcutrain.plan: add's tables), only a larger block replaces it."""
-        self.drop_scratch()
+        holds a scratch in the arena (mcutrain.plan: add's tables), or beside it in a block of its
+        own (mcutrain.trainer's _scratch_apart), only a larger block replaces it."""
+        self._drop_heap_scratch()
         uses = [layer.scratch_bytes(self.batch) for layer in self.layers]
         wanted = max(uses)
         if wanted and hasattr(gc, "mem_free"):
@@ -222,7 +223,13 @@ class Model:
                 layer.scratch = scratch
 
     def drop_scratch(self):
-        """Gives the kernels' scratch back to the heap."""
+        """Gives the kernels' scratch back to the heap; a planned one in the arena stays there,
+        unused."""
+        self._drop_heap_scratch()
+        if isinstance(self.planned_scratch, bytearray):  # a block of its own, not a view of the arena
+            self.planned_scratch = None
+
+    def _drop_heap_scratch(self):
         self.scratch = None
         for layer in self.layers:
             layer.scratch = None
