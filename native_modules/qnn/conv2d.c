@@ -102,6 +102,10 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
     // the whole kernel row, their first input column stride_w on from the last one's, with no
     // qnn_window (64-bit arithmetic, libgcc calls on the Cortex-M0) a pixel.
     qnn_grad_run_t inner = qnn_grad_tap_run(0, in_w - k_w + 1, out_w, stride_w, pad_left);
+    if (gather) {
+        // Every gathered window is one run of the whole filter.
+        m.w = w.p, m.wide = wide, m.rows = 1, m.run = run;
+    }
     for (m.c_begin = 0; m.c_begin < out_c; m.c_begin = m.c_end) {
         qnn_start_pass(&m, channels, wide, w.p);
         int8_t *o = out.p;
@@ -110,7 +114,9 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                 int32_t ky_lo, ky_hi;
                 int32_t iy = qnn_window(oy, stride_h, pad_top, k_h, in_h, &ky_lo, &ky_hi);
                 const int8_t *x_row = x.p + ((size_t)b * in_h + iy) * in_row;
-                m.rows = ky_hi - ky_lo;
+                if (!gather) {
+                    m.rows = ky_hi - ky_lo;
+                }
                 for (int32_t ox = 0; ox < out_w; ox++) {
                     int32_t kx_lo = 0, kx_hi = k_w, ix, count = 1;
                     if (ox == inner.first && inner.count > 0) {
@@ -121,12 +127,9 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                     }
                     // Only the taps inside the image: padding equals in_zp and adds nothing.
                     const int8_t *xw = x_row + (size_t)ix * in_c;
-                    size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c, x_step = (size_t)stride_w * in_c;
+                    size_t x_step = (size_t)stride_w * in_c;
                     int8_t *op = o + (size_t)ox * out_c;
-                    m.w = w.p + first_tap;
-                    m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
                     if (gather) {
-                        m.w = w.p, m.wide = wide, m.rows = 1, m.run = run;
                         for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
                             gather_window(window, run, xw, &m, ky_lo, ky_hi - ky_lo, kx_lo * in_c,
                                           (kx_hi - kx_lo) * in_c);
@@ -138,15 +141,19 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
                                 qnn_mac_pixel(op, window, &m);
                             }
                         }
-                        m.rows = ky_hi - ky_lo;
-                    } else if (depthwise) {
-                        m.run = (size_t)(kx_hi - kx_lo);
-                        for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
-                            qnn_mac_depthwise_pixel(op, xw, &m);
-                        }
                     } else {
-                        m.run = (size_t)(kx_hi - kx_lo) * in_c;
-                        qnn_mac_pixels(op, (size_t)out_c, xw, x_step, count, &m);
+                        size_t first_tap = ((size_t)ky_lo * k_w + kx_lo) * in_c;
+                        m.w = w.p + first_tap;
+                        m.wide = wide ? wide + QNN_SCRATCH_PER_WEIGHT * first_tap : NULL;
+                        if (depthwise) {
+                            m.run = (size_t)(kx_hi - kx_lo);
+                            for (int32_t i = 0; i < count; i++, xw += x_step, op += out_c) {
+                                qnn_mac_depthwise_pixel(op, xw, &m);
+                            }
+                        } else {
+                            m.run = (size_t)(kx_hi - kx_lo) * in_c;
+                            qnn_mac_pixels(op, (size_t)out_c, xw, x_step, count, &m);
+                        }
                     }
                     ox += count - 1;
                 }
