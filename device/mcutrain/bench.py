@@ -69,11 +69,11 @@ def heap():
     return -1, -1
 
 
-def mean_us(call, arg, repeat):
-    """Mean microseconds of call(arg) over repeat calls."""
+def mean_us(call, repeat):
+    """Mean microseconds of call() over repeat calls."""
     start = ticks_us()
     for _ in range(repeat):
-        call(arg)
+        call()
     return ticks_diff(ticks_us(), start) / repeat
 
 
@@ -91,7 +91,7 @@ def time_steps(t, x, y, steps):
 def layers(m, repeat):
     """One `layer` line per layer of a planned model (its input in the arena)."""
     for layer in m.layers:
-        us = mean_us(layer.run, m.acts, repeat)
+        us = mean_us(layer.run, repeat)
         print("layer %d %s macs=%d us=%.1f" % (layer.index, layer.op, m.batch * macs(layer), us))
 
 
@@ -123,7 +123,7 @@ def main(path, methods=("zo", "fqt", "hybrid"), mode="mix", batch=1, repeat=20, 
              getattr(sys.implementation, "_machine", sys.platform)))
     m.infer(x)  # warm-up; leaves every layer's input in the arena
     layers(m, repeat)
-    print("infer batch=%d us=%.1f" % (batch, mean_us(m.infer, x, repeat)))
+    print("infer batch=%d us=%.1f" % (batch, mean_us(lambda: m.infer(x), repeat)))
     memory("model", m.memory())
     for method in methods:
         name = label(method, mode)

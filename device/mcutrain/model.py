@@ -33,13 +33,14 @@ SCRATCH_MIN = 64
 
 
 class Layer:
-    """A layer: its kernel, tensors (weight, bias, multiplier, shift) and parameter block, and
-    the kernel's scratch where it has one (Model.take_scratch)."""
+    """A layer of `model`: its kernel, tensors (weight, bias, multiplier, shift) and parameter
+    block, and the kernel's scratch where it has one (Model.take_scratch). run() makes its
+    output from its inputs among the model's current tensors (model.acts)."""
 
     weight = bias = multiplier = shift = None
 
-    def __init__(self, index, record, description):
-        self.index, self.record = index, record
+    def __init__(self, model, index, record, description):
+        self.model, self.index, self.record = model, index, record
         self.scratch = None  # in the instance's dict from the start: added later, the dict would grow
         self.inputs, self.output = record.inputs, index + 1
         self.op = model_file.OP_NAMES[record.op]
@@ -52,13 +53,16 @@ class Layer:
     def set_batch(self, batch):
         self.params[0] = batch
 
-    def run(self, acts):
+    def run(self):
+        # The tensors are looked up here, not passed: MicroPython gives a call whose locals and
+        # stack pass 11 words a frame on the heap, and with `acts` as an argument this one needs
+        # 12 (conv2d's eight arguments): a gc_alloc a layer, which scans the heap for a hole.
         if self.scratch is None:
-            self.kernel(acts[self.output], acts[self.inputs[0]], self.weight, self.bias, self.multiplier,
-                        self.shift, self.params)
+            self.kernel(self.model.acts[self.output], self.model.acts[self.inputs[0]], self.weight, self.bias,
+                        self.multiplier, self.shift, self.params)
         else:
-            self.kernel(acts[self.output], acts[self.inputs[0]], self.weight, self.bias, self.multiplier,
-                        self.shift, self.params, self.scratch)
+            self.kernel(self.model.acts[self.output], self.model.acts[self.inputs[0]], self.weight, self.bias,
+                        self.multiplier, self.shift, self.params, self.scratch)
 
     def scratch_bytes(self, batch):
         """Scratch bytes that let this layer's kernel widen all its weights at once (qnn.h), or 0
@@ -72,16 +76,16 @@ class Layer:
 class Convolution(Layer):
     """conv2d and depthwise_conv2d."""
 
-    def __init__(self, index, record, description):
-        Layer.__init__(self, index, record, description)
+    def __init__(self, model, index, record, description):
+        Layer.__init__(self, model, index, record, description)
         r = record
         self.params = array("i", (1,) + self.in_shape + r.shape + r.kernel + r.stride + r.pad
                             + (self.in_zero_point, r.zero_point, r.act_min, r.act_max))
 
 
 class FullyConnected(Layer):
-    def __init__(self, index, record, description):
-        Layer.__init__(self, index, record, description)
+    def __init__(self, model, index, record, description):
+        Layer.__init__(self, model, index, record, description)
         h, w, c = self.in_shape
         r = record
         self.params = array("i", (1, h * w * c, r.shape[2], self.in_zero_point, r.zero_point, r.act_min, r.act_max))
@@ -90,28 +94,30 @@ class FullyConnected(Layer):
 class Pool(Layer):
     """max_pool and avg_pool."""
 
-    def __init__(self, index, record, description):
-        Layer.__init__(self, index, record, description)
+    def __init__(self, model, index, record, description):
+        Layer.__init__(self, model, index, record, description)
         r = record
         self.params = array("i", (1,) + self.in_shape + r.shape[:2] + r.kernel + r.stride + r.pad
                             + (r.act_min, r.act_max))
 
-    def run(self, acts):
+    def run(self):
+        acts = self.model.acts
         self.kernel(acts[self.output], acts[self.inputs[0]], self.params)
 
 
 class GlobalAvgPool(Layer):
-    def __init__(self, index, record, description):
-        Layer.__init__(self, index, record, description)
+    def __init__(self, model, index, record, description):
+        Layer.__init__(self, model, index, record, description)
         self.params = array("i", (1,) + self.in_shape + (record.act_min, record.act_max))
 
-    def run(self, acts):
+    def run(self):
+        acts = self.model.acts
         self.kernel(acts[self.output], acts[self.inputs[0]], self.params)
 
 
 class Add(Layer):
-    def __init__(self, index, record, description):
-        Layer.__init__(self, index, record, description)
+    def __init__(self, model, index, record, description):
+        Layer.__init__(self, model, index, record, description)
         r = record
         a_mult, a_shift, b_mult, b_shift, left_shift, out_mult, out_shift = r.tensors[0]
         h, w, c = r.shape
@@ -128,7 +134,8 @@ class Add(Layer):
         word boundary), where they pay."""
         return kernels.ADD_SCRATCH + 3 if kernels.ADD_SCRATCH and batch * self.elements >= ADD_TABLES_MIN_ELEMENTS else 0
 
-    def run(self, acts):
+    def run(self):
+        acts = self.model.acts
         if self.scratch is None:
             self.kernel(acts[self.output], acts[self.inputs[0]], acts[self.inputs[1]], self.params)
         else:
@@ -167,7 +174,7 @@ def in_flash(tensor):
 class Model:
     def __init__(self, description):
         self.description = description
-        self.layers = [LAYERS[r.op](i, r, description) for i, r in enumerate(description.layers)]
+        self.layers = [LAYERS[r.op](self, i, r, description) for i, r in enumerate(description.layers)]
         self.input_size = elements(description.input_shape)
         self.classes = elements(description.layers[-1].shape)
         self.batch = 0
@@ -332,7 +339,7 @@ class Model:
             raise ModelError("cannot start at layer %d: no planned pass starts there" % start)
         stop = len(self.layers) if stop is None else stop
         for i in range(start, stop):
-            self.layers[i].run(self.acts)
+            self.layers[i].run()
         return self.acts[stop]
 
     def infer(self, x):
