@@ -310,35 +310,58 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
     }
 }
 
-// The same sums over widened weights (qnn_start_pass), with the input widened too: the call first
-// writes the window's x - in_zp as int32 into xw (4 instructions a tap), and then one LDM loads two
-// taps' inputs, two more their eight weights, and eight multiply-adds follow, twice a step: 40
-// instructions for four taps where the int8 input took 52 (a load, the zero point and the index a
-// tap). One call makes `groups` groups of four output channels in turn, each from its biases to
-// acc (bias may be acc itself), about 35 instructions a group and 12 a further row.
-// void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-//                          const int32_t *bias, int32_t groups, int32_t *xw),
-// m->run >= 1, m->rows >= 1, groups >= 1, xw of m->rows * m->run words; x and wide (of the first
-// group) at the window's first row.
-void qnn_mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-                         const int32_t *bias, int32_t groups, int32_t *xw);
+// The pixels of qnn_mac_pixels over widened weights (qnn_start_pass), with the input widened too:
+// for each pixel, the call first writes the window's x - in_zp as int32 into xw (4 instructions a
+// tap), and then one LDM loads two taps' inputs, two more their eight weights, and eight
+// multiply-adds follow, twice a step: 40 instructions for four taps where the int8 input took 52
+// (a load, the zero point and the index a tap). The pixel's groups of four output channels follow
+// in turn, each from its biases to acc (bias may be acc itself), about 35 instructions a group and
+// 12 a further row, and then qnn_outputs_arm makes its outputs: one call for a run of pixels (a
+// layer's row), where a call a pixel from C cost about 40 instructions a pixel more (5% of the
+// first layer's, whose windows have 72 MACs).
+// m->run >= 1, m->rows >= 1, p->groups >= 1, p->count >= 1, xw of m->rows * m->run words; x and
+// wide (of the first group) at the first window's first row. p->out NULL: the sums alone, of one
+// pixel.
+typedef struct {
+    const int32_t *bias;
+    int32_t groups;
+    int32_t *xw;
+    int32_t count;
+    size_t x_step;
+    int8_t *out;
+    size_t out_step;
+    const int32_t *multiplier, *shift;
+} pixels_m0_t;
+_Static_assert(offsetof(pixels_m0_t, xw) == 8 && offsetof(pixels_m0_t, x_step) == 16
+               && offsetof(pixels_m0_t, out_step) == 24 && offsetof(pixels_m0_t, shift) == 32
+               && offsetof(qnn_mac_t, bounds) == 72, "pixels_m0_t's layout");
+void qnn_mac4w_pixels_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
+                         const pixels_m0_t *p);
 #define MAC4W_TAP(x) \
     "ldm r2!, {r4, r5, r6, r7}\n" \
     "muls r4, " x ", r4\n" "add r8, r4\n" "muls r5, " x ", r5\n" "add r9, r5\n" \
     "muls r6, " x ", r6\n" "add r10, r6\n" "muls r7, " x ", r7\n" "add r11, r7\n"
 __asm__(
-    QNN_ASM_BEGIN(qnn_mac4w_groups_m0)
+    QNN_ASM_BEGIN(qnn_mac4w_pixels_m0)
     "push {r4, r5, r6, r7, lr}\n"
     SAVE_HIGH_REGISTERS
-    "sub sp, #24\n"               // [sp]: m; [sp, #4]: rows left; [sp, #8]: the sums' run, [sp, #16]
+    "sub sp, #60\n"               // [sp]: m; [sp, #4]: rows left; [sp, #8]: the sums' run, [sp, #16]
                                   // their rows; [sp, #12]: the group's widened weights; [sp, #20]:
-                                  // acc; bias at [sp, #60], groups at [sp, #64], xw at [sp, #68]
+                                  // the group's sums; [sp, #24]: x; [sp, #28]: the group's biases;
+                                  // [sp, #32]: groups left; [sp, #36]: pixels left; [sp, #40]: wide;
+                                  // [sp, #44]: acc; [sp, #48]: out; [sp, #52]: xw; [sp, #56]: none
+                                  // (the call below on an 8-byte boundary); p at [sp, #96]
     "str r3, [sp]\n"
-    "str r2, [sp, #12]\n"
-    "str r0, [sp, #20]\n"
-    "ldr r0, [r3, #40]\n"
-    "negs r0, r0\n"
-    "mov r12, r0\n"               // -in_zp
+    "str r1, [sp, #24]\n"
+    "str r2, [sp, #40]\n"
+    "str r0, [sp, #44]\n"
+    "ldr r7, [sp, #96]\n"
+    "ldr r0, [r7, #12]\n"
+    "str r0, [sp, #36]\n"
+    "ldr r0, [r7, #20]\n"
+    "str r0, [sp, #48]\n"
+    "ldr r0, [r7, #8]\n"
+    "str r0, [sp, #52]\n"
     "ldr r4, [r3, #32]\n"         // rows
     "ldr r5, [r3, #28]\n"         // run
     "ldr r0, [r3, #24]\n"
@@ -348,14 +371,21 @@ __asm__(
     "str r0, [sp, #8]\n"          // their inputs in xw, one run for the sums
     "movs r0, #1\n"
     "str r0, [sp, #16]\n"
-    "b 8f\n"
+    "b 20f\n"
     "7:\n"
     "str r5, [sp, #8]\n"
     "str r4, [sp, #16]\n"
-    "8:\n"
+    "20:\n"                       // a pixel
+    "ldr r3, [sp]\n"
+    "ldr r0, [r3, #40]\n"
+    "negs r0, r0\n"
+    "mov r12, r0\n"               // -in_zp
+    "ldr r4, [r3, #32]\n"         // rows
+    "ldr r5, [r3, #28]\n"         // run
     "ldr r6, [r3, #20]\n"
     "subs r6, r6, r5\n"           // x_row - run: from a row's end to the next row
-    "ldr r2, [sp, #68]\n"
+    "ldr r1, [sp, #24]\n"
+    "ldr r2, [sp, #52]\n"
     "5:\n"
     "adds r1, r1, r5\n"
     "negs r3, r5\n"
@@ -379,14 +409,22 @@ __asm__(
     "adds r1, r1, r6\n"
     "subs r4, #1\n"
     "bne 5b\n"
+    "ldr r0, [sp, #40]\n"         // the pixel's groups, from the first
+    "str r0, [sp, #12]\n"
+    "ldr r0, [sp, #44]\n"
+    "str r0, [sp, #20]\n"
+    "ldr r3, [sp, #96]\n"
+    "ldm r3!, {r0, r1}\n"
+    "str r0, [sp, #28]\n"
+    "str r1, [sp, #32]\n"
     "3:\n"
-    "ldr r0, [sp, #60]\n"
+    "ldr r0, [sp, #28]\n"
     "ldm r0!, {r4, r5, r6, r7}\n"
-    "str r0, [sp, #60]\n"
+    "str r0, [sp, #28]\n"
     R4_R7_TO_HIGH                 // the group's biases, its sums
     "ldr r0, [sp, #16]\n"
     "str r0, [sp, #4]\n"
-    "ldr r1, [sp, #68]\n"
+    "ldr r1, [sp, #52]\n"
     "ldr r2, [sp, #12]\n"
     "2:\n"
     "ldr r3, [sp, #8]\n"          // run
@@ -435,14 +473,45 @@ __asm__(
     "ldr r1, [sp, #12]\n"
     "adds r1, r1, r0\n"
     "str r1, [sp, #12]\n"
-    "ldr r0, [sp, #64]\n"
+    "ldr r0, [sp, #32]\n"
     "subs r0, #1\n"
-    "str r0, [sp, #64]\n"
+    "str r0, [sp, #32]\n"
     "bne 3b\n"
-    "add sp, #24\n"
+    "ldr r0, [sp, #48]\n"         // the pixel's outputs
+    "cmp r0, #0\n"
+    "beq 30f\n"
+    "ldr r3, [sp, #96]\n"
+    "ldr r1, [r3, #4]\n"
+    "lsls r1, r1, #2\n"           // n: four a group
+    "ldr r2, [sp]\n"
+    "adds r2, #72\n"              // m->bounds
+    "sub sp, #8\n"
+    "str r1, [sp]\n"
+    "str r2, [sp, #4]\n"
+    "ldr r1, [sp, #52]\n"         // acc
+    "ldr r2, [r3, #28]\n"
+    "ldr r3, [r3, #32]\n"
+    "bl qnn_outputs_arm\n"
+    "add sp, #8\n"
+    "ldr r3, [sp, #96]\n"
+    "ldr r0, [sp, #48]\n"
+    "ldr r1, [r3, #24]\n"
+    "adds r0, r0, r1\n"
+    "str r0, [sp, #48]\n"         // out_step on
+    "ldr r0, [sp, #24]\n"
+    "ldr r1, [r3, #16]\n"
+    "adds r0, r0, r1\n"
+    "str r0, [sp, #24]\n"         // x_step on
+    "ldr r0, [sp, #36]\n"
+    "subs r0, #1\n"
+    "str r0, [sp, #36]\n"
+    "beq 30f\n"
+    "b 20b\n"                     // out of a conditional branch's reach
+    "30:\n"
+    "add sp, #60\n"
     RESTORE_HIGH_REGISTERS
     "pop {r4, r5, r6, r7, pc}\n"
-    QNN_ASM_END(qnn_mac4w_groups_m0));
+    QNN_ASM_END(qnn_mac4w_pixels_m0));
 
 #undef MAC4W_TAP
 
@@ -453,8 +522,9 @@ __asm__(
 static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
                             const int32_t *bias, int32_t groups) {
     int32_t xw[WIDE_X_MAX];
+    pixels_m0_t p = {.bias = bias, .groups = groups, .xw = xw, .count = 1};
     if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
-        qnn_mac4w_groups_m0(acc, x, wide, m, bias, groups, xw);
+        qnn_mac4w_pixels_m0(acc, x, wide, m, &p);
         return;
     }
     qnn_mac_t part = *m;
@@ -462,9 +532,8 @@ static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide,
     for (int32_t r = 0; r < m->rows; r++) {
         for (size_t i = 0; i < m->run; i += part.run) {
             part.run = m->run - i < WIDE_X_MAX ? m->run - i : WIDE_X_MAX;
-            qnn_mac4w_groups_m0(acc, x + (size_t)r * m->x_row + i, wide + ((size_t)r * m->w_row + i) * 4, &part, bias,
-                                groups, xw);
-            bias = (const int32_t *)acc;
+            qnn_mac4w_pixels_m0(acc, x + (size_t)r * m->x_row + i, wide + ((size_t)r * m->w_row + i) * 4, &part, &p);
+            p.bias = (const int32_t *)acc;
         }
     }
 }
@@ -1035,6 +1104,14 @@ void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step
         uint32_t acc[OUTPUT_CHUNK];
         const int32_t *bias = m->bias + m->c_begin, *multiplier = m->multiplier + m->c_begin;
         const int32_t *shift = m->shift + m->c_begin;
+#if defined(__ARM_ARCH_6M__)
+        if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
+            int32_t xw[WIDE_X_MAX];
+            const pixels_m0_t p = {bias, n / 4, xw, count, x_step, out + m->c_begin, out_step, multiplier, shift};
+            qnn_mac4w_pixels_m0(acc, x, m->wide, m, &p);
+            return;
+        }
+#endif
         for (out += m->c_begin; count > 0; count--, out += out_step, x += x_step) {
             MAC4W_GROUPS(acc, x, m->wide, m, bias, n / 4);
             outputs(out, acc, multiplier, shift, n, m->bounds);
