@@ -1105,18 +1105,21 @@ void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step
         const int32_t *bias = m->bias + m->c_begin, *multiplier = m->multiplier + m->c_begin;
         const int32_t *shift = m->shift + m->c_begin;
 #if defined(__ARM_ARCH_6M__)
+        // A window of more taps than the widened input's words goes through qnn_mac_pixel: its
+        // taps outweigh a pixel's calls.
         if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
             int32_t xw[WIDE_X_MAX];
             const pixels_m0_t p = {bias, n / 4, xw, count, x_step, out + m->c_begin, out_step, multiplier, shift};
             qnn_mac4w_pixels_m0(acc, x, m->wide, m, &p);
             return;
         }
-#endif
+#else
         for (out += m->c_begin; count > 0; count--, out += out_step, x += x_step) {
             MAC4W_GROUPS(acc, x, m->wide, m, bias, n / 4);
             outputs(out, acc, multiplier, shift, n, m->bounds);
         }
         return;
+#endif
     }
 #endif
     for (; count > 0; count--, out += out_step, x += x_step) {
