@@ -55,17 +55,17 @@ static void check_aligned(const void *p, size_t len, size_t size, const char *wh
     }
 }
 
-// Views of a buffer as elements of `size` bytes; a byte length that is not a whole number
-// of elements is an error, never silently truncated.
+// Views of a buffer as elements of `size` bytes (1 or 4: the count is a shift, where a division
+// was a libgcc call an argument on the Cortex-M0); a byte length that is not a whole number of
+// elements is an error, never silently truncated.
 static void *buffer(mp_obj_t obj, size_t size, size_t *n, mp_uint_t flags, const char *what) {
     mp_buffer_info_t info;
     mp_get_buffer_raise(obj, &info, flags);
-    if (info.len % size != 0) {
-        raise_value_error(what, size == 4 ? "byte length is not a multiple of 4 (int32 elements)"
-                                          : "byte length is not a multiple of 2 (int16 elements)");
+    if ((info.len & (size - 1)) != 0) {
+        raise_value_error(what, "byte length is not a multiple of 4 (int32 elements)");
     }
     check_aligned(info.buf, info.len, size, what);
-    *n = info.len / size;
+    *n = info.len >> (size >> 1);
     return info.buf;
 }
 
