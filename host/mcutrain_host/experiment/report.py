@@ -199,10 +199,15 @@ def write(path, study, records, costs, sessions, results=None):
                   "train to the same bytes, so the trade is memory against instructions. Instructions: one step "
                   "at one sample on the emulated Cortex-M0 (190 KB heap, package, armv6m natmod and model in "
                   "ROMFS), counted by its 32-bit timer under QEMU -icount (mcutrain_host/instructions.py), where "
-                  "QEMU is installed. Heap on qemu-m0: in use after such a step under the plan the trainer picks "
-                  "there (32-bit objects). Heap and µs per step on the virtual board: `mcutrain.bench` (x64 "
+                  "QEMU is installed; they repeat for one build and program, but the kernels' scratch is what "
+                  "the heap's largest free block leaves (docs/memory.md), and at a heap's edge a few bytes more "
+                  "or less of code can change it and the step's count (docs/benchmarks.md). Heap on qemu-m0: in "
+                  "use after such a step under the plan the trainer picks there (32-bit objects). Heap and µs per "
+                  "step on the virtual board: `mcutrain.bench` (x64 "
                   f"MicroPython, 64-bit objects, so an upper bound of a 32-bit board's heap; {HEAP} of heap), one "
-                  "sample per step, code and objects included. Forward passes per step: layer runs per step "
+                  "sample per step, code and objects included; the µs are the wall-clock time of the machine "
+                  "that ran the study, which its load moves from one run to the next, unlike the instruction "
+                  "counts. Forward passes per step: layer runs per step "
                   "divided by the model's layers, in the study's cells.", ""]
         lines += cost_table(records, costs, study, model) + [""]
         guarded = [r["guard_bytes"] for r in records if r["model"] == model and "guard_bytes" in r]
