@@ -22,12 +22,11 @@ static int32_t window_max(const int8_t *x, int32_t rows, size_t cols, size_t in_
     return v;
 }
 
-// A 2x2 window inside the image, every channel (the models' max pool): on the Cortex-M0, tiny's
-// first pool takes 26 instructions an output this way (with the inner pixels' run below), where
-// window_max's loops took 82.
+// A 2x2 window inside the image, every channel (the models' max pool): four loads and three
+// maxima an output, where window_max's loops took 82 instructions an output on the Cortex-M0.
 #if defined(__ARM_ARCH_6M__)
-// The Cortex-M0's in assembly: the four inputs' rows and the outputs from their ends, one index
-// counting up to 0, 16 instructions an output where GCC 12's loop took about 23 (Thumb-1 loads a
+// The Cortex-M0's in assembly: the four inputs' runs and the outputs from their ends, one index
+// counting up to 0, 16 instructions an output where GCC 12's loop took about 20 (Thumb-1 loads a
 // signed byte only from base + register).
 // void qnn_max_2x2_m0(int8_t *out, const int8_t *x, size_t in_row, int32_t c), c >= 1.
 void qnn_max_2x2_m0(int8_t *out, const int8_t *x, size_t in_row, int32_t c);
