@@ -22,6 +22,8 @@ def quantize_case(m):
 
 
 def sgd_case(m):
+    if m.rng.random() < 0.3:
+        return trainer_sgd_case(m)
     rows, length = m.dim(1, 6), m.dim(1, 40)
     # Channels either lead (rows of `length`) or come last (depthwise [k_h, k_w, c]).
     channels_last = m.rng.random() < 0.3
@@ -35,6 +37,22 @@ def sgd_case(m):
     inner = 1 if channels_last else length
     first = [m.choice([0, m.dim(0, 5000)])] if m.rng.random() < 0.3 else []  # a part from element `first` on
     return "sgd_update", [w, g, multiplier, shift, m.params(count, rows, inner, m.choice([0, 1]), m.seed(), *first)]
+
+
+def trainer_sgd_case(m):
+    """sgd_update as the trainers call it (the Cortex-M0's loop in sgd.c): int8 weights, stochastic
+    rounding, shifts past 32 that leave most steps inside int8, so that no clamp hides a wrong bit of
+    the 64-bit product or of its shift, products of up to 62 bits and of a few more than 32."""
+    rows, length = m.dim(1, 6), m.dim(1, 40)
+    count = rows * length
+    g = m.choice([lambda: m.s32(count), lambda: m.s32(count, -(1 << 20), 1 << 20),
+                  lambda: m.s32(count, -(1 << 10), 1 << 10)])()
+    multiplier = m.choice([lambda: m.s32(rows, 1 << 16, INT32_MAX), lambda: m.s32(rows, 1, 1 << 26)])()
+    largest = max(abs(v) for v in g) or 1
+    shift = array("i", [min(62, max(33, (largest * v).bit_length() - 7 + m.dim(0, 4))) for v in multiplier])
+    inner = m.choice([1, length])  # channels last (depthwise) or leading
+    first = [m.choice([0, m.dim(0, 5000)])] if m.rng.random() < 0.3 else []
+    return "sgd_update", [m.s8(count), g, multiplier, shift, m.params(count, rows, inner, 1, m.seed(), *first)]
 
 
 def gradient(m, n):
