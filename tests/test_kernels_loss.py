@@ -23,13 +23,24 @@ def loss_case(m):
     logits = m.s8(batch * classes)
     labels = bytearray(m.rng.integers(0, classes, batch, dtype=np.uint8).tobytes())
     scale = m.choice(SCALES + [m.dim(1, INT32_MAX), m.dim(1, 1 << 17)])
-    return "cross_entropy", [m.s32(batch), m.s8(batch * classes), logits, labels,
-                             m.params(batch, classes, m.zero_point(), scale)]
+    grad = m.s8(batch * classes) if m.rng.random() < 0.8 else bytearray()  # empty: the losses alone
+    return "cross_entropy", [m.s32(batch), grad, logits, labels, m.params(batch, classes, m.zero_point(), scale)]
 
 
 def test_parity(board, tmp_path):
     m = CaseMaker(seed=31)
     assert_parity(board, tmp_path, [loss_case(m) for _ in range(300)])
+
+
+def test_an_empty_grad_gives_the_same_losses():
+    m = CaseMaker(seed=30)
+    for _ in range(50):
+        op, args = loss_case(m)
+        args[1] = m.s8(len(args[2]))
+        with_error, with_buffers = run_reference(op, args)
+        args[1] = bytearray()
+        alone, alone_buffers = run_reference(op, args)
+        assert alone == with_error and alone_buffers[0] == with_buffers[0]
 
 
 def broken(m):

@@ -352,7 +352,8 @@ class Trainer:
         if len(labels) != self.batch:
             raise ValueError("%d labels for a batch of %d" % (len(labels), self.batch))
         self.loss.set_labels(labels)
-        base = self.loss(self.model.infer(x))
+        logits = self.model.infer(x)
+        base = self.loss(logits) if self.fqt is None else self.loss.with_error(logits)
         self.last_loss = base
         factor = self.schedule(self.steps, self.total_steps)
         # FQT first: it needs the activations of the forward just run, which ZO queries overwrite.

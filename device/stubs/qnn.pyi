@@ -74,6 +74,7 @@ def crc32(state: Buffer, data: Buffer) -> int:
 def cross_entropy(loss: Buffer, grad: Buffer, logits: Buffer, labels: Buffer, params: array) -> int:
     """loss int32 [batch] (Q16 nats), grad int8 [batch, classes] = rhaz(127 * (softmax - one_hot)), from
     int8 logits [batch, classes] and a bytearray of batch labels. Returns the batch-mean loss.
+    An empty grad: the losses alone.
     """
 
 def depthwise_conv2d(

@@ -70,7 +70,8 @@ int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t
     if ((size_t)batch != labels.n) {
         return QNN_ERR_AUX_LEN;
     }
-    if ((size_t)batch != loss.n || count != grad.n) {
+    // An empty grad: the losses alone, all a zeroth-order query reads.
+    if ((size_t)batch != loss.n || (grad.n != 0 && count != grad.n)) {
         return QNN_ERR_OUTPUT_LEN;
     }
     for (int32_t b = 0; b < batch; b++) {
@@ -96,7 +97,7 @@ int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t
         loss.p[b] = (int32_t)(l > INT32_MAX ? INT32_MAX : l);
         total += loss.p[b];  // every loss is >= 0: the mean below divides unsigned
         // 127 * (e / sum - one_hot), rounded half away from zero.
-        for (int32_t c = 0; c < classes; c++) {
+        for (int32_t c = 0; grad.n != 0 && c < classes; c++) {
             int64_t e = exp_neg_q30((int64_t)(top - q[c]) * scale_q16);
             uint64_t num = (uint64_t)(127 * (c == label ? sum - e : e));
             uint64_t unused;

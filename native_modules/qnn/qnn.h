@@ -231,8 +231,8 @@ int qnn_channel_norms(qnn_s32_t out, qnn_cany_t g, qnn_cs32_t params);
 #define QNN_TOPK_NPARAMS 2
 int qnn_topk(qnn_s32_t out, qnn_cs32_t scores, qnn_cs32_t params);
 
-// Softmax cross-entropy in Q16 and its int8 output error; returns the batch-mean loss.
-// labels are bytes. params: [batch, classes, logit_zp, logit_scale_q16]
+// Softmax cross-entropy in Q16 and its int8 output error (none where grad is empty); returns the
+// batch-mean loss. labels are bytes. params: [batch, classes, logit_zp, logit_scale_q16]
 #define QNN_CROSS_ENTROPY_NPARAMS 4
 int qnn_cross_entropy(qnn_s32_t loss, qnn_s8_t grad, qnn_cs8_t logits, qnn_cs8_t labels, qnn_cs32_t params);
 

@@ -75,6 +75,7 @@ def log_q16(s):
 def cross_entropy(loss, grad, logits, labels, params):
     """loss int32 [batch] (Q16 nats), grad int8 [batch, classes] = rhaz(127 * (softmax - one_hot)),
     from int8 logits [batch, classes] and a bytearray of batch labels. Returns the batch-mean loss.
+    An empty grad: the losses alone.
 
     params: [batch, classes, logit_zp, logit_scale_q16]; 2 <= classes <= 256, logit_scale_q16 >= 1,
     each label < classes.
@@ -85,7 +86,7 @@ def cross_entropy(loss, grad, logits, labels, params):
     B.require(OP, batch >= 1 and 2 <= classes <= 256 and B.int8_range(logit_zp) and scale >= 1, "params")
     B.require(OP, len(logits) == batch * classes, "input")
     B.require(OP, len(labels) == batch, "aux")
-    B.require(OP, len(loss) == batch and len(grad) == batch * classes, "output")
+    B.require(OP, len(loss) == batch and len(grad) in (0, batch * classes), "output")
     B.require(OP, bool(np.all(labels < classes)), "params")
     q = logits.reshape(batch, classes).astype(np.int64)
     x = (q.max(axis=1, keepdims=True) - q) * scale
@@ -94,10 +95,11 @@ def cross_entropy(loss, grad, logits, labels, params):
     rows = np.arange(batch)
     label = labels.astype(np.int64)
     loss[...] = np.minimum(x[rows, label] + log_q16(s), INT32_MAX)
-    one_hot = np.zeros_like(e, dtype=bool)
-    one_hot[rows, label] = True
-    s = s[:, None]
-    a = np.where(one_hot, s - e, e)
-    magnitude = (2 * 127 * a + s) // (2 * s)
-    grad[...] = np.where(one_hot, -magnitude, magnitude).ravel()
+    if len(grad):
+        one_hot = np.zeros_like(e, dtype=bool)
+        one_hot[rows, label] = True
+        s = s[:, None]
+        a = np.where(one_hot, s - e, e)
+        magnitude = (2 * 127 * a + s) // (2 * s)
+        grad[...] = np.where(one_hot, -magnitude, magnitude).ravel()
     return int(loss.astype(np.int64).sum() // batch)
