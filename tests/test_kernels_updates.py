@@ -40,7 +40,7 @@ def sgd_case(m):
 
 
 def trainer_sgd_case(m):
-    """sgd_update as the trainers call it (the Cortex-M0's loop in sgd.c): int8 weights, stochastic
+    """sgd_update as the trainers call it (the Cortex-M0's loop in update.c): int8 weights, stochastic
     rounding, shifts past 32 that leave most steps inside int8, so that no clamp hides a wrong bit of
     the 64-bit product or of its shift, products of up to 62 bits and of a few more than 32."""
     rows, length = m.dim(1, 6), m.dim(1, 40)

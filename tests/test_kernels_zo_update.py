@@ -12,6 +12,8 @@ from parity import assert_parity
 
 
 def zo_case(m, int32=False):
+    if not int32 and m.rng.random() < 0.3:
+        return trainer_zo_case(m)
     channels, inner = m.dim(1, 9), m.choice([1, m.dim(1, 30)])
     count = channels * inner * m.choice([1, 1, m.dim(1, 4)]) + m.choice([0, 0, m.dim(0, 5)])
     n = m.choice([1, 2, m.dim(1, 20), 128])
@@ -23,6 +25,24 @@ def zo_case(m, int32=False):
     w = m.s32(count) if int32 else m.s8(count)
     params = m.params(count, channels, inner, m.choice([0, 1]), int(m.rng.integers(0, 1 << 30)))
     return ("zo_update", [w, seeds, coeffs, multiplier, shift, params])
+
+
+def trainer_zo_case(m):
+    """zo_update as the ZO trainer calls it (the Cortex-M0's update loop in update.c): int8 weights,
+    stochastic rounding, shifts past 32 that leave most steps inside int8, so that no clamp hides a
+    wrong bit (test_kernels_updates.trainer_sgd_case), and channels that change inside the blocks
+    of 32 elements the kernel sums at a time."""
+    channels, inner = m.dim(1, 6), m.choice([1, m.dim(1, 40)])
+    count = channels * inner * m.choice([1, m.dim(1, 3)]) + m.choice([0, m.dim(0, 40)])
+    n = m.choice([1, 10, m.dim(1, 20)])
+    seeds = array("i", m.rng.integers(0, 1 << 30, n).tolist())
+    coeff_limit = m.choice([1 << 10, 1 << 20, 1 << 26])
+    coeffs = array("i", m.rng.integers(-coeff_limit, coeff_limit, n).tolist())
+    multiplier = m.choice([lambda: m.s32(channels, 1 << 16, (1 << 31) - 1), lambda: m.s32(channels, 1, 1 << 26)])()
+    largest = sum(abs(c) for c in coeffs) or 1
+    shift = array("i", [min(62, max(33, (largest * v).bit_length() - 7 + m.dim(0, 4))) for v in multiplier])
+    params = m.params(count, channels, inner, 1, int(m.rng.integers(0, 1 << 30)))
+    return ("zo_update", [m.s8(count), seeds, coeffs, multiplier, shift, params])
 
 
 def seeds_case(m):

@@ -4,8 +4,8 @@ SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops
 requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
 and for add's rescaled inputs;
 and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
-and the depthwise weight gradient's sums through mac.c), and the Cortex-M0's sgd_update loop for the
-trainers' steps (sgd.c).
+and the depthwise weight gradient's sums through mac.c), and the Cortex-M0's loop of sgd_update
+and zo_update for the trainers' steps (update.c).
 On the emulated boards they must equal the NumPy reference byte for byte: odd sizes, channel
 counts that leave channels over from the groups of four, runs that leave taps over from the
 words, int8 buffers at every alignment, zero points at -128 and 127, accumulators that wrap past
@@ -29,6 +29,7 @@ import test_kernels_fc_grad
 from test_kernels_fully_connected import fc_case
 from test_kernels_requantize import requantize_case
 from test_kernels_updates import trainer_sgd_case
+from test_kernels_zo_update import trainer_zo_case
 from test_qemu_boards import pytestmark  # noqa: F401  (the same skip reasons)
 from test_trainer import TINY
 
@@ -313,4 +314,13 @@ def test_trainers_sgd_steps_equal_the_reference(tmp_path, board):
     stream's output lands near it (1 in 2^t for a shift of 32 + t)."""
     m = CaseMaker(39)
     calls = [trainer_sgd_case(m) for _ in range(80)]
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
+def test_trainers_zo_steps_equal_the_reference(tmp_path, board):
+    """zo_update in the same regime: the Cortex-M0 applies its blocks of 32 sums through the same
+    loop, channel runs that cross a block's edge included."""
+    m = CaseMaker(40)
+    calls = [trainer_zo_case(m) for _ in range(80)]
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))

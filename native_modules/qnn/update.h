@@ -1,6 +1,6 @@
 // What sgd_update and zo_update share: a params block [count, channels, inner, stochastic, seed]
-// where element i takes the per-channel step of channel (i / inner) % channels, and the
-// saturating step of one element (int8 weights stay symmetric in [-127, 127]). sgd_update takes
+// where element i takes the per-channel step of channel (i / inner) % channels, and the update
+// itself (update.c; int8 weights stay symmetric in [-127, 127]). sgd_update takes
 // an optional sixth entry, first >= 0: w is a part of a larger tensor that starts at its element
 // `first`, and the rounding stream starts at its output `first`, so that updating a tensor part
 // by part rounds every element as updating it whole does.
@@ -16,6 +16,7 @@ typedef struct {
     int32_t count, channels, inner;
     uint32_t rounding;  // the stochastic-rounding stream
     uint32_t *state;    // &rounding, or NULL for rhaz rounding
+    int32_t channel, within;  // the next element's channel, and how far into its run it lies
 } qnn_update_t;
 
 // Checks the params block and the tensor's type and length.
@@ -37,6 +38,7 @@ static inline int qnn_update_start(qnn_update_t *u, qnn_any_t w, qnn_cs32_t para
     }
     u->rounding = qnn_xorshift_start(params.p[4]);
     u->state = stochastic ? &u->rounding : NULL;
+    u->channel = u->within = 0;
     for (int32_t i = 0; stochastic && i < first; i++) {
         qnn_xorshift_next(&u->rounding);
     }
@@ -56,16 +58,10 @@ static inline int qnn_update_steps_ok(const qnn_update_t *u, qnn_cs32_t multipli
     return QNN_OK;
 }
 
-// w[i] -= round(d * multiplier / 2^shift), saturated; |d| < 2^31 keeps the product below 2^62.
-static inline void qnn_update_element(qnn_update_t *u, qnn_any_t w, int32_t i, int64_t d, int32_t multiplier,
-                                      int32_t shift) {
-    int64_t v = (w.size == 1 ? ((int8_t *)w.p)[i] : ((int32_t *)w.p)[i])
-        - qnn_round_shift(d * multiplier, shift, u->state);
-    if (w.size == 1) {
-        ((int8_t *)w.p)[i] = (int8_t)(v < -127 ? -127 : (v > 127 ? 127 : v));
-    } else {
-        ((int32_t *)w.p)[i] = (int32_t)(v < INT32_MIN ? INT32_MIN : (v > INT32_MAX ? INT32_MAX : v));
-    }
-}
+// w[i .. i + n) -= round(g[k] * multiplier[c] / 2^shift[c]) each, saturated (int8 weights in
+// [-127, 127]), g[k] the gradient of element i + k and c its channel: the elements go on from the
+// last ones applied, so that a tensor may be applied whole or block by block.
+void qnn_update_apply(qnn_update_t *u, qnn_any_t w, int32_t i, int32_t n, const int32_t *g,
+                      const int32_t *multiplier, const int32_t *shift);
 
 #endif

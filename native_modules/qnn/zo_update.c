@@ -38,26 +38,24 @@ int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t s
     if ((status = qnn_update_steps_ok(&u, step_multiplier, step_shift)) != QNN_OK) {
         return status;
     }
-    // One stream per query, advanced in step with the elements: 32 entries per output.
+    // One stream per query, advanced in step with the elements: 32 entries per output, a block of
+    // 32 elements' sums applied at a time.
     uint32_t states[QNN_ZO_MAX_QUERIES], bits[QNN_ZO_MAX_QUERIES];
+    int32_t sums[32];
     for (size_t q = 0; q < seeds.n; q++) {
         states[q] = qnn_xorshift_start(seeds.p[q]);
     }
     int narrow = qnn_signed_sums_narrow(coeffs.p, coeffs.n);
-    int32_t c = 0, within = 0;  // the element's channel, counted (no divider on a Cortex-M0)
-    for (int32_t i = 0; i < u.count; i++) {
-        if ((i & 31) == 0) {
-            for (size_t q = 0; q < seeds.n; q++) {
-                bits[q] = qnn_xorshift_next(&states[q]);
-            }
+    for (int32_t i = 0; i < u.count; i += 32) {
+        int32_t n = u.count - i < 32 ? u.count - i : 32;
+        for (size_t q = 0; q < seeds.n; q++) {
+            bits[q] = qnn_xorshift_next(&states[q]);
         }
-        int64_t total = qnn_signed_sum(bits, coeffs.p, coeffs.n, i & 31, narrow);
-        total = total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total);
-        qnn_update_element(&u, w, i, total, step_multiplier.p[c], step_shift.p[c]);
-        if (++within == u.inner) {
-            within = 0;
-            c = c + 1 == u.channels ? 0 : c + 1;
+        for (int32_t k = 0; k < n; k++) {
+            int64_t total = qnn_signed_sum(bits, coeffs.p, coeffs.n, k, narrow);
+            sums[k] = (int32_t)(total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total));
         }
+        qnn_update_apply(&u, w, i, n, sums, step_multiplier.p, step_shift.p);
     }
     return QNN_OK;
 }
