@@ -215,6 +215,29 @@ def test_a_layer_takes_its_loss_differences_against_the_updates_above_it(tmp_pat
         assert list(pointwise.coeffs[2 * q:2 * q + 2]) == [loss.per_sample[b] - base[b] for b in range(2)]
 
 
+
+@pytest.mark.parametrize("settings", [{"mode": "mix"}, {"mode": "wp"}, {"method": "hybrid"}])
+def test_a_base_loss_from_an_intact_tensor_is_the_loss_from_the_layers_start(tmp_path, settings):
+    """After the layers above it, a ZO layer of a fast plan measures the network's loss from the
+    input of the layer updated last (its own stage: mcutrain.zo.LayerZO.plan) instead of re-running
+    the layers between, whose tensors would come out the same: the same bytes as from its start."""
+    data = tmp_path / "samples.bin"
+    corrupted_samples(data, 4)
+    raw = data.read_bytes()
+    weights = []
+    for shortcut in (True, False):
+        m = model_module.load(str(TINY))
+        t = Trainer(m, queries=3, **settings)
+        layers = [layer for layer in t.zo_layers if layer.base_from is not None]
+        assert layers, "no layer measures its base loss apart: the test would prove nothing"
+        if not shortcut:
+            for layer in layers:
+                layer.base_from = None
+        for s in range(2):
+            t.step(raw[s * m.input_size:(s + 1) * m.input_size], raw[4 * m.input_size + s:4 * m.input_size + s + 1])
+        weights.append([bytes(layer.weight) + bytes(layer.bias) for layer in m.layers if layer.weight is not None])
+    assert weights[0] == weights[1]
+
 NO_ALLOCATION = SETTINGS_PARSER + """
 import gc, sys
 from mcutrain import model

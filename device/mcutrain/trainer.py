@@ -268,6 +268,7 @@ class Trainer:
         if self.fqt is not None:
             self.fqt.stage = plan.begin_stage()
             self.fqt.plan(plan, lean)
+        intact = None
         for layer in self.zo_layers:
             restart = layer.restart_point
             if lean:
@@ -275,8 +276,12 @@ class Trainer:
                 for t in keep:
                     if restart < t <= layer.restart_point:
                         restart = t
-            layer.stage = plan.begin_stage()
-            layer.plan(plan, lean, restart)
+            layer.plan(plan, lean, restart, intact)
+            if not lean:
+                # The layer's input: its stage reads it, never makes it other than the forward
+                # pass did, and it lies under the layer the stage updates and every one updated
+                # before. A lean plan would keep it past its stage for this: bytes it saves.
+                intact = layer.layer.inputs[0]
         return plan
 
     def _choose(self, fast, lean, aside):

@@ -88,16 +88,25 @@ class LayerZO:
         self.weight_params = array("i", (len(layer.weight), self.channels, self.inner, 1, 0))
         self.bias_params = array("i", (self.channels, self.channels, 1, 1, 0))
 
-    def plan(self, plan, lean, restart):
-        """Adds this layer's stage of a step to `plan`. Its queries re-run the network from
+    def plan(self, plan, lean, restart, intact):
+        """Adds this layer's stages of a step to `plan`. Its queries re-run the network from
         tensor `restart`, kept from the step's forward pass (0, the input, keeps nothing): WP's
         from there, NP's from the layer's output, which it first makes again from there unless
-        `restart` is that output (self.restart_point). Lean, gradients are made in groups."""
+        `restart` is that output (self.restart_point). Lean, gradients are made in groups.
+        `intact`: a tensor above `restart` that the stages before left as the network now makes
+        it, under every layer they updated (None: none), from which a stage of its own measures
+        the loss before the queries, where the layers between would make it again for nothing."""
         layer, batch, last = self.layer, plan.batch, plan.last
+        self.start = restart if self.mode == WP else self.restart_point
+        self.base_from = None
+        if intact is not None and intact > self.start and not (self.mode == WP and self.trainer.antithetic):
+            self.base_from = intact
+            self.base_stage = plan.begin_stage()
+            plan.forward(intact)
+        self.stage = plan.begin_stage()
         since = plan.time
         self.recompute = self.mode == NP and restart < self.restart_point
         self.recompute_from = restart
-        self.start = restart if self.mode == WP else self.restart_point
         if self.recompute:
             plan.forward(restart, self.restart_point)  # the layer's input and output (and pool), made again
         if self.start < last:
@@ -220,6 +229,9 @@ class LayerZO:
         network's parameters still give (per sample in the loss too), or None: measured anew."""
         t = self.trainer
         model = t.model
+        if base_loss is None and self.base_from is not None:
+            model.stage(self.base_stage)
+            base_loss = t.loss(model.forward(self.base_from))
         model.stage(self.stage)
         kernels.seeds(self.rounding_seed, t.stream)
         self.weight_params[4] = self.bias_params[4] = self.rounding_seed[0]
