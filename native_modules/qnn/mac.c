@@ -829,8 +829,8 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
 
 #if defined(__ARM_ARCH_6M__)
 // Cortex-M0: the output loop below in assembly, about 42 instructions per output where GCC 12
-// spends about 70 (it keeps reloading the bounds and pointers from the stack), 30 for a sum in
-// (0, 2^15) (below), 13 for a sum <= 0 under a ReLU's lower bound. Same arithmetic as qnn.h's qnn_output_s8 and requant.c's. The rounding divide by
+// spends about 70 (it keeps reloading the bounds and pointers from the stack), 29 for a sum in
+// (0, 2^16) (below), 13 for a sum <= 0 under a ReLU's lower bound. Same arithmetic as qnn.h's qnn_output_s8 and requant.c's. The rounding divide by
 // 2^e (e >= 1) is TFLite's rounding, ties away from zero, as ((x - (x < 0)) / 2^(e-1) + 1) / 2,
 // each division a floor: e - 1 is the shift's complement (MVNS), no constant 2^(e-1) is made, and
 // no x takes the + 1 out of int32 (x <= 2^31 - 2: the multiplier is below 2^31). A shift >= 0 (no
@@ -839,13 +839,17 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
 //                     const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
 void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
                      const int32_t *bounds);
-// e - 1 into r2 (a shift >= 0 to 7:), then for |a| < 2^15, most sums: a * b from b's 16-bit halves,
-// both products within int32, and floor((a * bh + floor(a * bl / 2^16) + 2^14) / 2^15), the same
-// floor as high_mul's, into r0: x, |x| < 2^15 (|a| >= 2^15 to 10:, the four products).
-#define SMALL_SUM_HIGH_MUL \
-    "mvns r2, r2\n" "bmi 7f\n" "sxth r3, r0\n" "cmp r3, r0\n" "bne 10f\n" \
-    "uxth r3, r1\n" "muls r3, r0, r3\n" "asrs r3, r3, #16\n" "lsrs r1, r1, #16\n" "muls r0, r1, r0\n" \
+// e - 1 into r2 (a shift >= 0 to 7:), then for small sums, most: a * b from b's 16-bit halves,
+// and floor((a * bh + floor(a * bl / 2^16) + 2^14) / 2^15), the same floor as high_mul's, into r0
+// (larger sums to 10:, the four products). A sum a in (0, 2^16) (POSITIVE_SUM_HIGH_MUL) takes
+// a * bl as unsigned, below 2^32, and a * bh < 2^31; one in (-2^15, 0] (NEGATIVE_SUM_HIGH_MUL)
+// both as signed.
+#define SMALL_SUM_HIGH_MUL(check, low_shift) \
+    "mvns r2, r2\n" "bmi 7f\n" check \
+    "uxth r3, r1\n" "muls r3, r0, r3\n" low_shift " r3, r3, #16\n" "lsrs r1, r1, #16\n" "muls r0, r1, r0\n" \
     "adds r0, r0, r3\n" "add r0, r12\n" "asrs r0, r0, #15\n"
+#define POSITIVE_SUM_HIGH_MUL SMALL_SUM_HIGH_MUL("lsrs r3, r0, #16\n" "bne 10f\n", "lsrs")
+#define NEGATIVE_SUM_HIGH_MUL SMALL_SUM_HIGH_MUL("sxth r3, r0\n" "cmp r3, r0\n" "bne 10f\n", "asrs")
 __asm__(
     QNN_ASM_BEGIN(qnn_outputs_arm)
     "push {r4, r5, r6, r7, lr}\n"
@@ -871,7 +875,7 @@ __asm__(
     "ldm r7!, {r2}\n"             // shift
     "cmp r0, #0\n"
     "ble 20f\n"
-    SMALL_SUM_HIGH_MUL            // x >= 0: x - (x < 0) is x
+    POSITIVE_SUM_HIGH_MUL         // x >= 0: x - (x < 0) is x
     "12:\n"
     "asrs r0, r2\n"
     "adds r0, #1\n"
@@ -898,7 +902,7 @@ __asm__(
     "mov r3, r9\n"
     "cmp r3, #0\n"
     "bge 6b\n"                    // a <= 0 under a lower bound >= 0: y = lo
-    SMALL_SUM_HIGH_MUL
+    NEGATIVE_SUM_HIGH_MUL
     "11:\n"
     "lsrs r3, r0, #31\n"
     "subs r0, r0, r3\n"
@@ -939,6 +943,8 @@ __asm__(
     "b 11b\n"
     QNN_ASM_END(qnn_outputs_arm));
 #undef SMALL_SUM_HIGH_MUL
+#undef POSITIVE_SUM_HIGH_MUL
+#undef NEGATIVE_SUM_HIGH_MUL
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
 // Cortex-M3/M4/M7: the same output loop in Thumb-2, about 18 instructions per output on the
 // Cortex-M4 where GCC 12 spends about 40 around a call of qnn_requantize, and 8 where a ReLU's
