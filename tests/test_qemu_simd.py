@@ -1,7 +1,7 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
 SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops on the Cortex-M0
 (armv6m), over int8 weights and over weights widened into a scratch (M0 and M4), and the Cortex-M0's
-requantization from 32-bit products, from the multiplier's halves alone for sums inside int16
+requantization from 32-bit products, from the multiplier's halves alone for sums in (-2^15, 2^16)
 and for add's rescaled inputs;
 and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
 and the depthwise weight gradient's sums through mac.c), and the Cortex-M0's loop of sgd_update
@@ -112,14 +112,16 @@ def saturated_output_case(out_zp, n=64):
 
 
 def small_sum_case(rng, n=400):
-    """fully_connected's outputs on sums inside and just outside [-2^15, 2^15), which the
+    """fully_connected's outputs on sums inside and just outside (-2^15, 2^16), which the
     Cortex-M0's output loop multiplies by the multiplier's halves alone (zero weights: each sum is
-    its bias), with multipliers across [0, 2^31) and the smallest right shift (at least 1) that
-    keeps the result inside int8, so no clamp hides a wrong low bit."""
-    bias = [int(v) for v in rng.integers(-(1 << 15) - 4, (1 << 15) + 4, n)]
-    bias[:8] = [-(1 << 15), (1 << 15) - 1, -(1 << 15) - 1, 1 << 15, -1, 1, -2, 2]
+    its bias; a positive one's low product taken unsigned), with multipliers across [0, 2^31) and
+    the smallest right shift (at least 1) that keeps the result inside int8, so no clamp hides a
+    wrong low bit."""
+    bias = [int(v) for v in rng.integers(-(1 << 15) - 4, (1 << 16) + 4, n)]
+    bias[:11] = [-(1 << 15), (1 << 15) - 1, -(1 << 15) - 1, 1 << 15, -1, 1, -2, 2, (1 << 16) - 1, 1 << 16,
+                 (1 << 16) + 1]
     multiplier = [int(m) >> int(k) for m, k in zip(rng.integers(0, 1 << 31, n), rng.integers(0, 16, n))]
-    multiplier[:8] = [(1 << 31) - 1] * 8
+    multiplier[:11] = [(1 << 31) - 1] * 11
     shift = [-max(1, (abs(a * m) >> 31).bit_length() - 6) for a, m in zip(bias, multiplier)]
     return ("fully_connected", [bytearray(n), bytearray([127]), bytearray(n), array("i", bias), array("i", multiplier),
                                 array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
