@@ -349,12 +349,15 @@ __asm__(
                                   // their rows; [sp, #12]: the group's widened weights; [sp, #20]:
                                   // the group's sums; [sp, #24]: x; [sp, #28]: the group's biases;
                                   // [sp, #32]: groups left; [sp, #36]: pixels left; [sp, #40]: wide;
-                                  // [sp, #44]: acc; [sp, #48]: out; [sp, #52]: xw; [sp, #56]: none
-                                  // (the call below on an 8-byte boundary); p at [sp, #96]
+                                  // [sp, #44]: acc; [sp, #48]: out; [sp, #52]: xw; [sp, #56]: the
+                                  // bytes of a group's widened weights; p at [sp, #96]
     "str r3, [sp]\n"
     "str r1, [sp, #24]\n"
     "str r2, [sp, #40]\n"
     "str r0, [sp, #44]\n"
+    "ldr r0, [r3, #68]\n"
+    "lsls r0, r0, #4\n"
+    "str r0, [sp, #56]\n"        // a group's widened weights: wide_step taps of 16 bytes
     "ldr r7, [sp, #96]\n"
     "ldr r0, [r7, #12]\n"
     "str r0, [sp, #36]\n"
@@ -467,9 +470,7 @@ __asm__(
     HIGH_TO_R4_R7
     "stm r0!, {r4, r5, r6, r7}\n"
     "str r0, [sp, #20]\n"
-    "ldr r3, [sp]\n"
-    "ldr r0, [r3, #68]\n"
-    "lsls r0, r0, #4\n"           // a group's widened weights: wide_step taps of 16 bytes
+    "ldr r0, [sp, #56]\n"         // the next group's widened weights
     "ldr r1, [sp, #12]\n"
     "adds r1, r1, r0\n"
     "str r1, [sp, #12]\n"
