@@ -6,20 +6,18 @@ import re
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mcutrain_host import cli, datasets, model_file, network, onnx_export, onnx_import
-from mcutrain_host.commands.export import int8_logits
+from mcutrain_host.commands.export import int8_logits, onnx_session
 from mcutrain_host.onnx_import import OnnxError
 from mcutrain_host.quantize import quantize
 from model_cases import MODELS
 
 
 def run_onnx(model, x):
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {model.graph.input[0].name: x})[0]
+    return onnx_session(model).run(None, {model.graph.input[0].name: x})[0]
 
 
 class Builder:
