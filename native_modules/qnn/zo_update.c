@@ -1,5 +1,6 @@
 // The zeroth-order update: the gradient estimate sum_q coeffs[q] * u_q is never stored; its
 // elements are regenerated from the queries' seeds as the update walks the tensor.
+#include "gradient.h"
 #include "update.h"
 #include "zo_sum.h"
 
@@ -52,8 +53,7 @@ int qnn_zo_update(qnn_any_t w, qnn_cs32_t seeds, qnn_cs32_t coeffs, qnn_cs32_t s
             bits[q] = qnn_xorshift_next(&states[q]);
         }
         for (int32_t k = 0; k < n; k++) {
-            int64_t total = qnn_signed_sum(bits, coeffs.p, coeffs.n, k, narrow);
-            sums[k] = (int32_t)(total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total));
+            sums[k] = qnn_grad_saturate(qnn_signed_sum(bits, coeffs.p, coeffs.n, k, narrow));
         }
         qnn_update_apply(&u, w, i, n, sums, step_multiplier.p, step_shift.p);
     }
