@@ -1,8 +1,8 @@
 """The ARM paths of conv2d, depthwise_conv2d and fully_connected (native_modules/qnn/mac.c):
 SMLAD and SMLABB/SMLATT on the Cortex-M4 (armv7emsp), the Thumb-1 assembly loops on the Cortex-M0
 (armv6m), over int8 weights and over weights widened into a scratch (M0 and M4), and the Cortex-M0's
-requantization from 32-bit products, from the multiplier's halves alone for sums in (-2^15, 2^16)
-and for add's rescaled inputs;
+requantization from 32-bit products, over a pass's table and from the multiplier's halves alone for
+sums in (-2^16, 2^16), and for add's rescaled inputs;
 and those of the gradient kernels' fast paths (native_modules/qnn/scatter.c, grad_dot.c,
 and the depthwise weight gradient's sums through mac.c), and the Cortex-M0's loop of sgd_update
 and zo_update for the trainers' steps (update.c).
@@ -112,19 +112,68 @@ def saturated_output_case(out_zp, n=64):
 
 
 def small_sum_case(rng, n=400):
-    """fully_connected's outputs on sums inside and just outside (-2^15, 2^16), which the
+    """fully_connected's outputs on sums inside and just outside (-2^16, 2^16), which the
     Cortex-M0's output loop multiplies by the multiplier's halves alone (zero weights: each sum is
-    its bias; a positive one's low product taken unsigned), with multipliers across [0, 2^31) and
-    the smallest right shift (at least 1) that keeps the result inside int8, so no clamp hides a
-    wrong low bit."""
-    bias = [int(v) for v in rng.integers(-(1 << 15) - 4, (1 << 16) + 4, n)]
-    bias[:11] = [-(1 << 15), (1 << 15) - 1, -(1 << 15) - 1, 1 << 15, -1, 1, -2, 2, (1 << 16) - 1, 1 << 16,
-                 (1 << 16) + 1]
+    its bias; its low product taken unsigned, of a negative sum's magnitude), with multipliers
+    across [0, 2^31) and the smallest right shift (at least 1) that keeps the result inside int8,
+    so no clamp hides a wrong low bit."""
+    bias = [int(v) for v in rng.integers(-(1 << 16) - 4, (1 << 16) + 4, n)]
+    bias[:14] = [-(1 << 15), (1 << 15) - 1, -(1 << 15) - 1, 1 << 15, -1, 1, -2, 2, (1 << 16) - 1, 1 << 16,
+                 (1 << 16) + 1, -(1 << 16) + 1, -(1 << 16), -(1 << 16) - 1]
     multiplier = [int(m) >> int(k) for m, k in zip(rng.integers(0, 1 << 31, n), rng.integers(0, 16, n))]
-    multiplier[:11] = [(1 << 31) - 1] * 11
+    multiplier[:14] = [(1 << 31) - 1] * 14
     shift = [-max(1, (abs(a * m) >> 31).bit_length() - 6) for a, m in zip(bias, multiplier)]
     return ("fully_connected", [bytearray(n), bytearray([127]), bytearray(n), array("i", bias), array("i", multiplier),
                                 array("i", shift), array("i", [1, 1, n, -128, 0, -128, 127])])
+
+
+def table_case(rng, lo=-128):
+    """fully_connected with a scratch, 32 channels: the Cortex-M0's output loop over a pass's table
+    (mac.c's qnn_outputs_table_m0), on sums inside and just outside (-2^16, 2^16) and across int32,
+    each row's sum its channel's bias plus (x - in_zp) * w for w in {0, 1, -1} or any int8, with
+    multipliers across [0, 2^31) and the smallest right shift (at least 1) that keeps every row's
+    result inside int8, so no clamp hides a wrong low bit; lo 0 adds a ReLU's lower bound."""
+    batch, n, in_zp = 12, 32, int(rng.integers(-128, 128))
+    edges = [0, -1, 1, -2, 2, (1 << 15) - 1, 1 << 15, -(1 << 15), -(1 << 15) - 1, (1 << 16) - 1, 1 << 16,
+             -(1 << 16) + 1, -(1 << 16), -(1 << 16) - 1, (1 << 16) + 1]
+    bias = [int(rng.choice(edges)) + int(rng.integers(-300, 301)) for _ in range(n)]
+    bias[::5] = [int(v) for v in rng.integers(-(1 << 30), 1 << 30, len(bias[::5]))]
+    weights = [int(rng.choice([0, 1, -1, int(rng.integers(-128, 128))])) for _ in range(n)]
+    x = [int(v) for v in rng.integers(-128, 128, batch)]
+    multiplier = [int(m) >> int(k) for m, k in zip(rng.integers(0, 1 << 31, n), rng.integers(0, 16, n))]
+    multiplier[:3] = [(1 << 31) - 1] * 3
+    shift = [-max(1, max((abs((b + (v - in_zp) * w) * m) >> 31).bit_length() for v in x) - 6)
+             for b, w, m in zip(bias, weights, multiplier)]
+    s8 = lambda values: bytearray(np.array(values, np.int8).tobytes())  # noqa: E731
+    return ("fully_connected", [bytearray(batch * n), s8(x), s8(weights), array("i", bias),
+                                array("i", multiplier), array("i", shift),
+                                array("i", [batch, 1, n, in_zp, 0, lo, 127]), bytearray(4 * n + 4)])
+
+
+def rounding_tie_case(rng):
+    """fully_connected with a scratch, 32 channels of zero weights (each sum its bias a = +-n,
+    |a| < 2^16), whose product n * b lies on or within a few units of a rounding boundary of the
+    requantization: a multiple of 2^(30 + e) less 2^30, e the right shift (on it: n a power of two
+    times a divisor of k * 2^e - 1). There the Cortex-M0's output loop over a pass's table
+    (qnn_outputs_table_m0) must round its floors exactly as the reference, a negative sum's ceil and
+    its 2^30 - 1 included."""
+    bias, multiplier, shift = [], [], []
+    while len(bias) < 32:
+        e, k = int(rng.integers(1, 7)), int(rng.integers(1, 60))
+        if rng.random() < 0.5:
+            odd = k * (1 << e) - 1
+            divisors = [d for d in range(1, min(odd, 1 << 16) + 1) if odd % d == 0]
+            n = int(rng.choice(divisors)) << int(rng.integers(0, 16))
+            b = ((k << (30 + e)) - (1 << 30)) // n if n < 1 << 16 else -1
+        else:
+            n = int(rng.integers(1, 1 << 16))
+            b = ((k << (30 + e)) - (1 << 30)) // n + int(rng.integers(-2, 3))
+        if 0 <= b < 1 << 31:
+            bias.append(n if rng.random() < 0.5 else -n)
+            multiplier.append(b)
+            shift.append(-e)
+    return ("fully_connected", [bytearray(32), bytearray(1), bytearray(32), array("i", bias), array("i", multiplier),
+                                array("i", shift), array("i", [1, 1, 32, 0, 0, -128, 127]), bytearray(4 * 32 + 4)])
 
 
 def wide_stride_case(m):
@@ -223,6 +272,15 @@ def assert_board_equals_reference(board, calls, lines):
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-m0"])
 def test_arm_paths_equal_the_reference_at_every_alignment(tmp_path, board):
     calls = cases()
+    assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
+def test_requantization_from_a_pass_table_equals_the_reference(tmp_path, board):
+    """The Cortex-M0's output loop over a pass's table, which runs where the weights are widened
+    (fully_connected and conv2d with a scratch), on the sums and rounding ties of its paths."""
+    rng = np.random.default_rng(79)
+    calls = [table_case(rng, lo) for lo in (-128, 0) for _ in range(6)] + [rounding_tie_case(rng) for _ in range(20)]
     assert_board_equals_reference(board, calls, run_on_board(tmp_path, board, calls))
 
 

@@ -1,8 +1,6 @@
 #include "mac.h"
 #include "asm_function.h"
 
-#define BLOCK 32  // sums requantized by one call of the output loop
-
 // An int64 in two words: the scratch is only word-aligned.
 typedef struct {
     uint32_t low;
@@ -149,9 +147,10 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
     }
     // Both inputs move to a common finer scale (the left shift keeps their precision: at most
     // 255 * 2^20, well inside int32), are added there, and the sum is rescaled to the output,
-    // a block at a time through the cores' output loop, which takes a multiplier and a shift per
-    // output: the same ones BLOCK times. With half the tables' bytes, each input's rescaling of
-    // its 256 values is tabulated as int32: a heap too broken up for 4 KB often has 2.
+    // QNN_OUTPUT_CHUNK at a time through the cores' output loop, which takes a multiplier and a
+    // shift per output: the same ones each time, prepared once. With half the tables' bytes, each
+    // input's rescaling of its 256 values is tabulated as int32: a heap too broken up for 4 KB
+    // often has 2.
     int32_t *rescaled = words >= QNN_ADD_SCRATCH / 8 ? table : NULL;
     if (rescaled) {
         for (int32_t v = -128; v < 128; v++) {
@@ -159,13 +158,15 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
             rescaled[v + 384] = qnn_requantize_shifted(v - b_zp, left_shift, b_mult, b_shift);
         }
     }
-    uint32_t sums[BLOCK];
-    int32_t mult[BLOCK], shift[BLOCK];
-    for (int j = 0; j < BLOCK; j++) {
+    uint32_t sums[QNN_OUTPUT_CHUNK];
+    int32_t mult[QNN_OUTPUT_CHUNK], shift[QNN_OUTPUT_CHUNK];
+    for (int j = 0; j < QNN_OUTPUT_CHUNK; j++) {
         mult[j] = out_mult, shift[j] = out_shift;
     }
-    for (int32_t first = 0; first < count; first += BLOCK) {
-        int n = count - first < BLOCK ? (int)(count - first) : BLOCK;
+    qnn_outputs_t requant;
+    qnn_outputs_prepare(&requant, mult, shift, QNN_OUTPUT_CHUNK, out_zp, act_min, act_max);
+    for (int32_t first = 0; first < count; first += QNN_OUTPUT_CHUNK) {
+        int n = count - first < QNN_OUTPUT_CHUNK ? (int)(count - first) : QNN_OUTPUT_CHUNK;
         const int8_t *x = a.p + first, *y = b.p + first;
         for (int j = 0; j < n; j++) {
             int64_t sum = rescaled ? (int64_t)rescaled[x[j] + 128] + rescaled[y[j] + 384]
@@ -173,7 +174,7 @@ int qnn_add_s8(qnn_s8_t out, qnn_cs8_t a, qnn_cs8_t b, qnn_cs32_t params, qnn_s8
                                      + qnn_requantize_shifted(y[j] - b_zp, left_shift, b_mult, b_shift);
             sums[j] = (uint32_t)(int32_t)(sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : sum));
         }
-        qnn_outputs(out.p + first, sums, mult, shift, n, out_zp, act_min, act_max);
+        qnn_outputs(out.p + first, sums, n, &requant);
     }
     return QNN_OK;
 }

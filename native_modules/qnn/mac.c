@@ -316,9 +316,9 @@ static inline void mac4_window(uint32_t acc[4], const int8_t *x, const int8_t *w
 // multiply-adds follow, twice a step: 40 instructions for four taps where the int8 input took 52
 // (a load, the zero point and the index a tap). The pixel's groups of four output channels follow
 // in turn, each from its biases to acc (bias may be acc itself), about 35 instructions a group and
-// 12 a further row, and then qnn_outputs_arm makes its outputs: one call for a run of pixels (a
-// layer's row), where a call a pixel from C cost about 40 instructions a pixel more (5% of the
-// first layer's, whose windows have 72 MACs).
+// 12 a further row, and then the output loop over the pass's table makes its outputs: one call for
+// a run of pixels (a layer's row), where a call a pixel from C cost about 40 instructions a pixel
+// more (5% of the first layer's, whose windows have 72 MACs).
 // m->run >= 1, m->rows >= 1, p->groups >= 1, p->count >= 1, xw of m->rows * m->run words; x and
 // wide (of the first group) at the first window's first row. p->out NULL: the sums alone, of one
 // pixel.
@@ -330,11 +330,11 @@ typedef struct {
     size_t x_step;
     int8_t *out;
     size_t out_step;
-    const int32_t *multiplier, *shift;
+    const int32_t *table;  // the pass's (qnn_outputs_t)
 } pixels_m0_t;
 _Static_assert(offsetof(pixels_m0_t, xw) == 8 && offsetof(pixels_m0_t, x_step) == 16
-               && offsetof(pixels_m0_t, out_step) == 24 && offsetof(pixels_m0_t, shift) == 32
-               && offsetof(qnn_mac_t, bounds) == 72, "pixels_m0_t's layout");
+               && offsetof(pixels_m0_t, out_step) == 24 && offsetof(pixels_m0_t, table) == 28,
+               "pixels_m0_t's layout");
 void qnn_mac4w_pixels_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
                          const pixels_m0_t *p);
 #define MAC4W_TAP(x) \
@@ -482,18 +482,11 @@ __asm__(
     "cmp r0, #0\n"
     "beq 30f\n"
     "ldr r3, [sp, #96]\n"
-    "ldr r1, [r3, #4]\n"
-    "lsls r1, r1, #2\n"           // n: four a group
-    "ldr r2, [sp]\n"
-    "adds r2, #72\n"              // m->bounds
-    "sub sp, #8\n"
-    "str r1, [sp]\n"
-    "str r2, [sp, #4]\n"
-    "ldr r1, [sp, #52]\n"         // acc
-    "ldr r2, [r3, #28]\n"
-    "ldr r3, [r3, #32]\n"
-    "bl qnn_outputs_arm\n"
-    "add sp, #8\n"
+    "ldr r2, [r3, #28]\n"         // the table
+    "ldr r3, [r3, #4]\n"
+    "lsls r3, r3, #2\n"           // n: four a group
+    "ldr r1, [sp, #44]\n"         // acc
+    "bl qnn_outputs_table_body_m0\n"
     "ldr r3, [sp, #96]\n"
     "ldr r0, [sp, #48]\n"
     "ldr r1, [r3, #24]\n"
@@ -520,8 +513,12 @@ __asm__(
 // many at a time, each call adding to acc.
 #define WIDE_X_MAX 256
 
-static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide, const qnn_mac_t *m,
-                            const int32_t *bias, int32_t groups) {
+// mac4w_groups_m0 and mac4w_pixels_m0 are functions of their own, never inlined: the widened
+// input's WIDE_X_MAX words stay out of the frames of qnn_mac_pixels' and qnn_mac_pixel's other
+// paths, which call each other (conv2d without a scratch took 3.4 KB of stack on qemu-m0 with
+// them inlined, 1.4 KB without).
+__attribute__((noinline)) static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide,
+                                                       const qnn_mac_t *m, const int32_t *bias, int32_t groups) {
     int32_t xw[WIDE_X_MAX];
     pixels_m0_t p = {.bias = bias, .groups = groups, .xw = xw, .count = 1};
     if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
@@ -539,6 +536,16 @@ static void mac4w_groups_m0(uint32_t *acc, const int8_t *x, const int32_t *wide,
     }
 }
 #define MAC4W_GROUPS mac4w_groups_m0
+
+// qnn_mac_pixels' pixels through qnn_mac4w_pixels_m0, every channel of the pass in whole groups.
+__attribute__((noinline)) static void mac4w_pixels_m0(int8_t *out, size_t out_step, const int8_t *x, size_t x_step,
+                                                       int32_t count, const qnn_mac_t *m) {
+    uint32_t acc[QNN_OUTPUT_CHUNK];
+    int32_t xw[WIDE_X_MAX];
+    const pixels_m0_t p = {m->bias + m->c_begin, (m->c_end - m->c_begin) / 4, xw, count, x_step, out + m->c_begin,
+                           out_step, m->pass->table};
+    qnn_mac4w_pixels_m0(acc, x, m->wide, m, &p);
+}
 
 // depthwise's dw4_groups: `groups` groups of four adjacent channels, group g's at x + 4g and
 // w + 4g, each tap `step` (out_c) bytes on in input and weights alike, every row and every group
@@ -816,7 +823,28 @@ int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, i
 }
 #endif
 
+void qnn_outputs_prepare(qnn_outputs_t *o, const int32_t *multiplier, const int32_t *shift, int n, int32_t out_zp,
+                         int32_t act_min, int32_t act_max) {
+    o->multiplier = multiplier, o->shift = shift;
+    o->bounds[0] = act_min - out_zp, o->bounds[1] = act_max - out_zp, o->bounds[2] = out_zp;
+#if defined(__ARM_ARCH_6M__)
+    int32_t *t = o->table;
+    o->ready = 1;
+    t[0] = o->bounds[0], t[1] = o->bounds[1], t[2] = o->bounds[2];
+    for (int j = 0; j < n; j++, t += 3) {
+        int32_t b = multiplier[j], e = -shift[j];
+        o->ready &= e >= 1;
+        t[3] = b >> 16, t[4] = e + 14, t[5] = b & 0xFFFF;
+    }
+#else
+    (void)n;
+#endif
+}
+
 void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t *w) {
+#if defined(__ARM_ARCH_6M__)
+    channels = channels < QNN_OUTPUT_CHUNK ? channels : QNN_OUTPUT_CHUNK;  // its table's
+#endif
     m->c_end = m->out_c - m->c_begin < channels ? m->out_c : m->c_begin + channels;
     m->bounds[0] = m->act_min - m->out_zp, m->bounds[1] = m->act_max - m->out_zp, m->bounds[2] = m->out_zp;
 #if QNN_SCRATCH_PER_WEIGHT
@@ -826,58 +854,71 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
 #else
     (void)wide, (void)w;
 #endif
+#if defined(__ARM_ARCH_6M__)
+    qnn_outputs_prepare(m->pass, m->multiplier + m->c_begin, m->shift + m->c_begin, m->c_end - m->c_begin,
+                        m->out_zp, m->act_min, m->act_max);
+#endif
 }
 
 #if defined(__ARM_ARCH_6M__)
-// Cortex-M0: the output loop below in assembly, about 42 instructions per output where GCC 12
-// spends about 70 (it keeps reloading the bounds and pointers from the stack), 29 for a sum in
-// (0, 2^16) (below), 13 for a sum <= 0 under a ReLU's lower bound. Same arithmetic as qnn.h's qnn_output_s8 and requant.c's. The rounding divide by
-// 2^e (e >= 1) is TFLite's rounding, ties away from zero, as ((x - (x < 0)) / 2^(e-1) + 1) / 2,
-// each division a floor: e - 1 is the shift's complement (MVNS), no constant 2^(e-1) is made, and
-// no x takes the + 1 out of int32 (x <= 2^31 - 2: the multiplier is below 2^31). A shift >= 0 (no
-// right shift, rare) calls qnn_requantize.
-// void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
-//                     const int32_t *shift, int32_t n, const int32_t bounds[3] /* lo, hi, out_zp */), n >= 1.
-void qnn_outputs_arm(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t n,
-                     const int32_t *bounds);
-// e - 1 into r2 (a shift >= 0 to 7:), then for small sums, most: a * b from b's 16-bit halves,
-// and floor((a * bh + floor(a * bl / 2^16) + 2^14) / 2^15), the same floor as high_mul's, into r0
-// (larger sums to 10:, the four products). A sum a in (0, 2^16) (POSITIVE_SUM_HIGH_MUL) takes
-// a * bl as unsigned, below 2^32, and a * bh < 2^31; one in (-2^15, 0] (NEGATIVE_SUM_HIGH_MUL)
-// both as signed.
-#define SMALL_SUM_HIGH_MUL(check, low_shift) \
-    "mvns r2, r2\n" "bmi 7f\n" check \
-    "uxth r3, r1\n" "muls r3, r0, r3\n" low_shift " r3, r3, #16\n" "lsrs r1, r1, #16\n" "muls r0, r1, r0\n" \
-    "adds r0, r0, r3\n" "add r0, r12\n" "asrs r0, r0, #15\n"
-#define POSITIVE_SUM_HIGH_MUL SMALL_SUM_HIGH_MUL("lsrs r3, r0, #16\n" "bne 10f\n", "lsrs")
-#define NEGATIVE_SUM_HIGH_MUL SMALL_SUM_HIGH_MUL("sxth r3, r0\n" "cmp r3, r0\n" "bne 10f\n", "asrs")
+// Cortex-M0: the output loop in assembly, over a table (qnn_outputs_t's): one LDM loads an output's
+// multiplier b, already split into its 16-bit halves bh and bl, and e + 14, e its right shift
+// (>= 1); one index counts the outputs up to 0. About 22 instructions for a sum in (0, 2^16), 29
+// for one in (-2^16, 0], 12 for a sum <= 0 under a ReLU's lower bound and about 50 for the others,
+// where a loop over the multipliers and shifts as given took 30, 35 (on (-2^15, 0] only), 13 and
+// 55, and GCC 12's loop in C about 70. Same arithmetic as qnn.h's qnn_output_s8 and requant.c's,
+// all of it in 32 bits. A small sum's y is floor((floor(z / 2^(e + 14)) + 1) / 2): the rounding
+// divide by 2^e (ties away from zero) of x = floor(z / 2^15), both floors in one shift by e + 14;
+// for a in (0, 2^16), z = a * bh + floor(a * bl / 2^16) + 2^14, the floor of (a * b + 2^30) / 2^16
+// taken in two steps, a * bl taken unsigned (below 2^32), a * bh < 2^31; for a in (-2^16, 0],
+// x = -floor((n * b + 2^30 - 1) / 2^31) with n = -a, and y = -(the same rounding of
+// z = n * bh + ceil(n * bl / 2^16) + 2^14 - 1), the ceil as floor((n * bl + 0xFFFF) / 2^16), below
+// 2^32. Both z stay below 2^31. Larger sums take the four products of requant.c's high_mul, then
+// the rounding divide as ceil(floor((x - (x < 0)) / 2^(e-1)) / 2), no x taking the + 1 out of int32
+// (x <= 2^31 - 2: the multiplier is below 2^31).
+// void qnn_outputs_table_m0(int8_t *out, const uint32_t *acc, const int32_t *table, int32_t n), n >= 1.
+// qnn_outputs_table_body_m0, the loop itself, keeps no register but sp for its caller: the pixels'
+// loop (qnn_mac4w_pixels_m0), which reloads its state from the stack, calls it without the 10
+// instructions that save r4-r11 for C.
+void qnn_outputs_table_m0(int8_t *out, const uint32_t *acc, const int32_t *table, int32_t n);
 __asm__(
-    QNN_ASM_BEGIN(qnn_outputs_arm)
+    QNN_ASM_BEGIN(qnn_outputs_table_m0)
     "push {r4, r5, r6, r7, lr}\n"
-    SAVE_HIGH_REGISTERS           // n at [sp, #36], bounds at [sp, #40]
+    SAVE_HIGH_REGISTERS
+    "bl qnn_outputs_table_body_m0\n"
+    RESTORE_HIGH_REGISTERS
+    "pop {r4, r5, r6, r7, pc}\n"
+    QNN_ASM_END(qnn_outputs_table_m0)
+    QNN_ASM_BEGIN(qnn_outputs_table_body_m0)
+    "push {lr}\n"
+    "adds r4, r0, r3\n"          // the end of out
+    "negs r7, r3\n"              // the index, up to 0
     "mov r5, r1\n"
+    "ldm r2!, {r0, r1, r3}\n"
+    "mov r9, r0\n"               // lo
+    "mov r10, r1\n"              // hi
+    "mov r11, r3\n"              // out_zp
     "mov r6, r2\n"
-    "mov r7, r3\n"
-    "movs r4, r0\n"               // the next output
-    "ldr r1, [sp, #36]\n"
-    "adds r0, r0, r1\n"
-    "mov r8, r0\n"                // the end of out
-    "ldr r0, [sp, #40]\n"
-    "ldm r0!, {r1, r2, r3}\n"
-    "mov r9, r1\n"                // lo
-    "mov r10, r2\n"               // hi
-    "mov r11, r3\n"               // out_zp
-    "movs r1, #1\n"
-    "lsls r1, r1, #14\n"
-    "mov r12, r1\n"               // 2^14, high_mul's rounding
+    "movs r0, #0\n"
+    "mov r8, r0\n"
+    "movs r0, #1\n"
+    "lsls r0, r0, #14\n"
+    "mov r12, r0\n"              // 2^14
+    "lsls r0, r0, #2\n"
+    "subs r0, #1\n"
+    "mov lr, r0\n"               // 0xFFFF
     "1:\n"
-    "ldm r5!, {r0}\n"             // the sum a
-    "ldm r6!, {r1}\n"             // the multiplier b
-    "ldm r7!, {r2}\n"             // shift
+    "ldm r5!, {r0}\n"            // the sum a
+    "ldm r6!, {r1, r2, r3}\n"    // bh, e + 14, bl
     "cmp r0, #0\n"
     "ble 20f\n"
-    POSITIVE_SUM_HIGH_MUL         // x >= 0: x - (x < 0) is x
-    "12:\n"
+    "cmp r0, lr\n"
+    "bhi 10f\n"
+    "muls r3, r0, r3\n"
+    "lsrs r3, r3, #16\n"
+    "muls r0, r1, r0\n"
+    "adds r0, r0, r3\n"
+    "add r0, r12\n"
     "asrs r0, r2\n"
     "adds r0, #1\n"
     "asrs r0, r0, #1\n"
@@ -893,64 +934,65 @@ __asm__(
     "mov r0, r10\n"
     "8:\n"
     "add r0, r11\n"
-    "strb r0, [r4]\n"
-    "adds r4, #1\n"
-    "cmp r4, r8\n"
+    "strb r0, [r4, r7]\n"
+    "adds r7, #1\n"
     "bne 1b\n"
-    RESTORE_HIGH_REGISTERS
-    "pop {r4, r5, r6, r7, pc}\n"
+    "pop {pc}\n"
     "20:\n"
-    "mov r3, r9\n"
-    "cmp r3, #0\n"
-    "bge 6b\n"                    // a <= 0 under a lower bound >= 0: y = lo
-    NEGATIVE_SUM_HIGH_MUL
-    "11:\n"
-    "lsrs r3, r0, #31\n"
-    "subs r0, r0, r3\n"
-    "b 12b\n"
-    "7:\n"
-    "mvns r2, r2\n"               // the shift
-    "bl qnn_requantize\n"         // r0 = a, r1 = b, r2 = shift >= 0; r12 is the callee's
-    "movs r1, #1\n"
-    "lsls r1, r1, #14\n"
-    "mov r12, r1\n"
+    "cmp r9, r8\n"
+    "bge 6b\n"                   // a <= 0 under a lower bound >= 0: y = lo
+    "negs r0, r0\n"              // n
+    "cmp r0, lr\n"
+    "bhi 11f\n"
+    "muls r3, r0, r3\n"
+    "add r3, lr\n"
+    "lsrs r3, r3, #16\n"         // ceil(n * bl / 2^16)
+    "muls r0, r1, r0\n"
+    "adds r0, r0, r3\n"
+    "add r0, r12\n"
+    "subs r0, #1\n"
+    "asrs r0, r2\n"
+    "adds r0, #1\n"
+    "asrs r0, r0, #1\n"
+    "negs r0, r0\n"
     "b 4b\n"
+    "11:\n"
+    "negs r0, r0\n"              // a again
     "10:\n"
-    "mov lr, r2\n"                // e - 1
-    "push {r4}\n"
+    "push {r2, r4}\n"
     // floor((a * b + 2^30) / 2^31) from the 16-bit halves (requant.c's high_mul)
-    "asrs r2, r0, #16\n"          // ah
-    "uxth r0, r0\n"               // al
-    "lsrs r3, r1, #16\n"          // bh
-    "uxth r1, r1\n"               // bl
+    "asrs r2, r0, #16\n"         // ah
+    "uxth r0, r0\n"              // al
     "movs r4, r2\n"
-    "muls r4, r1, r4\n"           // hl = ah * bl
-    "muls r2, r3, r2\n"           // hh = ah * bh
-    "muls r3, r0, r3\n"           // lh = al * bh
-    "muls r0, r1, r0\n"           // ll = al * bl
+    "muls r4, r3, r4\n"          // hl = ah * bl
+    "muls r2, r1, r2\n"          // hh = ah * bh
+    "muls r1, r0, r1\n"          // lh = al * bh
+    "muls r0, r3, r0\n"          // ll = al * bl
     "lsrs r0, r0, #16\n"
-    "adds r3, r3, r0\n"
-    "add r3, r12\n"               // low = lh + (ll >> 16) + 2^14
+    "adds r1, r1, r0\n"
+    "add r1, r12\n"              // low = lh + (ll >> 16) + 2^14
     "lsls r0, r4, #17\n"
     "lsrs r0, r0, #17\n"
-    "adds r0, r0, r3\n"
+    "adds r0, r0, r1\n"
     "lsrs r0, r0, #15\n"
     "asrs r4, r4, #15\n"
     "lsls r2, r2, #1\n"
     "adds r2, r2, r4\n"
-    "pop {r4}\n"
-    "adds r0, r0, r2\n"           // x = 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
-    "mov r2, lr\n"
-    "b 11b\n"
-    QNN_ASM_END(qnn_outputs_arm));
-#undef SMALL_SUM_HIGH_MUL
-#undef POSITIVE_SUM_HIGH_MUL
-#undef NEGATIVE_SUM_HIGH_MUL
+    "adds r0, r0, r2\n"          // x = 2 hh + (hl >> 15) + (((hl & 0x7FFF) + low) >> 15)
+    "pop {r2, r4}\n"
+    "subs r2, #15\n"             // e - 1
+    "lsrs r3, r0, #31\n"
+    "subs r0, r0, r3\n"
+    "asrs r0, r2\n"
+    "adds r0, #1\n"
+    "asrs r0, r0, #1\n"
+    "b 4b\n"
+    QNN_ASM_END(qnn_outputs_table_body_m0));
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
-// Cortex-M3/M4/M7: the same output loop in Thumb-2, about 18 instructions per output on the
+// Cortex-M3/M4/M7: the output loop in Thumb-2, about 18 instructions per output on the
 // Cortex-M4 where GCC 12 spends about 40 around a call of qnn_requantize, and 8 where a ReLU's
 // sum <= 0 needs none: one index i, counting up to 0, addresses the sums, multipliers, shifts and
-// outputs from their ends. The rounding divide is the Cortex-M0's form for small sums,
+// outputs from their ends. The rounding divide is the Cortex-M0's form for large sums,
 // ceil(floor((x - (x < 0)) / 2^(e-1)) / 2), three instructions with shifted operands that no x
 // takes out of int32 (x > INT32_MIN: b < 2^31). x = floor((a * b + 2^30) / 2^31) is SMMULR's floor((2a * b + 2^31) / 2^32) wherever 2a
 // fits (the DSP extension), else from SMULL's 64-bit product. Two loops, which clamp apart: to an
@@ -1027,37 +1069,62 @@ OUTPUT_LOOP(qnn_outputs_arm, CLAMP_TO_BOUNDS);
 OUTPUT_LOOP(qnn_outputs_int8, CLAMP_TO_INT8);
 #endif
 
-// The output loop of each core for bounds = {act_min - out_zp, act_max - out_zp, out_zp}.
-static void outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
-                    const int32_t bounds[3]) {
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_arm(out, acc, multiplier, shift, n, bounds);
-#elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
-    int whole = bounds[0] == -128 - bounds[2] && bounds[1] == 127 - bounds[2];
-    (whole ? qnn_outputs_int8 : qnn_outputs_arm)(out, acc, multiplier, shift, n, bounds);
-#else
+#if !defined(__ARM_ARCH_7M__) && !defined(__ARM_ARCH_7EM__)
+// The output loop in C for bounds = {act_min - out_zp, act_max - out_zp, out_zp}: the host
+// harness's, and the Cortex-M0's where a shift is no right shift (rare).
+__attribute__((noinline)) static void outputs_in_c(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                         const int32_t bounds[3]) {
     for (int j = 0; j < n; j++) {
         out[j] = qnn_output_s8((int32_t)acc[j], multiplier[j], shift[j], bounds[2], bounds[0] + bounds[2],
                                bounds[1] + bounds[2]);
     }
+}
+#endif
+
+#if defined(__ARM_ARCH_6M__)
+static inline void prepared_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
+    if (o->ready) {
+        qnn_outputs_table_m0(out, acc, o->table, n);
+    } else {
+        outputs_in_c(out, acc, o->multiplier, o->shift, n, o->bounds);
+    }
+}
+
+void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
+    prepared_outputs(out, acc, n, o);
+}
+
+// out[j] for j < n: output channel c + j's requantized sum. A pass has at most one chunk of
+// channels (qnn_start_pass): c is its first.
+static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
+    (void)c;
+    prepared_outputs(out, acc, n, m->pass);
+}
+#else
+// The output loop of each core.
+static void outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
+                    const int32_t bounds[3]) {
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+    int whole = bounds[0] == -128 - bounds[2] && bounds[1] == 127 - bounds[2];
+    (whole ? qnn_outputs_int8 : qnn_outputs_arm)(out, acc, multiplier, shift, n, bounds);
+#else
+    outputs_in_c(out, acc, multiplier, shift, n, bounds);
 #endif
 }
 
-void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
-                 int32_t out_zp, int32_t act_min, int32_t act_max) {
-    const int32_t bounds[3] = {act_min - out_zp, act_max - out_zp, out_zp};
-    outputs(out, acc, multiplier, shift, n, bounds);
+void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
+    outputs(out, acc, o->multiplier, o->shift, n, o->bounds);
 }
 
 // out[j] for j < n: output channel c + j's requantized sum.
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
     outputs(out, acc, m->multiplier + c, m->shift + c, n, m->bounds);
 }
+#endif
 
-// The sums of up to this many output channels are requantized in one write_outputs call: an
+// The sums of up to QNN_OUTPUT_CHUNK output channels are requantized in one write_outputs call: an
 // assembly output loop's fixed cost, paid per group of four, outweighed its gain on ReLU layers,
 // whose many sums <= 0 cost little either way.
-#define OUTPUT_CHUNK 32
 
 // The taps of a run for the channels left over from the widened groups: on the DSP cores a run
 // longer than the filter is a gathered window padded for those groups (conv2d.c), whose padding
@@ -1071,9 +1138,9 @@ static inline size_t unpadded_run(const qnn_mac_t *m) {
 }
 
 void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
-    uint32_t acc[OUTPUT_CHUNK];
-    for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
-        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK, c = first;
+    uint32_t acc[QNN_OUTPUT_CHUNK];
+    for (int32_t first = m->c_begin; first < m->c_end; first += QNN_OUTPUT_CHUNK) {
+        int32_t end = m->c_end - first < QNN_OUTPUT_CHUNK ? m->c_end : first + QNN_OUTPUT_CHUNK, c = first;
 #if QNN_SCRATCH_PER_WEIGHT
         if (m->wide && end - c >= 4) {
             int32_t groups = (end - c) / 4;
@@ -1105,22 +1172,20 @@ void qnn_mac_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
 void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step, int32_t count, const qnn_mac_t *m) {
 #if QNN_SCRATCH_PER_WEIGHT
     int32_t n = m->c_end - m->c_begin;
-    if (m->wide && n % 4 == 0 && n <= OUTPUT_CHUNK && m->run && m->rows > 0) {
+    if (m->wide && n % 4 == 0 && n <= QNN_OUTPUT_CHUNK && m->run && m->rows > 0) {
         // Every channel in a widened group and one output chunk: qnn_mac_pixel's general case,
         // about 100 instructions a pixel on the Cortex-M0, is left out.
-        uint32_t acc[OUTPUT_CHUNK];
-        const int32_t *bias = m->bias + m->c_begin, *multiplier = m->multiplier + m->c_begin;
-        const int32_t *shift = m->shift + m->c_begin;
 #if defined(__ARM_ARCH_6M__)
         // A window of more taps than the widened input's words goes through qnn_mac_pixel: its
-        // taps outweigh a pixel's calls.
-        if ((size_t)m->rows * m->run <= WIDE_X_MAX) {
-            int32_t xw[WIDE_X_MAX];
-            const pixels_m0_t p = {bias, n / 4, xw, count, x_step, out + m->c_begin, out_step, multiplier, shift};
-            qnn_mac4w_pixels_m0(acc, x, m->wide, m, &p);
+        // taps outweigh a pixel's calls; so does a pass without its table (a shift >= 0, rare).
+        if ((size_t)m->rows * m->run <= WIDE_X_MAX && m->pass->ready) {
+            mac4w_pixels_m0(out, out_step, x, x_step, count, m);
             return;
         }
 #else
+        uint32_t acc[QNN_OUTPUT_CHUNK];
+        const int32_t *bias = m->bias + m->c_begin;
+        const int32_t *multiplier = m->multiplier + m->c_begin, *shift = m->shift + m->c_begin;
         for (out += m->c_begin; count > 0; count--, out += out_step, x += x_step) {
             MAC4W_GROUPS(acc, x, m->wide, m, bias, n / 4);
             outputs(out, acc, multiplier, shift, n, m->bounds);
@@ -1149,9 +1214,9 @@ void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, 
 }
 
 void qnn_mac_depthwise_pixel(int8_t *out, const int8_t *x, const qnn_mac_t *m) {
-    uint32_t acc[OUTPUT_CHUNK];
-    for (int32_t first = m->c_begin; first < m->c_end; first += OUTPUT_CHUNK) {
-        int32_t end = m->c_end - first < OUTPUT_CHUNK ? m->c_end : first + OUTPUT_CHUNK;
+    uint32_t acc[QNN_OUTPUT_CHUNK];
+    for (int32_t first = m->c_begin; first < m->c_end; first += QNN_OUTPUT_CHUNK) {
+        int32_t end = m->c_end - first < QNN_OUTPUT_CHUNK ? m->c_end : first + QNN_OUTPUT_CHUNK;
         for (int32_t c = first; c < end; c++) {
             acc[c - first] = (uint32_t)m->bias[c];
         }

@@ -6,6 +6,25 @@
 
 #include "qnn.h"
 
+// The most sums one call of the output loop requantizes (mac.c), and on the Cortex-M0 the most
+// channels a pass has: its requantization's table's (qnn_outputs_t).
+#define QNN_OUTPUT_CHUNK 32
+
+// The requantization of up to QNN_OUTPUT_CHUNK outputs, made once (qnn_outputs_prepare) for every
+// call of qnn_outputs over them: their multipliers and shifts, and bounds = {act_min - out_zp,
+// act_max - out_zp, out_zp}. On the Cortex-M0 also its output loop's table: the bounds, then for
+// each output its multiplier b split into 16-bit halves around e + 14, e its right shift:
+// {b >> 16, e + 14, b & 0xFFFF}, one LDM's worth; ready where every shift is a right shift, which
+// that loop takes (the others go through C).
+typedef struct {
+    const int32_t *multiplier, *shift;
+    int32_t bounds[3];
+#if defined(__ARM_ARCH_6M__)
+    int32_t table[3 + 3 * QNN_OUTPUT_CHUNK];
+    int ready;
+#endif
+} qnn_outputs_t;
+
 // conv2d: output channel c of the pixel reads `rows` runs of `run` taps, contiguous in input and
 // weights alike: run r at x + r * x_row and at w + c * filter_step + r * w_row.
 // depthwise: channel c reads `rows` runs of `run` taps, out_c apart in input and weights alike:
@@ -23,6 +42,9 @@ typedef struct {
     const int32_t *wide;
     size_t wide_step;
     int32_t bounds[3];  // act_min - out_zp, act_max - out_zp, out_zp: the output loop's (qnn_start_pass)
+#if defined(__ARM_ARCH_6M__)
+    qnn_outputs_t *pass;  // the caller's, where qnn_start_pass prepares the pass's requantization
+#endif
 } qnn_mac_t;
 
 // out[c] for c in [c_begin, c_end): the requantized sum of bias[c] and (x - in_zp) * w over the
@@ -36,10 +58,12 @@ void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step
 // depthwise weight gradient's, whose window runs over output pixels (conv_grad.c).
 void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, int32_t c_begin, int32_t c_end);
 
-// out[j] = qnn_output_s8(acc[j], multiplier[j], shift[j], out_zp, act_min, act_max) for j < n >= 1:
-// the output loop of each core (in assembly on the Cortex-M cores).
-void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
-                 int32_t out_zp, int32_t act_min, int32_t act_max);
+// Prepares o for outputs j < n <= QNN_OUTPUT_CHUNK of these multipliers and shifts.
+void qnn_outputs_prepare(qnn_outputs_t *o, const int32_t *multiplier, const int32_t *shift, int n, int32_t out_zp,
+                         int32_t act_min, int32_t act_max);
+// out[j] = qnn_output_s8(acc[j], multiplier[j], shift[j], out_zp, act_min, act_max) for j < n, n >= 1
+// and at most o's: the output loop of each core (in assembly on the Cortex-M cores).
+void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o);
 
 // Output channels in passes over the pixels: how many a pass makes (a multiple of four, or out_c),
 // and *wide, where in the scratch their weights are widened (word-aligned), or NULL where the
@@ -48,8 +72,9 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier, co
 // loop takes four taps a step): run_unit, which divides every run and its first tap, is no
 // multiple of 4. Then one pass makes all out_c.
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide);
-// Starts the pass from m->c_begin: sets m->c_end and m->bounds, and widens the pass's weights
-// (w: the layer's) into wide, if given, for the whole groups g of four channels: on the Cortex-M0
+// Starts the pass from m->c_begin: sets m->c_end (on the Cortex-M0, at most QNN_OUTPUT_CHUNK
+// channels on), m->bounds (and on the Cortex-M0 prepares m->pass), and widens the pass's weights (w: the
+// layer's) into wide, if given, for the whole groups g of four channels: on the Cortex-M0
 // (and the host harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i];
 // on the DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
 // 4q + h and 4q + h + 2 as its low and high int16 (h = 0, 1), the lanes SXTAB16 makes of the input
