@@ -64,15 +64,16 @@ try:
     t.step(x, y)  # the first step, as mcutrain.bench's, is left out
     counted = instructions(t.step, x, y)
     gc.collect()
-    print("step", counted, gc.mem_alloc())
+    print("step", counted, gc.mem_alloc(), t.plan_choice.split(":")[0].split(",")[0])
 except Exception as e:  # a plan that does not fit the board: say so
     print("failed", type(e).__name__)
 '''
 
 
 def training_steps(board, model, methods, scratch=True):
-    """{name: {instructions of one training step at batch 1, heap in use after it}, or the
-    error's name (a str)} on `board` for each (name, Trainer settings) of `methods`, each on a
+    """{name: {instructions of one training step at batch 1, heap in use after it, the plan the
+    trainer took: "fast" or "lean"}, or the error's name (a str)} on `board` for each (name,
+    Trainer settings) of `methods`, each on a
     freshly booted board (after another plan, a heap's fragments could refuse one that fits),
     with the package, natmod and model in ROMFS. scratch=False drops the kernels' scratch the
     trainer took (Model.drop_scratch): the same steps, without it."""
@@ -85,7 +86,7 @@ def training_steps(board, model, methods, scratch=True):
                 if found:
                     q.restart()
                 kind, *values = q.exec(STEP.format(settings=settings, scratch=scratch), timeout=900).decode().split()
-                found[name] = ({"instructions": int(values[0]), "heap": int(values[1])}
+                found[name] = ({"instructions": int(values[0]), "heap": int(values[1]), "plan": values[2]}
                                if kind == "step" else values[0])
         finally:
             q.close()
