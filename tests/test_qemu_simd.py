@@ -312,8 +312,9 @@ def long_window_case(m):
 
 
 def many_channels_case(m):
-    """fully_connected or conv2d with more output channels than one output chunk (mac.c's
-    OUTPUT_CHUNK, 32) in a pass, whole groups of four or not, and a scratch that holds them all."""
+    """fully_connected or conv2d with more output channels than one output chunk (mac.h's
+    QNN_OUTPUT_CHUNK, 32: on the Cortex-M0 the most a pass has) in a pass, whole groups of four or
+    not, and a scratch that holds them all."""
     # Small: qemu-m0's ROM holds 512 KB of cases.
     in_n, out_n = 4 * m.dim(1, 2), m.choice([4 * m.dim(9, 12), m.dim(33, 48)])
     if m.rng.random() < 0.5:

@@ -900,7 +900,7 @@ __asm__(
     "mov r11, r3\n"              // out_zp
     "mov r6, r2\n"
     "movs r0, #0\n"
-    "mov r8, r0\n"
+    "mov r8, r0\n"               // 0, for the lower bound's sign
     "movs r0, #1\n"
     "lsls r0, r0, #14\n"
     "mov r12, r0\n"              // 2^14
