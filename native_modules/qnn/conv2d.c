@@ -91,10 +91,8 @@ static int conv(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bias, qnn_cs3
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
         .wide_step = gather ? gathered : window_taps,
     };
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_t pass;
-    m.pass = &pass;
-#endif
+    qnn_outputs_t requant;
+    m.requant = &requant;
     // Output channels in passes over the pixels, as many at a time as the scratch holds widened.
     int32_t *wide = NULL;
     int32_t channels = depthwise ? out_c

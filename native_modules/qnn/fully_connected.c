@@ -33,10 +33,8 @@ int qnn_fully_connected_s8(qnn_s8_t out, qnn_cs8_t x, qnn_cs8_t w, qnn_cs32_t bi
         .filter_step = (size_t)in_n, .wide_step = (size_t)in_n, .run = (size_t)in_n, .rows = 1, .out_c = out_n,
         .in_zp = in_zp, .out_zp = out_zp, .act_min = act_min, .act_max = act_max,
     };
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_t pass;
-    m.pass = &pass;
-#endif
+    qnn_outputs_t requant;
+    m.requant = &requant;
     int32_t *wide;
     int32_t channels = qnn_wide_channels(scratch, (size_t)in_n, (size_t)in_n, out_n, &wide);
     m.wide = wide;

@@ -543,7 +543,7 @@ __attribute__((noinline)) static void mac4w_pixels_m0(int8_t *out, size_t out_st
     uint32_t acc[QNN_OUTPUT_CHUNK];
     int32_t xw[WIDE_X_MAX];
     const pixels_m0_t p = {m->bias + m->c_begin, (m->c_end - m->c_begin) / 4, xw, count, x_step, out + m->c_begin,
-                           out_step, m->pass->table};
+                           out_step, m->requant->table};
     qnn_mac4w_pixels_m0(acc, x, m->wide, m, &p);
 }
 
@@ -846,17 +846,14 @@ void qnn_start_pass(qnn_mac_t *m, int32_t channels, int32_t *wide, const int8_t 
     channels = channels < QNN_OUTPUT_CHUNK ? channels : QNN_OUTPUT_CHUNK;  // its table's
 #endif
     m->c_end = m->out_c - m->c_begin < channels ? m->out_c : m->c_begin + channels;
-    m->bounds[0] = m->act_min - m->out_zp, m->bounds[1] = m->act_max - m->out_zp, m->bounds[2] = m->out_zp;
+    qnn_outputs_prepare(m->requant, m->multiplier + m->c_begin, m->shift + m->c_begin, m->c_end - m->c_begin,
+                        m->out_zp, m->act_min, m->act_max);
 #if QNN_SCRATCH_PER_WEIGHT
     if (wide) {
         widen(wide, w, m->filter_step, m->wide_step, m->c_begin, m->c_end);
     }
 #else
     (void)wide, (void)w;
-#endif
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_prepare(m->pass, m->multiplier + m->c_begin, m->shift + m->c_begin, m->c_end - m->c_begin,
-                        m->out_zp, m->act_min, m->act_max);
 #endif
 }
 
@@ -1072,8 +1069,8 @@ OUTPUT_LOOP(qnn_outputs_int8, CLAMP_TO_INT8);
 #if !defined(__ARM_ARCH_7M__) && !defined(__ARM_ARCH_7EM__)
 // The output loop in C for bounds = {act_min - out_zp, act_max - out_zp, out_zp}: the host
 // harness's, and the Cortex-M0's where a shift is no right shift (rare).
-__attribute__((noinline)) static void outputs_in_c(int8_t *out, const uint32_t *acc, const int32_t *multiplier, const int32_t *shift, int n,
-                         const int32_t bounds[3]) {
+__attribute__((noinline)) static void outputs_in_c(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
+                                                    const int32_t *shift, int n, const int32_t bounds[3]) {
     for (int j = 0; j < n; j++) {
         out[j] = qnn_output_s8((int32_t)acc[j], multiplier[j], shift[j], bounds[2], bounds[0] + bounds[2],
                                bounds[1] + bounds[2]);
@@ -1098,7 +1095,7 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o
 // channels (qnn_start_pass): c is its first.
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
     (void)c;
-    prepared_outputs(out, acc, n, m->pass);
+    prepared_outputs(out, acc, n, m->requant);
 }
 #else
 // The output loop of each core.
@@ -1112,13 +1109,18 @@ static void outputs(int8_t *out, const uint32_t *acc, const int32_t *multiplier,
 #endif
 }
 
-void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
+static inline void prepared_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
     outputs(out, acc, o->multiplier, o->shift, n, o->bounds);
+}
+
+void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o) {
+    prepared_outputs(out, acc, n, o);
 }
 
 // out[j] for j < n: output channel c + j's requantized sum.
 static void write_outputs(int8_t *out, const uint32_t *acc, int32_t c, int n, const qnn_mac_t *m) {
-    outputs(out, acc, m->multiplier + c, m->shift + c, n, m->bounds);
+    const qnn_outputs_t *o = m->requant;
+    outputs(out, acc, o->multiplier + (c - m->c_begin), o->shift + (c - m->c_begin), n, o->bounds);
 }
 #endif
 
@@ -1178,17 +1180,16 @@ void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step
 #if defined(__ARM_ARCH_6M__)
         // A window of more taps than the widened input's words goes through qnn_mac_pixel: its
         // taps outweigh a pixel's calls; so does a pass without its table (a shift >= 0, rare).
-        if ((size_t)m->rows * m->run <= WIDE_X_MAX && m->pass->ready) {
+        if ((size_t)m->rows * m->run <= WIDE_X_MAX && m->requant->ready) {
             mac4w_pixels_m0(out, out_step, x, x_step, count, m);
             return;
         }
 #else
         uint32_t acc[QNN_OUTPUT_CHUNK];
         const int32_t *bias = m->bias + m->c_begin;
-        const int32_t *multiplier = m->multiplier + m->c_begin, *shift = m->shift + m->c_begin;
         for (out += m->c_begin; count > 0; count--, out += out_step, x += x_step) {
             MAC4W_GROUPS(acc, x, m->wide, m, bias, n / 4);
-            outputs(out, acc, multiplier, shift, n, m->bounds);
+            prepared_outputs(out, acc, n, m->requant);
         }
         return;
 #endif

@@ -41,10 +41,7 @@ typedef struct {
     int32_t rows, out_c, in_zp, out_zp, act_min, act_max, c_begin, c_end;
     const int32_t *wide;
     size_t wide_step;
-    int32_t bounds[3];  // act_min - out_zp, act_max - out_zp, out_zp: the output loop's (qnn_start_pass)
-#if defined(__ARM_ARCH_6M__)
-    qnn_outputs_t *pass;  // the caller's, where qnn_start_pass prepares the pass's requantization
-#endif
+    qnn_outputs_t *requant;  // the caller's, where qnn_start_pass prepares the pass's requantization
 } qnn_mac_t;
 
 // out[c] for c in [c_begin, c_end): the requantized sum of bias[c] and (x - in_zp) * w over the
@@ -58,7 +55,8 @@ void qnn_mac_pixels(int8_t *out, size_t out_step, const int8_t *x, size_t x_step
 // depthwise weight gradient's, whose window runs over output pixels (conv_grad.c).
 void qnn_mac_depthwise_sums(uint32_t *acc, const int8_t *x, const qnn_mac_t *m, int32_t c_begin, int32_t c_end);
 
-// Prepares o for outputs j < n <= QNN_OUTPUT_CHUNK of these multipliers and shifts.
+// Prepares o for outputs j < n of these multipliers and shifts (on the Cortex-M0 n <=
+// QNN_OUTPUT_CHUNK, its table's).
 void qnn_outputs_prepare(qnn_outputs_t *o, const int32_t *multiplier, const int32_t *shift, int n, int32_t out_zp,
                          int32_t act_min, int32_t act_max);
 // out[j] = qnn_output_s8(acc[j], multiplier[j], shift[j], out_zp, act_min, act_max) for j < n, n >= 1
@@ -73,7 +71,7 @@ void qnn_outputs(int8_t *out, const uint32_t *acc, int n, const qnn_outputs_t *o
 // multiple of 4. Then one pass makes all out_c.
 int32_t qnn_wide_channels(qnn_s8_t scratch, size_t wide_step, size_t run_unit, int32_t out_c, int32_t **wide);
 // Starts the pass from m->c_begin: sets m->c_end (on the Cortex-M0, at most QNN_OUTPUT_CHUNK
-// channels on), m->bounds (and on the Cortex-M0 prepares m->pass), and widens the pass's weights (w: the
+// channels on), prepares m->requant for its channels, and widens the pass's weights (w: the
 // layer's) into wide, if given, for the whole groups g of four channels: on the Cortex-M0
 // (and the host harness), wide[(g * wide_step + i) * 4 + j] = w[(c_begin + 4g + j) * filter_step + i];
 // on the DSP cores, wide[(g * wide_step / 4 + q) * 8 + 2j + h] holds channel c_begin + 4g + j's taps
